@@ -1,0 +1,92 @@
+/*
+ * One Raft group replica on canonical/raft 0.15 with raft_uv: start-up
+ * (bootstrap on a pristine directory, start otherwise), tuned timeouts and
+ * pre-vote, 8-byte padded entries with the real length inside, a barrier
+ * after every election before the replica calls itself ready, proposals with
+ * callbacks, and snapshots sized in bytes of log.
+ *
+ * Entry payload layout (what raft stores): 4-byte little-endian magic
+ * "EDY1", 4-byte little-endian payload length, payload, zero padding to a
+ * multiple of 8. The FSM only ever sees the payload.
+ *
+ * Lifecycle: rgroup_init -> rgroup_start -> (propose)* -> rgroup_close(cb).
+ * All calls on the loop thread. The FSM callbacks run on the loop thread.
+ */
+#ifndef EDDY_RGROUP_H
+#define EDDY_RGROUP_H
+
+#include <raft.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct rmux;
+struct rgroup;
+
+struct rgroup_fsm {
+    void *data;
+    /* Applies a committed payload at Raft index `index`. Deterministic: no
+     * clock, no randomness. *result (may stay NULL) reaches the proposer's
+     * callback on the leader and is freed by the FSM's free_result. A
+     * non-zero return is a fatal state machine error. */
+    int (*apply)(void *data, uint64_t index, const uint8_t *buf, size_t len, void **result);
+    void (*free_result)(void *data, void *result);
+    /* Small snapshot payload (a manifest). *buf is eddy_malloc'd; rgroup
+     * takes ownership. */
+    int (*snapshot)(void *data, uint8_t **buf, size_t *len);
+    /* Restores from a payload made by snapshot (borrowed). */
+    int (*restore)(void *data, const uint8_t *buf, size_t len);
+};
+
+struct rgroup_peer {
+    uint64_t node_id;      /* Raft server id = node id */
+    const char *raft_addr; /* that node's rmux address */
+};
+
+struct rgroup_config {
+    uint32_t group_id;
+    uint64_t node_id;                /* this replica */
+    const char *dir;                 /* raft_uv directory, created if missing */
+    const struct rgroup_peer *peers; /* initial voters, this node included */
+    unsigned peer_count;
+    unsigned election_timeout_ms;    /* 0: RAFT_ELECTION_TIMEOUT_MS */
+    unsigned heartbeat_timeout_ms;   /* 0: RAFT_HEARTBEAT_TIMEOUT_MS */
+    uint64_t snapshot_log_bytes;     /* 0: RAFT_SNAPSHOT_LOG_BYTES */
+    size_t segment_bytes;            /* 0: RAFT_SEGMENT_BYTES */
+};
+
+/* status 0: committed and applied; result from the FSM (freed after the
+ * callback). Negative: -EDDY_ENOTLEADER (not leader or not ready; nothing
+ * was proposed), -EDDY_EUNKNOWN (leadership lost or shut down after
+ * proposing: outcome unknown), other errors. */
+typedef void (*rgroup_propose_cb)(void *arg, int status, void *result);
+typedef void (*rgroup_close_cb)(void *arg);
+/* Called on the loop whenever readiness or the known leader changes. */
+typedef void (*rgroup_state_cb)(void *arg, struct rgroup *g);
+
+/* *out is freed in rgroup_close's callback. fsm is borrowed for the
+ * group's life. */
+int rgroup_init(struct rgroup **out,
+                uv_loop_t *loop,
+                struct rmux *mux,
+                const struct rgroup_config *cfg,
+                const struct rgroup_fsm *fsm);
+void rgroup_set_state_cb(struct rgroup *g, rgroup_state_cb cb, void *arg);
+int rgroup_start(struct rgroup *g);
+/* Copies payload. cb runs exactly once, never before this returns. */
+void rgroup_propose(struct rgroup *g,
+                    const uint8_t *payload,
+                    size_t len,
+                    rgroup_propose_cb cb,
+                    void *arg);
+/* Leader whose election barrier has been applied. */
+bool rgroup_is_ready(const struct rgroup *g);
+/* Node id of the current leader as this replica knows it, 0 if none. */
+uint64_t rgroup_leader(const struct rgroup *g);
+uint64_t rgroup_applied_index(const struct rgroup *g);
+uint64_t rgroup_last_index(const struct rgroup *g);
+uint32_t rgroup_id(const struct rgroup *g);
+void rgroup_close(struct rgroup *g, rgroup_close_cb cb, void *arg);
+
+#endif

@@ -1,0 +1,31 @@
+/*
+ * The gateway role: the Kinesis API over HTTP on one port, translated into
+ * backend calls. Owns its HTTP server; borrows the backend.
+ */
+#ifndef EDDY_GATEWAY_H
+#define EDDY_GATEWAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct backend;
+struct gateway;
+
+struct gateway_config {
+    const char *host;
+    int port;
+    const char *region;  /* for ARNs, e.g. "us-east-1" */
+    const char *account; /* 12 digits, e.g. "000000000000" */
+    const uint8_t *iterator_key; /* HMAC key for shard iterators, borrowed */
+    size_t iterator_key_len;
+};
+
+int gateway_init(struct gateway **out,
+                 uv_loop_t *loop,
+                 const struct gateway_config *cfg,
+                 struct backend *backend);
+int gateway_port(const struct gateway *g);
+void gateway_close(struct gateway *g, void (*cb)(void *arg), void *arg);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * The segment store of one shard: append-only segment files in one
+ * directory, a sparse in-memory index by sequence number and by arrival
+ * time, reads by position. Appends are buffered writes without fsync (the
+ * Raft log is the durability until a snapshot); seg_store_sync makes them
+ * durable. On open the files are scanned, a torn or corrupt tail is cut off
+ * and the indexes are rebuilt. Format: server/README.md.
+ *
+ * Lifecycle: seg_store_open -> (append | read | sync | trim)* -> seg_store_close.
+ * Not thread-safe; all calls from the owning loop thread.
+ */
+#ifndef EDDY_SEGMENT_H
+#define EDDY_SEGMENT_H
+
+#include "eddy/u128.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct seg_store;
+
+struct seg_record {
+    u128 seq;
+    uint64_t arrival_ms;
+    uint64_t raft_index; /* the group Raft entry that carried the record */
+    const char *partition_key;
+    size_t partition_key_len;
+    const uint8_t *data;
+    size_t data_len;
+};
+
+enum seg_position {
+    SEG_AT_SEQUENCE = 1,    /* first record with seq >= given */
+    SEG_AFTER_SEQUENCE = 2, /* first record with seq > given */
+    SEG_AT_TIMESTAMP = 3,   /* first record with arrival_ms >= given */
+    SEG_TRIM_HORIZON = 4,   /* oldest retained record */
+    SEG_LATEST = 5,         /* just after the newest record */
+};
+
+/* Called for each record read; the record's pointers are valid only during
+ * the call. Return true to go on, false to stop. */
+typedef bool (*seg_read_cb)(void *arg, const struct seg_record *r);
+
+/* Opens (creating the directory if missing) and recovers. The caller owns
+ * *out and frees it with seg_store_close. -EDDY_ECORRUPT only for damage
+ * that cannot be cut off as a torn tail. */
+int seg_store_open(const char *dir, struct seg_store **out);
+void seg_store_close(struct seg_store *s);
+
+/* Appends one record; r->seq must be greater than seg_store_last_seq and
+ * r->arrival_ms not below the last arrival (asserted: callers guarantee it).
+ * Seals the active file past SEG_FILE_BYTES_MAX. */
+int seg_store_append(struct seg_store *s, const struct seg_record *r);
+/* fdatasync of the active file (sealed files were synced when sealed). */
+int seg_store_sync(struct seg_store *s);
+
+bool seg_store_is_empty(const struct seg_store *s);
+u128 seg_store_last_seq(const struct seg_store *s);          /* 0 when empty */
+uint64_t seg_store_last_index(const struct seg_store *s);    /* 0 when empty */
+uint64_t seg_store_last_arrival_ms(const struct seg_store *s); /* 0 when empty */
+uint64_t seg_store_bytes(const struct seg_store *s);          /* on disk, all files */
+
+/* Reads from a position: at most limit records and, past the first record,
+ * at most bytes_max bytes of data. *next_after gets the seq of the last
+ * record passed to cb, or, when none was, the seq just before the position
+ * (for LATEST the last seq; for TRIM_HORIZON 0), so reading AFTER *next_after
+ * continues without a gap. Returns the number of records read or a negative
+ * error. */
+int seg_store_read(struct seg_store *s,
+                   enum seg_position pos,
+                   u128 seq,
+                   uint64_t timestamp_ms,
+                   uint32_t limit,
+                   size_t bytes_max,
+                   seg_read_cb cb,
+                   void *arg,
+                   u128 *next_after);
+
+/* One file of the store, for snapshot manifests. */
+struct seg_file_info {
+    const char *name; /* file name within the directory */
+    uint64_t bytes;
+    bool sealed;
+};
+typedef void (*seg_file_cb)(void *arg, const struct seg_file_info *f);
+void seg_store_files(const struct seg_store *s, seg_file_cb cb, void *arg);
+
+/* Deletes sealed files whose newest record arrived before cutoff_ms
+ * (retention). Returns the number of files deleted or a negative error. */
+int seg_store_trim(struct seg_store *s, uint64_t cutoff_ms);
+
+/* Closes and removes every file and the directory. Frees s. */
+int seg_store_destroy(struct seg_store *s);
+
+#endif
