@@ -17,8 +17,6 @@ struct gateway_config {
     int port;
     const char *region;  /* for ARNs, e.g. "us-east-1" */
     const char *account; /* 12 digits, e.g. "000000000000" */
-    const uint8_t *iterator_key; /* HMAC key for shard iterators, borrowed */
-    size_t iterator_key_len;
 };
 
 int gateway_init(struct gateway **out,
