@@ -97,6 +97,9 @@ int buf_printf(struct buf *b, const char *fmt, ...)
 void buf_consume(struct buf *b, size_t n)
 {
     EDDY_ASSERT(n <= b->len);
+    if (n == 0) {
+        return;
+    }
     memmove(b->data, b->data + n, b->len - n);
     b->len -= n;
 }

@@ -5,7 +5,10 @@
 
 const char *eddy_strerror(int code)
 {
-    int c = code < 0 ? -code : code;
+    long c = code < 0 ? -(long)code : code;
+    if (c == 0) {
+        return "success";
+    }
     switch (c) {
 #define EDDY_ERRNO_CASE(name, text)                                                                \
     case name:                                                                                     \
@@ -16,7 +19,7 @@ const char *eddy_strerror(int code)
         break;
     }
     if (c > 0 && c < EDDY_ERRNO_BASE_) {
-        return strerror(c);
+        return strerror((int)c);
     }
     return "unknown error";
 }

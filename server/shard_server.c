@@ -1,0 +1,630 @@
+/*
+ * Shard server: the groups this node hosts and the data RPCs on them.
+ *
+ * A PutRecords call joins the group's open batch: its records are referenced
+ * (not copied) from the decoded request, which the call owns until it is
+ * answered. A batch is packed into one GroupEntry and proposed when the
+ * group has fewer than SERVER_BATCHES_INFLIGHT_MAX entries in flight, so
+ * under load calls that arrive while entries are being committed share the
+ * next entry (group commit).
+ */
+#include "shard_server.h"
+#include "segment.h"
+#include "shard_fsm.h"
+
+#include "eddy/alloc.h"
+#include "eddy/assert.h"
+#include "eddy/errors.h"
+#include "eddy/limits.h"
+#include "eddy/log.h"
+#include "eddy/rpc_status.h"
+#include "group.pb-c.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define SERVER_BATCHES_INFLIGHT_MAX 4
+#define SERVER_PATH_MAX 4096
+
+struct batch_waiter {
+    struct rpc_call *call;
+    size_t first; /* index of the call's first record in the entry */
+    size_t count;
+};
+
+/* Records of one or more calls on their way into one Raft entry. */
+struct batch {
+    struct sgroup *group;
+    Eddy__GroupEntry entry;
+    size_t streams_cap;
+    size_t records_cap;
+    struct batch_waiter *waiters;
+    size_t waiter_count;
+    size_t waiter_cap;
+    size_t bytes;
+    /* Single-purpose entries (create shards, drop stream) answer one call. */
+    struct rpc_call *control_call;
+};
+
+struct sgroup {
+    struct shard_server *server;
+    uint32_t id;
+    struct rgroup *raft;
+    struct shard_fsm *fsm;
+    struct rgroup_fsm adapter;
+    struct batch *open; /* accumulating, not yet proposed */
+    unsigned inflight;
+    uint64_t queued_bytes;
+    uint64_t last_stamp_ms;
+    bool closed;
+};
+
+struct shard_server {
+    uv_loop_t *loop;
+    struct sgroup *groups;
+    uint32_t group_count;
+    unsigned closing;
+    void (*close_cb)(void *arg);
+    void *close_arg;
+};
+
+static uint64_t server_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int shard_server_init(struct shard_server **out,
+                      uv_loop_t *loop,
+                      struct rmux *mux,
+                      const struct shard_server_config *cfg)
+{
+    struct shard_server *s = eddy_xcalloc(1, sizeof(*s));
+    s->loop = loop;
+    s->group_count = cfg->group_count;
+    s->groups = eddy_xcalloc(cfg->group_count ? cfg->group_count : 1, sizeof(*s->groups));
+    char path[SERVER_PATH_MAX];
+    snprintf(path, sizeof(path), "%s/groups", cfg->data_dir);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        int rv = -errno;
+        eddy_free(s->groups);
+        eddy_free(s);
+        return rv;
+    }
+    int rv = 0;
+    uint32_t made = 0;
+    for (; made < cfg->group_count; made++) {
+        struct sgroup *g = &s->groups[made];
+        g->server = s;
+        g->id = made + 1;
+        snprintf(path, sizeof(path), "%s/groups/%u", cfg->data_dir, g->id);
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+            rv = -errno;
+            break;
+        }
+        shard_fsm_create(&g->fsm, path, g->id);
+        shard_fsm_adapter(g->fsm, &g->adapter);
+        char raft_dir[SERVER_PATH_MAX];
+        snprintf(raft_dir, sizeof(raft_dir), "%s/raft", path);
+        struct rgroup_config rc = {
+            .group_id = g->id,
+            .node_id = cfg->node_id,
+            .dir = raft_dir,
+            .peers = cfg->peers,
+            .peer_count = cfg->peer_count,
+        };
+        rv = rgroup_init(&g->raft, loop, mux, &rc, &g->adapter);
+        if (rv != 0) {
+            LOG_ERROR("group=%u raft init failed: %s", g->id, eddy_strerror(rv));
+            shard_fsm_destroy(g->fsm);
+            break;
+        }
+    }
+    if (rv != 0) {
+        /* Groups made so far were never started; their close is synchronous
+         * enough for start-up failure, which ends the process anyway. */
+        s->group_count = made;
+        *out = s;
+        return rv;
+    }
+    *out = s;
+    return 0;
+}
+
+int shard_server_start(struct shard_server *s)
+{
+    for (uint32_t i = 0; i < s->group_count; i++) {
+        int rv = rgroup_start(s->groups[i].raft);
+        if (rv != 0) {
+            LOG_ERROR("group=%u raft start failed: %s", s->groups[i].id, eddy_strerror(rv));
+            return rv;
+        }
+    }
+    return 0;
+}
+
+static struct sgroup *server_group(struct shard_server *s, uint32_t id)
+{
+    if (id == 0 || id > s->group_count || s->groups[id - 1].closed) {
+        return NULL;
+    }
+    return &s->groups[id - 1];
+}
+
+/* ---- batches ---- */
+
+static struct batch *batch_create(struct sgroup *g)
+{
+    struct batch *b = eddy_xcalloc(1, sizeof(*b));
+    b->group = g;
+    eddy__group_entry__init(&b->entry);
+    return b;
+}
+
+static void batch_destroy(struct batch *b)
+{
+    for (size_t i = 0; i < b->entry.n_streams; i++) {
+        eddy_free(b->entry.streams[i]);
+    }
+    eddy_free(b->entry.streams);
+    for (size_t i = 0; i < b->entry.n_records; i++) {
+        eddy_free(b->entry.records[i]);
+    }
+    eddy_free(b->entry.records);
+    eddy_free(b->entry.create_shards);
+    eddy_free(b->waiters);
+    eddy_free(b);
+}
+
+/* Index of the stream in the entry's stream table, added if new. The name
+ * is borrowed from the request, which outlives the batch. */
+static uint32_t batch_stream_ref(struct batch *b, const char *name, uint64_t created_ms)
+{
+    for (size_t i = 0; i < b->entry.n_streams; i++) {
+        const Eddy__StreamRef *r = b->entry.streams[i];
+        if (r->created_ms == created_ms && strcmp(r->name, name) == 0) {
+            return (uint32_t)i;
+        }
+    }
+    if (b->entry.n_streams == b->streams_cap) {
+        b->streams_cap = b->streams_cap ? b->streams_cap * 2 : 4;
+        b->entry.streams = eddy_xrealloc(b->entry.streams, b->streams_cap * sizeof(void *));
+    }
+    Eddy__StreamRef *r = eddy_xmalloc(sizeof(*r));
+    eddy__stream_ref__init(r);
+    r->name = (char *)name;
+    r->created_ms = created_ms;
+    b->entry.streams[b->entry.n_streams] = r;
+    return (uint32_t)b->entry.n_streams++;
+}
+
+static void batch_add_call(struct batch *b, struct rpc_call *call, size_t bytes)
+{
+    const Eddy__PutRecordsReq *req = rpc_call_request(call)->put_records;
+    uint32_t ref = batch_stream_ref(b, req->stream, req->stream_created_ms);
+    if (b->waiter_count == b->waiter_cap) {
+        b->waiter_cap = b->waiter_cap ? b->waiter_cap * 2 : 8;
+        b->waiters = eddy_xrealloc(b->waiters, b->waiter_cap * sizeof(*b->waiters));
+    }
+    b->waiters[b->waiter_count++] = (struct batch_waiter){
+        .call = call, .first = b->entry.n_records, .count = req->n_records};
+    size_t need = b->entry.n_records + req->n_records;
+    if (need > b->records_cap) {
+        while (b->records_cap < need) {
+            b->records_cap = b->records_cap ? b->records_cap * 2 : 64;
+        }
+        b->entry.records = eddy_xrealloc(b->entry.records, b->records_cap * sizeof(void *));
+    }
+    for (size_t i = 0; i < req->n_records; i++) {
+        const Eddy__PutRecord *in = req->records[i];
+        Eddy__EntryRecord *r = eddy_xmalloc(sizeof(*r));
+        eddy__entry_record__init(r);
+        r->stream_ref = ref;
+        r->shard = in->shard;
+        r->partition_key = in->partition_key;
+        r->data = in->data;
+        b->entry.records[b->entry.n_records++] = r;
+    }
+    b->bytes += bytes;
+}
+
+static void batch_reply_put(struct batch_waiter *w, const struct shard_fsm_result *res)
+{
+    Eddy__Status st = EDDY__STATUS__INIT;
+    Eddy__PutRecordsResp pr = EDDY__PUT_RECORDS_RESP__INIT;
+    pr.status = &st;
+    pr.arrival_ms = res->arrival_ms;
+    pr.n_results = w->count;
+    pr.results = eddy_xcalloc(w->count ? w->count : 1, sizeof(*pr.results));
+    Eddy__PutResult *results = eddy_xcalloc(w->count ? w->count : 1, sizeof(*results));
+    uint8_t *seqs = eddy_xmalloc(16 * (w->count ? w->count : 1));
+    for (size_t i = 0; i < w->count; i++) {
+        eddy__put_result__init(&results[i]);
+        results[i].code = res->codes[w->first + i];
+        u128_to_be(res->seqs[w->first + i], seqs + 16 * i);
+        results[i].sequence.data = seqs + 16 * i;
+        results[i].sequence.len = 16;
+        pr.results[i] = &results[i];
+    }
+    Eddy__Frame resp = EDDY__FRAME__INIT;
+    resp.body_case = EDDY__FRAME__BODY_PUT_RECORDS_RESP;
+    resp.put_records_resp = &pr;
+    rpc_call_reply(w->call, &resp);
+    eddy_free(seqs);
+    eddy_free(results);
+    eddy_free(pr.results);
+}
+
+static void group_flush(struct sgroup *g);
+
+static void batch_on_committed(void *arg, int status, void *result)
+{
+    struct batch *b = arg;
+    struct sgroup *g = b->group;
+    EDDY_ASSERT(g->inflight > 0);
+    g->inflight--;
+    g->queued_bytes -= b->bytes;
+    if (b->control_call != NULL) {
+        if (status == 0) {
+            rpc_reply_ok(b->control_call);
+        } else {
+            rpc_reply_error(b->control_call, status, rgroup_leader(g->raft), NULL);
+        }
+    }
+    const struct shard_fsm_result *res = result;
+    for (size_t i = 0; i < b->waiter_count; i++) {
+        if (status == 0 && res != NULL) {
+            batch_reply_put(&b->waiters[i], res);
+        } else {
+            rpc_reply_error(b->waiters[i].call, status != 0 ? status : -EDDY_EUNKNOWN,
+                            rgroup_leader(g->raft), NULL);
+        }
+    }
+    batch_destroy(b);
+    if (!g->closed) {
+        group_flush(g);
+    }
+}
+
+static void batch_propose(struct sgroup *g, struct batch *b)
+{
+    uint64_t now = server_now_ms();
+    uint64_t stamp = now;
+    if (stamp < g->last_stamp_ms) {
+        stamp = g->last_stamp_ms;
+    }
+    if (stamp < shard_fsm_last_arrival_ms(g->fsm)) {
+        stamp = shard_fsm_last_arrival_ms(g->fsm);
+    }
+    g->last_stamp_ms = stamp;
+    b->entry.arrival_ms = stamp;
+    size_t len = eddy__group_entry__get_packed_size(&b->entry);
+    uint8_t *buf = eddy_xmalloc(len ? len : 1);
+    eddy__group_entry__pack(&b->entry, buf);
+    g->inflight++;
+    rgroup_propose(g->raft, buf, len, batch_on_committed, b);
+    eddy_free(buf);
+}
+
+static void group_flush(struct sgroup *g)
+{
+    if (g->open == NULL || g->inflight >= SERVER_BATCHES_INFLIGHT_MAX) {
+        return;
+    }
+    struct batch *b = g->open;
+    g->open = NULL;
+    batch_propose(g, b);
+}
+
+static size_t put_request_bytes(const Eddy__PutRecordsReq *req)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < req->n_records; i++) {
+        bytes += req->records[i]->data.len + strlen(req->records[i]->partition_key) + 16;
+    }
+    return bytes;
+}
+
+static void server_put(struct shard_server *s, struct rpc_call *call)
+{
+    const Eddy__PutRecordsReq *req = rpc_call_request(call)->put_records;
+    struct sgroup *g = server_group(s, req->group);
+    if (g == NULL) {
+        rpc_reply_error(call, -EDDY_ENOTFOUND, 0, "no such group on this node");
+        return;
+    }
+    if (!rgroup_is_ready(g->raft)) {
+        rpc_reply_error(call, -EDDY_ENOTLEADER, rgroup_leader(g->raft), NULL);
+        return;
+    }
+    if (req->n_records == 0 || req->n_records > KIN_PUT_RECORDS_COUNT_MAX) {
+        rpc_reply_error(call, -EDDY_EINVAL, 0, "record count out of range");
+        return;
+    }
+    size_t bytes = put_request_bytes(req);
+    if (g->queued_bytes + bytes > GROUP_PENDING_BYTES_MAX) {
+        rpc_reply_error(call, -EDDY_EFULL, 0, NULL);
+        return;
+    }
+    if (g->open != NULL && g->open->bytes + bytes > GROUP_COMMIT_BYTES_MAX) {
+        /* The open batch is full: it waits for a slot as it is, and this
+         * call starts the next one. Only one batch is ever open, so a full
+         * one still unproposed means the window is full too. */
+        if (g->inflight < SERVER_BATCHES_INFLIGHT_MAX) {
+            group_flush(g);
+        } else {
+            rpc_reply_error(call, -EDDY_EFULL, 0, NULL);
+            return;
+        }
+    }
+    if (g->open == NULL) {
+        g->open = batch_create(g);
+    }
+    g->queued_bytes += bytes;
+    batch_add_call(g->open, call, bytes);
+    group_flush(g);
+}
+
+/* Create-shards and drop-stream entries go alone, outside the batches. */
+static void server_control(struct shard_server *s,
+                           struct rpc_call *call,
+                           uint32_t group,
+                           const char *stream,
+                           uint64_t created_ms,
+                           const uint32_t *shards,
+                           size_t shard_count,
+                           bool drop)
+{
+    struct sgroup *g = server_group(s, group);
+    if (g == NULL) {
+        rpc_reply_error(call, -EDDY_ENOTFOUND, 0, "no such group on this node");
+        return;
+    }
+    if (!rgroup_is_ready(g->raft)) {
+        rpc_reply_error(call, -EDDY_ENOTLEADER, rgroup_leader(g->raft), NULL);
+        return;
+    }
+    struct batch *b = batch_create(g);
+    b->control_call = call;
+    batch_stream_ref(b, stream, created_ms);
+    if (drop) {
+        b->entry.drop_stream = true;
+    } else {
+        b->entry.n_create_shards = shard_count;
+        b->entry.create_shards = eddy_xmalloc((shard_count ? shard_count : 1) * sizeof(uint32_t));
+        memcpy(b->entry.create_shards, shards, shard_count * sizeof(uint32_t));
+    }
+    batch_propose(g, b);
+}
+
+/* ---- reads ---- */
+
+struct read_collect {
+    Eddy__ReadResp *resp;
+    size_t cap;
+    uint64_t last_arrival_ms;
+};
+
+static bool server_read_record(void *arg, const struct seg_record *r)
+{
+    struct read_collect *c = arg;
+    Eddy__ReadResp *resp = c->resp;
+    if (resp->n_records == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 16;
+        resp->records = eddy_xrealloc(resp->records, c->cap * sizeof(*resp->records));
+    }
+    /* One allocation per record: struct, sequence, key and data. */
+    size_t size = sizeof(Eddy__ReadRecord) + 16 + r->partition_key_len + 1 + r->data_len;
+    uint8_t *mem = eddy_xmalloc(size);
+    Eddy__ReadRecord *out = (Eddy__ReadRecord *)mem;
+    eddy__read_record__init(out);
+    uint8_t *p = mem + sizeof(*out);
+    u128_to_be(r->seq, p);
+    out->sequence.data = p;
+    out->sequence.len = 16;
+    p += 16;
+    memcpy(p, r->partition_key, r->partition_key_len);
+    p[r->partition_key_len] = '\0';
+    out->partition_key = (char *)p;
+    p += r->partition_key_len + 1;
+    if (r->data_len > 0) {
+        memcpy(p, r->data, r->data_len);
+    }
+    out->data.data = p;
+    out->data.len = r->data_len;
+    out->arrival_ms = r->arrival_ms;
+    c->last_arrival_ms = r->arrival_ms;
+    resp->records[resp->n_records++] = out;
+    return true;
+}
+
+static void server_read(struct shard_server *s, struct rpc_call *call)
+{
+    const Eddy__ReadReq *req = rpc_call_request(call)->read;
+    struct sgroup *g = server_group(s, req->group);
+    if (g == NULL) {
+        rpc_reply_error(call, -EDDY_ENOTFOUND, 0, "no such group on this node");
+        return;
+    }
+    /* Only the ready leader serves reads, so a read never sees less than an
+     * earlier acknowledged write (a deposed leader answers NOTLEADER). */
+    if (!rgroup_is_ready(g->raft)) {
+        rpc_reply_error(call, -EDDY_ENOTLEADER, rgroup_leader(g->raft), NULL);
+        return;
+    }
+    struct seg_store *store = shard_fsm_find(g->fsm, req->stream, req->stream_created_ms, req->shard);
+    if (store == NULL) {
+        rpc_reply_error(call, -EDDY_ENOTFOUND, 0, "shard not found");
+        return;
+    }
+    enum seg_position pos;
+    switch (req->position) {
+    case EDDY__POSITION__POSITION_AT_SEQUENCE:
+        pos = SEG_AT_SEQUENCE;
+        break;
+    case EDDY__POSITION__POSITION_AFTER_SEQUENCE:
+        pos = SEG_AFTER_SEQUENCE;
+        break;
+    case EDDY__POSITION__POSITION_AT_TIMESTAMP:
+        pos = SEG_AT_TIMESTAMP;
+        break;
+    case EDDY__POSITION__POSITION_TRIM_HORIZON:
+        pos = SEG_TRIM_HORIZON;
+        break;
+    case EDDY__POSITION__POSITION_LATEST:
+        pos = SEG_LATEST;
+        break;
+    default:
+        rpc_reply_error(call, -EDDY_EINVAL, 0, "bad position");
+        return;
+    }
+    u128 seq = 0;
+    if (req->sequence.len == 16) {
+        seq = u128_from_be(req->sequence.data);
+    } else if (pos == SEG_AT_SEQUENCE || pos == SEG_AFTER_SEQUENCE) {
+        rpc_reply_error(call, -EDDY_EINVAL, 0, "bad sequence");
+        return;
+    }
+    uint32_t limit = req->limit > KIN_GET_RECORDS_LIMIT_MAX ? KIN_GET_RECORDS_LIMIT_MAX : req->limit;
+    uint64_t bytes_max = req->bytes_max == 0 || req->bytes_max > KIN_GET_RECORDS_BYTES_MAX
+                             ? KIN_GET_RECORDS_BYTES_MAX
+                             : req->bytes_max;
+    Eddy__Status st = EDDY__STATUS__INIT;
+    Eddy__ReadResp resp = EDDY__READ_RESP__INIT;
+    resp.status = &st;
+    struct read_collect c = {.resp = &resp};
+    u128 next = 0;
+    int n = seg_store_read(store, pos, seq, req->timestamp_ms, limit, bytes_max, server_read_record,
+                           &c, &next);
+    if (n < 0) {
+        for (size_t i = 0; i < resp.n_records; i++) {
+            eddy_free(resp.records[i]);
+        }
+        eddy_free(resp.records);
+        rpc_reply_error(call, n, 0, "read failed");
+        return;
+    }
+    uint8_t next_be[16];
+    u128_to_be(next, next_be);
+    resp.next_sequence.data = next_be;
+    resp.next_sequence.len = 16;
+    uint64_t tip = seg_store_last_arrival_ms(store);
+    if (!seg_store_is_empty(store) && next < seg_store_last_seq(store)) {
+        /* Behind: how much older the last record handed out is than the tip. */
+        uint64_t at = resp.n_records > 0 ? c.last_arrival_ms : 0;
+        resp.millis_behind_latest = at != 0 && tip > at ? tip - at : 0;
+        if (at == 0) {
+            uint64_t now = server_now_ms();
+            resp.millis_behind_latest = now > tip ? now - tip : 0;
+        }
+    }
+    Eddy__Frame f = EDDY__FRAME__INIT;
+    f.body_case = EDDY__FRAME__BODY_READ_RESP;
+    f.read_resp = &resp;
+    rpc_call_reply(call, &f);
+    for (size_t i = 0; i < resp.n_records; i++) {
+        eddy_free(resp.records[i]);
+    }
+    eddy_free(resp.records);
+}
+
+void shard_server_handle(struct shard_server *s, struct rpc_call *call)
+{
+    const Eddy__Frame *f = rpc_call_request(call);
+    switch (f->body_case) {
+    case EDDY__FRAME__BODY_PUT_RECORDS:
+        server_put(s, call);
+        break;
+    case EDDY__FRAME__BODY_READ:
+        server_read(s, call);
+        break;
+    case EDDY__FRAME__BODY_CREATE_SHARDS:
+        server_control(s, call, f->create_shards->group, f->create_shards->stream,
+                       f->create_shards->stream_created_ms, f->create_shards->shards,
+                       f->create_shards->n_shards, false);
+        break;
+    case EDDY__FRAME__BODY_DROP_STREAM:
+        server_control(s, call, f->drop_stream->group, f->drop_stream->stream,
+                       f->drop_stream->stream_created_ms, NULL, 0, true);
+        break;
+    default:
+        rpc_reply_error(call, -EDDY_EMALFORMED, 0, "not a shard server request");
+        break;
+    }
+}
+
+void shard_server_status(struct shard_server *s, Eddy__NodeStatusResp *resp)
+{
+    size_t n = resp->n_groups + s->group_count;
+    resp->groups = eddy_xrealloc(resp->groups, (n ? n : 1) * sizeof(*resp->groups));
+    for (uint32_t i = 0; i < s->group_count; i++) {
+        struct sgroup *g = &s->groups[i];
+        Eddy__GroupStatus *gs = eddy_xmalloc(sizeof(*gs));
+        eddy__group_status__init(gs);
+        gs->group = g->id;
+        gs->leader_node = (uint32_t)rgroup_leader(g->raft);
+        gs->applied_index = rgroup_applied_index(g->raft);
+        gs->last_index = rgroup_last_index(g->raft);
+        gs->ready = rgroup_is_ready(g->raft);
+        resp->groups[resp->n_groups++] = gs;
+    }
+}
+
+void shard_server_status_free(Eddy__NodeStatusResp *resp)
+{
+    for (size_t i = 0; i < resp->n_groups; i++) {
+        eddy_free(resp->groups[i]);
+    }
+    eddy_free(resp->groups);
+    resp->groups = NULL;
+    resp->n_groups = 0;
+}
+
+/* Frees the server once nothing holds it any more. */
+static void server_release(struct shard_server *s)
+{
+    EDDY_ASSERT(s->closing > 0);
+    if (--s->closing > 0) {
+        return;
+    }
+    void (*cb)(void *) = s->close_cb;
+    void *cb_arg = s->close_arg;
+    eddy_free(s->groups);
+    eddy_free(s);
+    if (cb != NULL) {
+        cb(cb_arg);
+    }
+}
+
+static void server_group_closed(void *arg)
+{
+    struct sgroup *g = arg;
+    shard_fsm_destroy(g->fsm);
+    g->fsm = NULL;
+    server_release(g->server);
+}
+
+void shard_server_close(struct shard_server *s, void (*cb)(void *arg), void *arg)
+{
+    s->close_cb = cb;
+    s->close_arg = arg;
+    s->closing = 1; /* held until every group was asked to close */
+    for (uint32_t i = 0; i < s->group_count; i++) {
+        struct sgroup *g = &s->groups[i];
+        if (g->open != NULL) {
+            struct batch *b = g->open;
+            g->open = NULL;
+            for (size_t w = 0; w < b->waiter_count; w++) {
+                rpc_reply_error(b->waiters[w].call, -EDDY_ESHUTDOWN, 0, NULL);
+            }
+            batch_destroy(b);
+        }
+        g->closed = true;
+        s->closing++;
+        rgroup_close(g->raft, server_group_closed, g);
+    }
+    server_release(s);
+}

@@ -1,0 +1,50 @@
+/*
+ * The shard server role: hosts this node's replicas of the shard groups,
+ * each a Raft group (rgroup) over a shard_fsm, and answers the data RPCs
+ * (PutRecords, Read, CreateShards, DropStream) for the groups it leads.
+ *
+ * Writes are group-committed: concurrent PutRecords for one group are
+ * packed into one Raft entry while earlier entries are in flight, up to
+ * SERVER_BATCHES_INFLIGHT_MAX entries and GROUP_COMMIT_BYTES_MAX per entry.
+ * A reply means the entry is committed and applied (fsynced on a majority
+ * by raft_uv).
+ *
+ * Lifecycle: shard_server_init -> shard_server_start -> (handle)* ->
+ * shard_server_close(cb).
+ */
+#ifndef EDDY_SHARD_SERVER_H
+#define EDDY_SHARD_SERVER_H
+
+#include "eddy/rgroup.h"
+#include "eddy/rpc.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct shard_server;
+struct rmux;
+
+struct shard_server_config {
+    uint64_t node_id;
+    const char *data_dir;            /* groups live in data_dir/groups/<id> */
+    const struct rgroup_peer *peers; /* replicas of every group */
+    unsigned peer_count;
+    uint32_t group_count; /* groups 1..group_count */
+};
+
+/* *out is freed in shard_server_close's callback. mux is borrowed. */
+int shard_server_init(struct shard_server **out,
+                      uv_loop_t *loop,
+                      struct rmux *mux,
+                      const struct shard_server_config *cfg);
+int shard_server_start(struct shard_server *s);
+/* Takes ownership of call: PutRecords, Read, CreateShards, DropStream. */
+void shard_server_handle(struct shard_server *s, struct rpc_call *call);
+/* Appends one GroupStatus per hosted group to resp (entries eddy_malloc'd,
+ * freed by shard_server_status_free). */
+void shard_server_status(struct shard_server *s, Eddy__NodeStatusResp *resp);
+void shard_server_status_free(Eddy__NodeStatusResp *resp);
+void shard_server_close(struct shard_server *s, void (*cb)(void *arg), void *arg);
+
+#endif
