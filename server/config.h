@@ -1,0 +1,48 @@
+/*
+ * eddyd's configuration, from the command line. Strings point into argv or
+ * into storage owned by the struct; config_free releases the latter.
+ */
+#ifndef EDDY_CONFIG_H
+#define EDDY_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define CONFIG_PEERS_MAX 7
+#define CONFIG_COORDINATORS_MAX 7
+#define CONFIG_GROUPS_MAX 256
+#define CONFIG_ADDR_LEN_MAX 64
+
+struct config_peer {
+    uint64_t node_id;
+    char rpc_addr[CONFIG_ADDR_LEN_MAX];
+    char raft_addr[CONFIG_ADDR_LEN_MAX];
+};
+
+struct config {
+    uint64_t node_id;
+    const char *data_dir;
+    bool role_coordinator;
+    bool role_server;
+    bool role_gateway;
+    char gateway_host[CONFIG_ADDR_LEN_MAX];
+    int gateway_port;
+    char rpc_addr[CONFIG_ADDR_LEN_MAX];
+    char raft_addr[CONFIG_ADDR_LEN_MAX];
+    struct config_peer peers[CONFIG_PEERS_MAX];
+    unsigned peer_count;
+    char coordinators[CONFIG_COORDINATORS_MAX][CONFIG_ADDR_LEN_MAX];
+    unsigned coordinator_count;
+    uint32_t group_count;
+    const char *region;
+    const char *account;
+};
+
+/* Parses argv into cfg with defaults filled in. On a usage error writes a
+ * message to err (size err_len) and returns -EDDY_EINVAL; returns 1 when
+ * --help was asked (usage written to err). */
+int config_parse(struct config *cfg, int argc, char **argv, char *err, unsigned err_len);
+/* Splits "host:port"; -EDDY_EINVAL when malformed. */
+int config_split_addr(const char *addr, char *host, unsigned host_len, int *port);
+
+#endif
