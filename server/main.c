@@ -50,7 +50,7 @@ static void eddyd_node_status(struct eddyd *d, struct rpc_call *call)
         resp.groups = eddy_xmalloc(sizeof(*resp.groups));
         resp.groups[0] = eddy_xmalloc(sizeof(Eddy__GroupStatus));
         eddy__group_status__init(resp.groups[0]);
-        coord_fill_status(d->coord, resp.groups[0]);
+        coord_status(d->coord, resp.groups[0]);
         resp.n_groups = 1;
     }
     if (d->server != NULL) {
@@ -223,20 +223,22 @@ static int eddyd_start(struct eddyd *d)
         }
     }
     if (cfg->role_coordinator) {
-        const char *rpc_addrs[CONFIG_PEERS_MAX];
+        struct coord_peer cpeers[CONFIG_PEERS_MAX];
         for (unsigned i = 0; i < cfg->peer_count; i++) {
-            rpc_addrs[i] = cfg->peers[i].rpc_addr;
+            cpeers[i] = (struct coord_peer){
+                .node_id = cfg->peers[i].node_id,
+                .rpc_address = cfg->peers[i].rpc_addr,
+                .raft_address = cfg->peers[i].raft_addr,
+            };
         }
         struct coord_config cc = {
             .node_id = cfg->node_id,
             .data_dir = cfg->data_dir,
-            .peers = d->peers,
-            .peer_rpc_addrs = rpc_addrs,
+            .peers = cpeers,
             .peer_count = cfg->peer_count,
             .group_count = cfg->group_count,
-            .mux = d->mux,
         };
-        rv = coord_init(&d->coord, &d->loop, &cc);
+        rv = coord_init(&d->coord, &d->loop, d->mux, &cc);
         if (rv == 0) {
             rv = coord_start(d->coord);
         }

@@ -1,0 +1,84 @@
+/*
+ * The coordinator's insides, shared by coord.c (the service: requests,
+ * proposals, the Raft replica, lifecycle) and reconcile.c (the reconciler).
+ * Not for use outside coordinator/.
+ */
+#ifndef EDDY_COORD_INTERNAL_H
+#define EDDY_COORD_INTERNAL_H
+
+#include "coord.h"
+#include "coord_limits.h"
+#include "reconcile.h"
+
+#include "eddy/rgroup.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct catalog;
+
+enum coord_state { COORD_INITIALIZED, COORD_RUNNING, COORD_CLOSING, COORD_CLOSED };
+
+enum coord_op_kind { COORD_OP_INIT, COORD_OP_CLIENT, COORD_OP_TASK };
+
+/* One proposal in flight; completes in coord.c, which hands COORD_OP_TASK
+ * results to reconcile_on_proposed. */
+struct coord_op {
+    struct coord *c;
+    enum coord_op_kind kind;
+    struct rpc_call *call; /* COORD_OP_CLIENT: answered when the entry applies */
+    uint64_t task_id;      /* COORD_OP_TASK */
+};
+
+struct coord_peer_copy {
+    uint32_t node_id;
+    char *rpc_address;
+    char *raft_address;
+    char *gateway_address;
+};
+
+struct coord_group_copy {
+    uint32_t replicas[COORD_GROUP_REPLICAS_MAX];
+    unsigned replica_count;
+};
+
+struct coord {
+    uv_loop_t *loop;
+    enum coord_state state;
+    uint32_t node_id;
+    struct catalog *catalog;
+    struct rgroup_fsm inner; /* catalog's adapter */
+    struct rgroup_fsm fsm;   /* wraps inner to notice changes */
+    struct rgroup *group;    /* NULL once closed */
+    uv_timer_t timer;
+    char *dir;
+    struct coord_peer_copy *peers;
+    struct rgroup_peer *rpeers;
+    unsigned peer_count;
+    struct coord_group_copy *groups;
+    uint32_t group_count;
+    struct reconcile rec;
+    bool init_inflight;
+    unsigned client_ops_inflight; /* COORD_OP_CLIENT proposals */
+    unsigned ops_inflight;        /* every proposal */
+    unsigned closes_pending;      /* handles and objects still closing */
+    coord_change_cb change_cb;
+    void *change_arg;
+    coord_close_cb close_cb;
+    void *close_arg;
+};
+
+/* Wall-clock milliseconds for an entry, never below the catalogue's
+ * latest time stamp. */
+uint64_t coord_now_ms(const struct coord *c);
+/* Runs the reconciler on the next loop iteration, then every interval. */
+void coord_kick(struct coord *c);
+/* Proposes e on the ready leader; op (eddy_xcalloc'd, taken) completes
+ * exactly once, never before this returns. */
+void coord_propose(struct coord *c, const Eddy__CatalogEntry *e, struct coord_op *op);
+/* While closing: frees c and calls the close callback once nothing is
+ * pending any more. */
+void coord_maybe_free(struct coord *c);
+
+#endif
