@@ -108,7 +108,12 @@ int shard_server_init(struct shard_server **out,
         shard_fsm_create(&g->fsm, path, g->id);
         shard_fsm_adapter(g->fsm, &g->adapter);
         char raft_dir[SERVER_PATH_MAX];
-        snprintf(raft_dir, sizeof(raft_dir), "%s/raft", path);
+        int n = snprintf(raft_dir, sizeof(raft_dir), "%s/groups/%u/raft", cfg->data_dir, g->id);
+        if (n < 0 || (size_t)n >= sizeof(raft_dir)) {
+            shard_fsm_destroy(g->fsm);
+            rv = -ENAMETOOLONG;
+            break;
+        }
         struct rgroup_config rc = {
             .group_id = g->id,
             .node_id = cfg->node_id,

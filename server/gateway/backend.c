@@ -89,6 +89,7 @@ struct backend {
 };
 
 static void backend_defer(struct backend *b, void (*fn)(void *arg), void *arg);
+static void bop_finish(struct bop *op, int status, const Eddy__Frame *resp);
 
 /* ---- deferred callbacks ---- */
 
