@@ -1,0 +1,920 @@
+/*
+ * Unit tests for server/segment.c: round trips, read positions, limits,
+ * sealing across files, recovery of torn and corrupt tails, trim and an
+ * allocation-failure sweep. Each test gets a fresh directory under /tmp,
+ * removed at teardown.
+ *
+ * Record i of a test has a fixed shape (t_seq, t_arrival, t_index, key
+ * "pk-<i>", data bytes t_byte(i, k)), so a reader checks every field it gets.
+ */
+#include "segment.h"
+
+#include "eddy/alloc.h"
+#include "eddy/assert.h"
+#include "eddy/errors.h"
+#include "eddy/limits.h"
+#include "eddy/log.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define T_SEQ_BASE ((u128)1 << 100) /* past 64 bits, to exercise the 16-byte field */
+#define T_FILES_MAX 8
+#define T_SMALL_COUNT 2000
+#define T_MIB (1024 * 1024)
+
+static char t_root[64];
+static char t_dir[128];
+static uint8_t t_data[KIN_RECORD_DATA_MAX];
+
+static void t_setup(void)
+{
+    snprintf(t_root, sizeof(t_root), "/tmp/eddy-seg-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(t_root));
+    /* Two levels below the temp root: open must create the directory. */
+    snprintf(t_dir, sizeof(t_dir), "%s/shard/data", t_root);
+}
+
+static int t_remove_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static void t_teardown(void)
+{
+    eddy_alloc_fail_after(-1);
+    nftw(t_root, t_remove_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static u128 t_seq(uint32_t i)
+{
+    return T_SEQ_BASE + (u128)i * 3 + 1; /* gaps, so seqs between records exist */
+}
+
+static uint64_t t_arrival(uint32_t i)
+{
+    return 1700000000000ull + i / 4; /* four records per millisecond */
+}
+
+static uint64_t t_index(uint32_t i)
+{
+    return 100 + i / 2;
+}
+
+static uint8_t t_byte(uint32_t i, size_t k)
+{
+    return (uint8_t)(i * 31 + k * 7);
+}
+
+static size_t t_small_len(uint32_t i)
+{
+    return (i * 37) % 700;
+}
+
+static int t_try_append(struct seg_store *s, uint32_t i, size_t data_len)
+{
+    char key[32];
+    int key_len = snprintf(key, sizeof(key), "pk-%u", i);
+    ck_assert_uint_le(data_len, sizeof(t_data));
+    for (size_t k = 0; k < data_len; k++) {
+        t_data[k] = t_byte(i, k);
+    }
+    struct seg_record r = {.seq = t_seq(i),
+                           .arrival_ms = t_arrival(i),
+                           .raft_index = t_index(i),
+                           .partition_key = key,
+                           .partition_key_len = (size_t)key_len,
+                           .data = t_data,
+                           .data_len = data_len};
+    return seg_store_append(s, &r);
+}
+
+static void t_append(struct seg_store *s, uint32_t i, size_t data_len)
+{
+    ck_assert_int_eq(t_try_append(s, i, data_len), 0);
+    ck_assert(seg_store_last_seq(s) == t_seq(i));
+    ck_assert_uint_eq(seg_store_last_index(s), t_index(i));
+    ck_assert_uint_eq(seg_store_last_arrival_ms(s), t_arrival(i));
+}
+
+static struct seg_store *t_open(void)
+{
+    struct seg_store *s = NULL;
+    ck_assert_int_eq(seg_store_open(t_dir, &s), 0);
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
+/* What a read delivered: record ids in order, each checked field by field. */
+struct t_got {
+    uint32_t count;
+    uint32_t stop_after; /* 0: never stop */
+    uint32_t ids[T_SMALL_COUNT + 16];
+    size_t lens[T_SMALL_COUNT + 16];
+};
+
+static bool t_collect(void *arg, const struct seg_record *r)
+{
+    struct t_got *g = arg;
+    ck_assert(r->seq >= t_seq(0));
+    ck_assert(r->seq % 3 == (T_SEQ_BASE + 1) % 3);
+    uint32_t i = (uint32_t)((r->seq - T_SEQ_BASE) / 3);
+    ck_assert(r->seq == t_seq(i));
+    ck_assert_uint_eq(r->arrival_ms, t_arrival(i));
+    ck_assert_uint_eq(r->raft_index, t_index(i));
+    char key[32];
+    int key_len = snprintf(key, sizeof(key), "pk-%u", i);
+    ck_assert_uint_eq(r->partition_key_len, (size_t)key_len);
+    ck_assert(memcmp(r->partition_key, key, (size_t)key_len) == 0);
+    /* One assert per record: check marks a point per assert, a syscall. */
+    size_t bad = r->data_len;
+    for (size_t k = 0; k < r->data_len && bad == r->data_len; k++) {
+        bad = r->data[k] == t_byte(i, k) ? bad : k;
+    }
+    ck_assert_uint_eq(bad, r->data_len);
+    if (g->count < EDDY_ARRAY_LEN(g->ids)) {
+        g->ids[g->count] = i;
+        g->lens[g->count] = r->data_len;
+    }
+    g->count++;
+    return g->stop_after == 0 || g->count < g->stop_after;
+}
+
+static int t_read(struct seg_store *s,
+                  enum seg_position pos,
+                  u128 seq,
+                  uint64_t ts,
+                  uint32_t limit,
+                  size_t bytes_max,
+                  struct t_got *g,
+                  u128 *next)
+{
+    uint32_t stop_after = g->stop_after;
+    memset(g, 0, sizeof(*g));
+    g->stop_after = stop_after;
+    *next = ~(u128)0;
+    int n = seg_store_read(s, pos, seq, ts, limit, bytes_max, t_collect, g, next);
+    if (n >= 0) {
+        ck_assert_uint_eq((uint32_t)n, g->count);
+    }
+    return n;
+}
+
+/* Reads one record at a position; returns its id, or -1 when none. */
+static long t_read_one(struct seg_store *s, enum seg_position pos, u128 seq, uint64_t ts)
+{
+    static struct t_got g;
+    u128 next;
+    int n = t_read(s, pos, seq, ts, 1, KIN_GET_RECORDS_BYTES_MAX, &g, &next);
+    ck_assert_int_ge(n, 0);
+    if (n == 0) {
+        return -1;
+    }
+    ck_assert(next == t_seq(g.ids[0]));
+    return g.ids[0];
+}
+
+/* Pages through the whole store with AFTER next_after; checks ids first..last. */
+static void t_read_all(struct seg_store *s, uint32_t first, uint32_t last, uint32_t page)
+{
+    static struct t_got g;
+    u128 next;
+    uint32_t want = first;
+    int n = t_read(s, SEG_TRIM_HORIZON, 0, 0, page, KIN_GET_RECORDS_BYTES_MAX, &g, &next);
+    for (int rounds = 0; n > 0; rounds++) {
+        ck_assert_int_lt(rounds, 100000);
+        for (uint32_t k = 0; k < g.count; k++) {
+            ck_assert_uint_eq(g.ids[k], want++);
+        }
+        n = t_read(s, SEG_AFTER_SEQUENCE, next, 0, page, KIN_GET_RECORDS_BYTES_MAX, &g, &next);
+    }
+    ck_assert_int_eq(n, 0);
+    ck_assert_uint_eq(want, last + 1);
+    ck_assert(next == t_seq(last));
+}
+
+struct t_files {
+    size_t count;
+    char names[T_FILES_MAX][64];
+    uint64_t bytes[T_FILES_MAX];
+    bool sealed[T_FILES_MAX];
+};
+
+static void t_files_cb(void *arg, const struct seg_file_info *f)
+{
+    struct t_files *tf = arg;
+    ck_assert_uint_lt(tf->count, T_FILES_MAX);
+    snprintf(tf->names[tf->count], sizeof(tf->names[0]), "%s", f->name);
+    tf->bytes[tf->count] = f->bytes;
+    tf->sealed[tf->count] = f->sealed;
+    tf->count++;
+}
+
+static void t_files(struct seg_store *s, struct t_files *tf)
+{
+    memset(tf, 0, sizeof(*tf));
+    seg_store_files(s, t_files_cb, tf);
+}
+
+static void t_path(const char *name, char *out, size_t len)
+{
+    snprintf(out, len, "%s/%s", t_dir, name);
+}
+
+static off_t t_file_size(const char *name)
+{
+    char path[256];
+    t_path(name, path, sizeof(path));
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), 0);
+    return st.st_size;
+}
+
+static void t_truncate(const char *name, off_t size)
+{
+    char path[256];
+    t_path(name, path, sizeof(path));
+    ck_assert_int_eq(truncate(path, size), 0);
+}
+
+static void t_flip_byte(const char *name, off_t off)
+{
+    char path[256];
+    t_path(name, path, sizeof(path));
+    int fd = open(path, O_RDWR);
+    ck_assert_int_ge(fd, 0);
+    uint8_t b;
+    ck_assert_int_eq(pread(fd, &b, 1, off), 1);
+    b ^= 0x5a;
+    ck_assert_int_eq(pwrite(fd, &b, 1, off), 1);
+    close(fd);
+}
+
+static void t_append_bytes(const char *name, const void *bytes, size_t len)
+{
+    char path[256];
+    t_path(name, path, sizeof(path));
+    int fd = open(path, O_WRONLY | O_APPEND);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, bytes, len), (ssize_t)len);
+    close(fd);
+}
+
+/* Appends 1 MiB records from id *next until the first file is sealed. */
+static void t_fill_first_file(struct seg_store *s, uint32_t *next)
+{
+    struct t_files tf;
+    for (t_files(s, &tf); tf.count == 0 || !tf.sealed[0]; t_files(s, &tf)) {
+        ck_assert_uint_lt(*next, 100);
+        t_append(s, (*next)++, KIN_RECORD_DATA_MAX);
+    }
+}
+
+/* --- roundtrip --- */
+
+START_TEST(test_segment_roundtrip_empty_store)
+{
+    struct seg_store *s = t_open();
+    static struct t_got g;
+    u128 next;
+    ck_assert(seg_store_is_empty(s));
+    ck_assert(seg_store_last_seq(s) == 0);
+    ck_assert_uint_eq(seg_store_last_index(s), 0);
+    ck_assert_uint_eq(seg_store_last_arrival_ms(s), 0);
+    ck_assert_uint_eq(seg_store_bytes(s), 0);
+    ck_assert_int_eq(t_read(s, SEG_TRIM_HORIZON, 0, 0, 10, 1000, &g, &next), 0);
+    ck_assert(next == 0);
+    ck_assert_int_eq(t_read(s, SEG_LATEST, 0, 0, 10, 1000, &g, &next), 0);
+    ck_assert(next == 0);
+    ck_assert_int_eq(t_read(s, SEG_AT_TIMESTAMP, 0, 5, 10, 1000, &g, &next), 0);
+    ck_assert(next == 0);
+    ck_assert_int_eq(t_read(s, SEG_AT_SEQUENCE, 7, 0, 10, 1000, &g, &next), 0);
+    ck_assert(next == 6);
+    ck_assert_int_eq(seg_store_sync(s), 0);
+    struct t_files tf;
+    t_files(s, &tf);
+    ck_assert_uint_eq(tf.count, 0);
+    seg_store_close(s);
+}
+END_TEST
+
+START_TEST(test_segment_roundtrip_append_read)
+{
+    struct seg_store *s = t_open();
+    for (uint32_t i = 0; i < 500; i++) {
+        t_append(s, i, t_small_len(i));
+    }
+    ck_assert(!seg_store_is_empty(s));
+    static struct t_got g;
+    u128 next;
+    ck_assert_int_eq(t_read(s, SEG_TRIM_HORIZON, 0, 0, 1000, SIZE_MAX, &g, &next), 500);
+    for (uint32_t i = 0; i < 500; i++) {
+        ck_assert_uint_eq(g.ids[i], i);
+        ck_assert_uint_eq(g.lens[i], t_small_len(i));
+    }
+    ck_assert(next == t_seq(499));
+    struct t_files tf;
+    t_files(s, &tf);
+    ck_assert_uint_eq(tf.count, 1);
+    ck_assert(!tf.sealed[0]);
+    ck_assert_uint_eq(tf.bytes[0], seg_store_bytes(s));
+    ck_assert_int_eq(seg_store_sync(s), 0);
+    ck_assert_uint_eq((uint64_t)t_file_size(tf.names[0]), seg_store_bytes(s));
+    seg_store_close(s);
+}
+END_TEST
+
+START_TEST(test_segment_roundtrip_size_bounds)
+{
+    struct seg_store *s = t_open();
+    t_append(s, 0, KIN_RECORD_DATA_MAX);
+    t_append(s, 1, 0);
+    char key[KIN_PARTITION_KEY_LEN_MAX + 1];
+    memset(key, 'k', sizeof(key));
+    struct seg_record r = {.seq = t_seq(2), .arrival_ms = t_arrival(2), .partition_key = key};
+    r.partition_key_len = KIN_PARTITION_KEY_LEN_MAX + 1;
+    ck_assert_int_eq(seg_store_append(s, &r), -EDDY_ETOOBIG);
+    r.partition_key_len = KIN_PARTITION_KEY_LEN_MAX;
+    r.data = t_data;
+    r.data_len = KIN_RECORD_DATA_MAX + 1;
+    ck_assert_int_eq(seg_store_append(s, &r), -EDDY_ETOOBIG);
+    ck_assert(seg_store_last_seq(s) == t_seq(1));
+    t_append(s, 2, 10);
+    static struct t_got g;
+    u128 next;
+    ck_assert_int_eq(t_read(s, SEG_AT_SEQUENCE, t_seq(0), 0, 10, SIZE_MAX, &g, &next), 3);
+    ck_assert_uint_eq(g.lens[0], KIN_RECORD_DATA_MAX);
+    ck_assert_uint_eq(g.lens[1], 0);
+    ck_assert_uint_eq(g.lens[2], 10);
+    seg_store_close(s);
+}
+END_TEST
+
+/* --- position: T_SMALL_COUNT records of 0..699 bytes, about 20 index points --- */
+
+static struct seg_store *t_open_small(void)
+{
+    struct seg_store *s = t_open();
+    for (uint32_t i = 0; i < T_SMALL_COUNT; i++) {
+        t_append(s, i, t_small_len(i));
+    }
+    return s;
+}
+
+START_TEST(test_segment_position_at_sequence)
+{
+    struct seg_store *s = t_open_small();
+    for (uint32_t i = 0; i < T_SMALL_COUNT; i += 7) {
+        ck_assert_int_eq(t_read_one(s, SEG_AT_SEQUENCE, t_seq(i), 0), i);
+        ck_assert_int_eq(t_read_one(s, SEG_AT_SEQUENCE, t_seq(i) - 1, 0), i);
+        ck_assert_int_eq(t_read_one(s, SEG_AT_SEQUENCE, t_seq(i) + 1, 0),
+                         i + 1 < T_SMALL_COUNT ? (long)i + 1 : -1);
+    }
+    ck_assert_int_eq(t_read_one(s, SEG_AT_SEQUENCE, 0, 0), 0);
+    ck_assert_int_eq(t_read_one(s, SEG_AT_SEQUENCE, t_seq(T_SMALL_COUNT - 1), 0),
+                     T_SMALL_COUNT - 1);
+    static struct t_got g;
+    u128 next;
+    u128 past = t_seq(T_SMALL_COUNT - 1) + 5;
+    ck_assert_int_eq(t_read(s, SEG_AT_SEQUENCE, past, 0, 10, SIZE_MAX, &g, &next), 0);
+    ck_assert(next == past - 1);
+    seg_store_close(s);
+}
+END_TEST
+
+START_TEST(test_segment_position_after_sequence)
+{
+    struct seg_store *s = t_open_small();
+    for (uint32_t i = 0; i + 1 < T_SMALL_COUNT; i += 7) {
+        ck_assert_int_eq(t_read_one(s, SEG_AFTER_SEQUENCE, t_seq(i), 0), i + 1);
+        ck_assert_int_eq(t_read_one(s, SEG_AFTER_SEQUENCE, t_seq(i) - 1, 0), i);
+    }
+    ck_assert_int_eq(t_read_one(s, SEG_AFTER_SEQUENCE, 0, 0), 0);
+    static struct t_got g;
+    u128 next;
+    u128 last = t_seq(T_SMALL_COUNT - 1);
+    ck_assert_int_eq(t_read(s, SEG_AFTER_SEQUENCE, last, 0, 10, SIZE_MAX, &g, &next), 0);
+    ck_assert(next == last);
+    ck_assert_int_eq(t_read(s, SEG_AFTER_SEQUENCE, ~(u128)0, 0, 10, SIZE_MAX, &g, &next), 0);
+    ck_assert(next == ~(u128)0);
+    seg_store_close(s);
+}
+END_TEST
+
+START_TEST(test_segment_position_at_timestamp)
+{
+    struct seg_store *s = t_open_small();
+    uint64_t t0 = t_arrival(0);
+    uint64_t t_last = t_arrival(T_SMALL_COUNT - 1);
+    for (uint64_t ts = t0; ts <= t_last; ts += 3) {
+        /* The first record of millisecond ts is record 4 * (ts - t0). */
+        ck_assert_int_eq(t_read_one(s, SEG_AT_TIMESTAMP, 0, ts), (long)(4 * (ts - t0)));
+    }
+    ck_assert_int_eq(t_read_one(s, SEG_AT_TIMESTAMP, 0, 0), 0);
+    ck_assert_int_eq(t_read_one(s, SEG_AT_TIMESTAMP, 0, t0 - 1), 0);
+    static struct t_got g;
+    u128 next;
+    ck_assert_int_eq(t_read(s, SEG_AT_TIMESTAMP, 0, t_last + 1, 10, SIZE_MAX, &g, &next), 0);
+    ck_assert(next == t_seq(T_SMALL_COUNT - 1));
+    /* Nothing delivered: next_after is just before the first match. */
+    ck_assert_int_eq(t_read(s, SEG_AT_TIMESTAMP, 0, t0 + 100, 0, SIZE_MAX, &g, &next), 0);
+    ck_assert(next == t_seq(400) - 1);
+    ck_assert_int_eq(t_read_one(s, SEG_AFTER_SEQUENCE, next, 0), 400);
+    seg_store_close(s);
+}
+END_TEST
+
+START_TEST(test_segment_position_trim_horizon)
+{
+    struct seg_store *s = t_open_small();
+    ck_assert_int_eq(t_read_one(s, SEG_TRIM_HORIZON, t_seq(50), 0), 0);
+    static struct t_got g;
+    u128 next;
+    ck_assert_int_eq(t_read(s, SEG_TRIM_HORIZON, 0, 0, 0, SIZE_MAX, &g, &next), 0);
+    ck_assert(next == 0);
+    seg_store_close(s);
+}
+END_TEST
+
+START_TEST(test_segment_position_latest)
+{
+    struct seg_store *s = t_open_small();
+    static struct t_got g;
+    u128 next;
+    ck_assert_int_eq(t_read(s, SEG_LATEST, 0, 0, 100, SIZE_MAX, &g, &next), 0);
+    ck_assert(next == t_seq(T_SMALL_COUNT - 1));
+    t_append(s, T_SMALL_COUNT, 10);
+    t_append(s, T_SMALL_COUNT + 1, 10);
+    ck_assert_int_eq(t_read(s, SEG_AFTER_SEQUENCE, next, 0, 100, SIZE_MAX, &g, &next), 2);
+    ck_assert_uint_eq(g.ids[0], T_SMALL_COUNT);
+    ck_assert_uint_eq(g.ids[1], T_SMALL_COUNT + 1);
+    ck_assert(next == t_seq(T_SMALL_COUNT + 1));
+    seg_store_close(s);
+}
+END_TEST
+
+START_TEST(test_segment_position_paging_has_no_gap)
+{
+    struct seg_store *s = t_open_small();
+    t_read_all(s, 0, T_SMALL_COUNT - 1, 37);
+    t_read_all(s, 0, T_SMALL_COUNT - 1, 1);
+    seg_store_close(s);
+}
+END_TEST
+
+/* --- limits --- */
+
+START_TEST(test_segment_limits_limit)
+{
+    struct seg_store *s = t_open_small();
+    static struct t_got g;
+    u128 next;
+    ck_assert_int_eq(t_read(s, SEG_AT_SEQUENCE, t_seq(20), 0, 10, SIZE_MAX, &g, &next), 10);
+    ck_assert_uint_eq(g.ids[0], 20);
+    ck_assert_uint_eq(g.ids[9], 29);
+    ck_assert(next == t_seq(29));
+    ck_assert_int_eq(t_read(s, SEG_AT_SEQUENCE, t_seq(20), 0, 0, SIZE_MAX, &g, &next), 0);
+    ck_assert(next == t_seq(20) - 1);
+    seg_store_close(s);
+}
+END_TEST
+
+START_TEST(test_segment_limits_bytes_max)
+{
+    struct seg_store *s = t_open();
+    for (uint32_t i = 0; i < 10; i++) {
+        t_append(s, i, 1000);
+    }
+    static struct t_got g;
+    u128 next;
+    ck_assert_int_eq(t_read(s, SEG_TRIM_HORIZON, 0, 0, 100, 3500, &g, &next), 3);
+    ck_assert(next == t_seq(2));
+    ck_assert_int_eq(t_read(s, SEG_TRIM_HORIZON, 0, 0, 100, 3000, &g, &next), 3);
+    ck_assert_int_eq(t_read(s, SEG_TRIM_HORIZON, 0, 0, 100, 2999, &g, &next), 2);
+    /* The first record is returned even when it alone passes bytes_max. */
+    ck_assert_int_eq(t_read(s, SEG_AFTER_SEQUENCE, next, 0, 100, 0, &g, &next), 1);
+    ck_assert_uint_eq(g.ids[0], 2);
+    ck_assert(next == t_seq(2));
+    seg_store_close(s);
+}
+END_TEST
+
+START_TEST(test_segment_limits_callback_stops)
+{
+    struct seg_store *s = t_open_small();
+    static struct t_got g;
+    u128 next;
+    g.stop_after = 5;
+    ck_assert_int_eq(t_read(s, SEG_TRIM_HORIZON, 0, 0, 100, SIZE_MAX, &g, &next), 5);
+    ck_assert(next == t_seq(4));
+    g.stop_after = 0;
+    seg_store_close(s);
+}
+END_TEST
+
+/* --- files --- */
+
+START_TEST(test_segment_files_seal_across_files)
+{
+    /* ~70 MiB of 64 KiB records: past SEG_FILE_BYTES_MAX once. */
+    const size_t len = 64 * 1024;
+    const uint32_t count = 70 * 16;
+    struct seg_store *s = t_open();
+    for (uint32_t i = 0; i < count; i++) {
+        t_append(s, i, len);
+    }
+    struct t_files tf;
+    t_files(s, &tf);
+    ck_assert_uint_eq(tf.count, 2);
+    ck_assert(tf.sealed[0]);
+    ck_assert(!tf.sealed[1]);
+    ck_assert_uint_ge(tf.bytes[0], SEG_FILE_BYTES_MAX);
+    ck_assert_uint_eq(tf.bytes[0] + tf.bytes[1], seg_store_bytes(s));
+    /* Files are named by their first seq in 32 hex digits; seq 0 is 2^100 + 1. */
+    ck_assert_str_eq(tf.names[0], "00000010000000000000000000000001.seg");
+    ck_assert_int_lt(strcmp(tf.names[0], tf.names[1]), 0);
+    ck_assert_uint_eq((uint64_t)t_file_size(tf.names[0]), tf.bytes[0]);
+    /* The first record of the second file, and the last of the first. */
+    u128 second = 0;
+    for (size_t k = 0; k < 32; k++) {
+        char c = tf.names[1][k];
+        second = (second << 4) | (u128)(c <= '9' ? c - '0' : c - 'a' + 10);
+    }
+    uint32_t split = (uint32_t)((second - T_SEQ_BASE) / 3);
+    ck_assert(t_seq(split) == second);
+    ck_assert_uint_gt(split, 1000);
+    ck_assert_int_eq(t_read_one(s, SEG_AT_SEQUENCE, t_seq(split), 0), split);
+    ck_assert_int_eq(t_read_one(s, SEG_AT_SEQUENCE, t_seq(split) - 1, 0), split);
+    ck_assert_int_eq(t_read_one(s, SEG_AT_SEQUENCE, t_seq(split - 1), 0), split - 1);
+    ck_assert_int_eq(t_read_one(s, SEG_AT_TIMESTAMP, 0, t_arrival(split - 1)),
+                     (long)(split - 1) / 4 * 4);
+    ck_assert_int_eq(t_read_one(s, SEG_AT_TIMESTAMP, 0, t_arrival(count - 1)),
+                     (long)(count - 1) / 4 * 4);
+    t_read_all(s, 0, count - 1, 150);
+    seg_store_close(s);
+
+    s = t_open();
+    struct t_files again;
+    t_files(s, &again);
+    ck_assert_uint_eq(again.count, 2);
+    ck_assert(again.sealed[0]);
+    ck_assert(!again.sealed[1]);
+    ck_assert_uint_eq(again.bytes[1], tf.bytes[1]);
+    t_append(s, count, len);
+    t_read_all(s, 0, count, 1000);
+    seg_store_close(s);
+}
+END_TEST
+
+START_TEST(test_segment_files_reopen_continues)
+{
+    struct seg_store *s = t_open();
+    for (uint32_t i = 0; i < 100; i++) {
+        t_append(s, i, t_small_len(i));
+    }
+    uint64_t bytes = seg_store_bytes(s);
+    seg_store_close(s);
+    s = t_open();
+    ck_assert(seg_store_last_seq(s) == t_seq(99));
+    ck_assert_uint_eq(seg_store_last_index(s), t_index(99));
+    ck_assert_uint_eq(seg_store_last_arrival_ms(s), t_arrival(99));
+    ck_assert_uint_eq(seg_store_bytes(s), bytes);
+    for (uint32_t i = 100; i < 200; i++) {
+        t_append(s, i, t_small_len(i));
+    }
+    t_read_all(s, 0, 199, 64);
+    struct t_files tf;
+    t_files(s, &tf);
+    ck_assert_uint_eq(tf.count, 1);
+    seg_store_close(s);
+}
+END_TEST
+
+START_TEST(test_segment_files_full_last_file_sealed_on_open)
+{
+    /* A crash right after sealing leaves a full newest file: it stays sealed. */
+    struct seg_store *s = t_open();
+    uint32_t next = 0;
+    t_fill_first_file(s, &next);
+    seg_store_close(s);
+    s = t_open();
+    struct t_files tf;
+    t_files(s, &tf);
+    ck_assert_uint_eq(tf.count, 1);
+    ck_assert(tf.sealed[0]);
+    t_append(s, next, 100);
+    t_files(s, &tf);
+    ck_assert_uint_eq(tf.count, 2);
+    ck_assert(!tf.sealed[1]);
+    t_read_all(s, 0, next, 10);
+    seg_store_close(s);
+}
+END_TEST
+
+START_TEST(test_segment_files_foreign_entries_ignored)
+{
+    struct seg_store *s = t_open();
+    t_append(s, 0, 10);
+    seg_store_close(s);
+    char path[256];
+    static const char *foreign[] = {"notes.txt", "0000000000000000000000000000000A.seg", "000.seg"};
+    for (size_t k = 0; k < 3; k++) {
+        t_path(foreign[k], path, sizeof(path));
+        FILE *f = fopen(path, "w");
+        ck_assert_ptr_nonnull(f);
+        fputs("x", f);
+        fclose(f);
+    }
+    s = t_open();
+    struct t_files tf;
+    t_files(s, &tf);
+    ck_assert_uint_eq(tf.count, 1);
+    t_read_all(s, 0, 0, 10);
+    ck_assert_int_eq(seg_store_destroy(s), 0);
+    struct stat st;
+    ck_assert_int_eq(stat(t_dir, &st), -1);
+    ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
+/* --- recovery --- */
+
+/* 50 records of 100..149 bytes in one file, closed; returns the file name. */
+static void t_make_fifty(char *name, size_t len, uint64_t *end_of_48)
+{
+    struct seg_store *s = t_open();
+    for (uint32_t i = 0; i < 50; i++) {
+        t_append(s, i, 100 + i);
+        if (i == 48) {
+            *end_of_48 = seg_store_bytes(s);
+        }
+    }
+    struct t_files tf;
+    t_files(s, &tf);
+    snprintf(name, len, "%s", tf.names[0]);
+    seg_store_close(s);
+}
+
+static void t_check_cut_to_49(const char *name, uint64_t end_of_48)
+{
+    struct seg_store *s = t_open();
+    ck_assert(seg_store_last_seq(s) == t_seq(48));
+    ck_assert_uint_eq(seg_store_bytes(s), end_of_48);
+    ck_assert_uint_eq((uint64_t)t_file_size(name), end_of_48);
+    t_read_all(s, 0, 48, 20);
+    t_append(s, 49, 149);
+    t_read_all(s, 0, 49, 20);
+    seg_store_close(s);
+}
+
+START_TEST(test_segment_recovery_torn_tail_cut)
+{
+    char name[64];
+    uint64_t end_of_48;
+    t_make_fifty(name, sizeof(name), &end_of_48);
+    t_truncate(name, t_file_size(name) - 10);
+    t_check_cut_to_49(name, end_of_48);
+}
+END_TEST
+
+START_TEST(test_segment_recovery_torn_record_header_cut)
+{
+    char name[64];
+    uint64_t end_of_48;
+    t_make_fifty(name, sizeof(name), &end_of_48);
+    t_truncate(name, (off_t)end_of_48 + 20);
+    t_check_cut_to_49(name, end_of_48);
+}
+END_TEST
+
+START_TEST(test_segment_recovery_garbage_tail_cut)
+{
+    char name[64];
+    uint64_t end_of_48;
+    t_make_fifty(name, sizeof(name), &end_of_48);
+    off_t size = t_file_size(name);
+    uint8_t junk[100];
+    memset(junk, 0xab, sizeof(junk));
+    t_append_bytes(name, junk, sizeof(junk));
+    struct seg_store *s = t_open();
+    ck_assert_int_eq(t_file_size(name), size);
+    ck_assert_uint_eq(seg_store_bytes(s), (uint64_t)size);
+    t_read_all(s, 0, 49, 20);
+    seg_store_close(s);
+}
+END_TEST
+
+START_TEST(test_segment_recovery_corrupt_last_record_cut)
+{
+    char name[64];
+    uint64_t end_of_48;
+    t_make_fifty(name, sizeof(name), &end_of_48);
+    off_t size = t_file_size(name);
+    t_flip_byte(name, (off_t)end_of_48 + (size - (off_t)end_of_48) / 2);
+    t_check_cut_to_49(name, end_of_48);
+}
+END_TEST
+
+START_TEST(test_segment_recovery_no_intact_record_drops_file)
+{
+    struct seg_store *s = t_open();
+    t_append(s, 0, 100);
+    struct t_files tf;
+    t_files(s, &tf);
+    seg_store_close(s);
+    t_truncate(tf.names[0], 40); /* the file header and part of a record header */
+    s = t_open();
+    ck_assert(seg_store_is_empty(s));
+    ck_assert_uint_eq(seg_store_bytes(s), 0);
+    t_append(s, 0, 100); /* recreates the same file name */
+    t_read_all(s, 0, 0, 10);
+    seg_store_close(s);
+}
+END_TEST
+
+START_TEST(test_segment_recovery_torn_file_header_drops_file)
+{
+    struct seg_store *s = t_open();
+    t_append(s, 0, 100);
+    struct t_files tf;
+    t_files(s, &tf);
+    seg_store_close(s);
+    t_truncate(tf.names[0], 10);
+    s = t_open();
+    ck_assert(seg_store_is_empty(s));
+    struct stat st;
+    char path[256];
+    t_path(tf.names[0], path, sizeof(path));
+    ck_assert_int_eq(stat(path, &st), -1);
+    seg_store_close(s);
+}
+END_TEST
+
+START_TEST(test_segment_recovery_sealed_corrupt_fails)
+{
+    struct seg_store *s = t_open();
+    uint32_t next = 0;
+    t_fill_first_file(s, &next);
+    t_append(s, next, 100);
+    struct t_files tf;
+    t_files(s, &tf);
+    seg_store_close(s);
+    t_flip_byte(tf.names[0], 10 * T_MIB);
+    s = NULL;
+    ck_assert_int_eq(seg_store_open(t_dir, &s), -EDDY_ECORRUPT);
+    ck_assert_ptr_null(s);
+}
+END_TEST
+
+START_TEST(test_segment_recovery_read_detects_corruption)
+{
+    struct seg_store *s = t_open();
+    for (uint32_t i = 0; i < 10; i++) {
+        t_append(s, i, 100);
+    }
+    struct t_files tf;
+    t_files(s, &tf);
+    t_flip_byte(tf.names[0], 32 + 48 + 20);
+    static struct t_got g;
+    u128 next;
+    ck_assert_int_eq(t_read(s, SEG_TRIM_HORIZON, 0, 0, 10, SIZE_MAX, &g, &next), -EDDY_ECORRUPT);
+    ck_assert_int_eq(t_read(s, SEG_AT_SEQUENCE, t_seq(5), 0, 10, SIZE_MAX, &g, &next),
+                     -EDDY_ECORRUPT);
+    seg_store_close(s);
+}
+END_TEST
+
+/* --- trim --- */
+
+START_TEST(test_segment_trim_sealed_files)
+{
+    struct seg_store *s = t_open();
+    uint32_t next = 0;
+    t_fill_first_file(s, &next);
+    uint32_t first_of_second = next;
+    for (; next < first_of_second + 20; next++) {
+        t_append(s, next, 1000);
+    }
+    struct t_files tf;
+    t_files(s, &tf);
+    ck_assert_uint_eq(tf.count, 2);
+    uint64_t first_max_arrival = t_arrival(first_of_second - 1);
+    ck_assert_int_eq(seg_store_trim(s, first_max_arrival), 0);
+    ck_assert_int_eq(seg_store_trim(s, first_max_arrival + 1), 1);
+    char path[256];
+    t_path(tf.names[0], path, sizeof(path));
+    struct stat st;
+    ck_assert_int_eq(stat(path, &st), -1);
+    ck_assert_uint_eq(seg_store_bytes(s), tf.bytes[1]);
+    ck_assert_int_eq(t_read_one(s, SEG_TRIM_HORIZON, 0, 0), first_of_second);
+    ck_assert_int_eq(t_read_one(s, SEG_AT_SEQUENCE, t_seq(0), 0), first_of_second);
+    /* The newest file stays, even when everything in it is old. */
+    ck_assert_int_eq(seg_store_trim(s, UINT64_MAX), 0);
+    seg_store_close(s);
+    s = t_open();
+    t_read_all(s, first_of_second, next - 1, 7);
+    ck_assert_int_eq(seg_store_destroy(s), 0);
+    ck_assert_int_eq(stat(t_dir, &st), -1);
+}
+END_TEST
+
+/* --- alloc: every allocation of open, append and read fails in turn --- */
+
+START_TEST(test_segment_alloc_failure_sweep)
+{
+    struct seg_store *s = t_open();
+    for (uint32_t i = 0; i < 20; i++) {
+        t_append(s, i, 5000);
+    }
+    seg_store_close(s);
+
+    uint32_t next = 20;
+    eddy_alloc_fail_after(_i);
+    int rv = seg_store_open(t_dir, &s);
+    if (rv == 0) {
+        for (; next < 60; next++) {
+            rv = t_try_append(s, next, next == 20 ? 400 * 1024 : 5000); /* grows the reader */
+            if (rv != 0) {
+                break;
+            }
+        }
+        if (rv == 0) {
+            static struct t_got g;
+            u128 after;
+            rv = t_read(s, SEG_AT_SEQUENCE, t_seq(18), 0, 5, SIZE_MAX, &g, &after);
+            rv = rv < 0 ? rv : 0;
+        }
+        seg_store_close(s);
+    }
+    eddy_alloc_fail_after(-1);
+    ck_assert(rv == 0 || rv == -ENOMEM);
+    s = t_open();
+    t_read_all(s, 0, next - 1, 16);
+    seg_store_close(s);
+}
+END_TEST
+
+static Suite *segment_suite(void)
+{
+    Suite *s = suite_create("segment");
+    struct {
+        const char *name;
+        int timeout_s;
+    } groups[] = {{"roundtrip", 10}, {"position", 20}, {"limits", 10}, {"files", 60},
+                  {"recovery", 60},  {"trim", 60},     {"alloc", 20}};
+    TCase *tc[EDDY_ARRAY_LEN(groups)];
+    for (size_t k = 0; k < EDDY_ARRAY_LEN(groups); k++) {
+        tc[k] = tcase_create(groups[k].name);
+        tcase_add_checked_fixture(tc[k], t_setup, t_teardown);
+        tcase_set_timeout(tc[k], groups[k].timeout_s);
+        suite_add_tcase(s, tc[k]);
+    }
+    tcase_add_test(tc[0], test_segment_roundtrip_empty_store);
+    tcase_add_test(tc[0], test_segment_roundtrip_append_read);
+    tcase_add_test(tc[0], test_segment_roundtrip_size_bounds);
+    tcase_add_test(tc[1], test_segment_position_at_sequence);
+    tcase_add_test(tc[1], test_segment_position_after_sequence);
+    tcase_add_test(tc[1], test_segment_position_at_timestamp);
+    tcase_add_test(tc[1], test_segment_position_trim_horizon);
+    tcase_add_test(tc[1], test_segment_position_latest);
+    tcase_add_test(tc[1], test_segment_position_paging_has_no_gap);
+    tcase_add_test(tc[2], test_segment_limits_limit);
+    tcase_add_test(tc[2], test_segment_limits_bytes_max);
+    tcase_add_test(tc[2], test_segment_limits_callback_stops);
+    tcase_add_test(tc[3], test_segment_files_seal_across_files);
+    tcase_add_test(tc[3], test_segment_files_reopen_continues);
+    tcase_add_test(tc[3], test_segment_files_full_last_file_sealed_on_open);
+    tcase_add_test(tc[3], test_segment_files_foreign_entries_ignored);
+    tcase_add_test(tc[4], test_segment_recovery_torn_tail_cut);
+    tcase_add_test(tc[4], test_segment_recovery_torn_record_header_cut);
+    tcase_add_test(tc[4], test_segment_recovery_garbage_tail_cut);
+    tcase_add_test(tc[4], test_segment_recovery_corrupt_last_record_cut);
+    tcase_add_test(tc[4], test_segment_recovery_no_intact_record_drops_file);
+    tcase_add_test(tc[4], test_segment_recovery_torn_file_header_drops_file);
+    tcase_add_test(tc[4], test_segment_recovery_sealed_corrupt_fails);
+    tcase_add_test(tc[4], test_segment_recovery_read_detects_corruption);
+    tcase_add_test(tc[5], test_segment_trim_sealed_files);
+    tcase_add_loop_test(tc[6], test_segment_alloc_failure_sweep, 0, 40);
+    return s;
+}
+
+int main(void)
+{
+    log_set_level(LOG_LEVEL_ERROR); /* recovery tests log expected warnings */
+    log_init_from_env();
+    SRunner *sr = srunner_create(segment_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
