@@ -44,7 +44,8 @@ static void eddy_on_status(void *arg, int status, const Eddy__Frame *resp)
 static void eddy_print_status(struct status_run *run, int status, const Eddy__Frame *resp)
 {
     if (status != 0 || resp->body_case != EDDY__FRAME__BODY_NODE_STATUS_RESP) {
-        fprintf(stderr, "eddy: status failed: %s\n", eddy_strerror(status ? status : -EDDY_EMALFORMED));
+        fprintf(stderr, "eddy: status failed: %s\n",
+                eddy_strerror(status ? status : -EDDY_EMALFORMED));
         run->exit_code = 1;
         return;
     }

@@ -114,12 +114,18 @@ static int config_parse_coordinators(struct config *cfg, const char *list)
 int config_parse(struct config *cfg, int argc, char **argv, char *err, unsigned err_len)
 {
     static const struct option opts[] = {
-        {"node-id", required_argument, NULL, 'n'}, {"data", required_argument, NULL, 'd'},
-        {"roles", required_argument, NULL, 'R'},   {"gateway", required_argument, NULL, 'g'},
-        {"rpc", required_argument, NULL, 'r'},     {"raft", required_argument, NULL, 'f'},
-        {"peers", required_argument, NULL, 'p'},   {"coordinator", required_argument, NULL, 'c'},
-        {"groups", required_argument, NULL, 'G'},  {"region", required_argument, NULL, 'z'},
-        {"account", required_argument, NULL, 'a'}, {"help", no_argument, NULL, 'h'},
+        {"node-id", required_argument, NULL, 'n'},
+        {"data", required_argument, NULL, 'd'},
+        {"roles", required_argument, NULL, 'R'},
+        {"gateway", required_argument, NULL, 'g'},
+        {"rpc", required_argument, NULL, 'r'},
+        {"raft", required_argument, NULL, 'f'},
+        {"peers", required_argument, NULL, 'p'},
+        {"coordinator", required_argument, NULL, 'c'},
+        {"groups", required_argument, NULL, 'G'},
+        {"region", required_argument, NULL, 'z'},
+        {"account", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     memset(cfg, 0, sizeof(*cfg));

@@ -56,10 +56,10 @@ int seg_store_append(struct seg_store *s, const struct seg_record *r);
 int seg_store_sync(struct seg_store *s);
 
 bool seg_store_is_empty(const struct seg_store *s);
-u128 seg_store_last_seq(const struct seg_store *s);          /* 0 when empty */
-uint64_t seg_store_last_index(const struct seg_store *s);    /* 0 when empty */
+u128 seg_store_last_seq(const struct seg_store *s);            /* 0 when empty */
+uint64_t seg_store_last_index(const struct seg_store *s);      /* 0 when empty */
 uint64_t seg_store_last_arrival_ms(const struct seg_store *s); /* 0 when empty */
-uint64_t seg_store_bytes(const struct seg_store *s);          /* on disk, all files */
+uint64_t seg_store_bytes(const struct seg_store *s);           /* on disk, all files */
 
 /* Reads from a position: at most limit records and, past the first record,
  * at most bytes_max bytes of data. *next_after gets the seq of the last

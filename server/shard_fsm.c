@@ -84,10 +84,8 @@ void shard_fsm_destroy(struct shard_fsm *f)
     eddy_free(f);
 }
 
-static struct shard_entry **shard_fsm_slot(struct shard_fsm *f,
-                                           const char *stream,
-                                           uint64_t created_ms,
-                                           uint32_t shard)
+static struct shard_entry **
+shard_fsm_slot(struct shard_fsm *f, const char *stream, uint64_t created_ms, uint32_t shard)
 {
     uint64_t h = shard_fsm_hash(stream, created_ms, shard);
     struct shard_entry **slot = &f->buckets[h & (f->bucket_count - 1)];
@@ -101,10 +99,8 @@ static struct shard_entry **shard_fsm_slot(struct shard_fsm *f,
     return slot;
 }
 
-struct seg_store *shard_fsm_find(struct shard_fsm *f,
-                                 const char *stream,
-                                 uint64_t created_ms,
-                                 uint32_t shard)
+struct seg_store *
+shard_fsm_find(struct shard_fsm *f, const char *stream, uint64_t created_ms, uint32_t shard)
 {
     struct shard_entry *e = *shard_fsm_slot(f, stream, created_ms, shard);
     return e != NULL ? e->store : NULL;
@@ -139,14 +135,11 @@ static void shard_fsm_grow(struct shard_fsm *f)
     f->bucket_count = count;
 }
 
-static int shard_fsm_stream_dir(const struct shard_fsm *f,
-                                const char *stream,
-                                uint64_t created_ms,
-                                char *path,
-                                size_t size)
+static int shard_fsm_stream_dir(
+    const struct shard_fsm *f, const char *stream, uint64_t created_ms, char *path, size_t size)
 {
-    int n = snprintf(path, size, "%s/shards/%s@%llu", f->dir, stream,
-                     (unsigned long long)created_ms);
+    int n =
+        snprintf(path, size, "%s/shards/%s@%llu", f->dir, stream, (unsigned long long)created_ms);
     return n > 0 && (size_t)n < size ? 0 : -ENAMETOOLONG;
 }
 
@@ -161,10 +154,8 @@ static int shard_fsm_mkdirs(const struct shard_fsm *f)
 }
 
 /* Opens (creating if needed) the store of a shard; idempotent. */
-static int shard_fsm_open_shard(struct shard_fsm *f,
-                                const char *stream,
-                                uint64_t created_ms,
-                                uint32_t shard)
+static int
+shard_fsm_open_shard(struct shard_fsm *f, const char *stream, uint64_t created_ms, uint32_t shard)
 {
     struct shard_entry **slot = shard_fsm_slot(f, stream, created_ms, shard);
     if (*slot != NULL) {
@@ -299,7 +290,8 @@ static void shard_fsm_result_free(void *data, void *result)
     eddy_free(res);
 }
 
-static int shard_fsm_apply(void *data, uint64_t index, const uint8_t *buf, size_t len, void **result)
+static int
+shard_fsm_apply(void *data, uint64_t index, const uint8_t *buf, size_t len, void **result)
 {
     struct shard_fsm *f = data;
     *result = NULL;

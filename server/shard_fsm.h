@@ -38,10 +38,8 @@ void shard_fsm_destroy(struct shard_fsm *f);
 /* The callbacks rgroup drives. */
 void shard_fsm_adapter(struct shard_fsm *f, struct rgroup_fsm *out);
 /* The store of a shard, NULL when the group does not hold it. Borrowed. */
-struct seg_store *shard_fsm_find(struct shard_fsm *f,
-                                 const char *stream,
-                                 uint64_t created_ms,
-                                 uint32_t shard);
+struct seg_store *
+shard_fsm_find(struct shard_fsm *f, const char *stream, uint64_t created_ms, uint32_t shard);
 /* Newest arrival time applied, for the leader's monotonic stamping. */
 uint64_t shard_fsm_last_arrival_ms(const struct shard_fsm *f);
 size_t shard_fsm_shard_count(const struct shard_fsm *f);

@@ -214,8 +214,8 @@ static void batch_add_call(struct batch *b, struct rpc_call *call, size_t bytes)
         b->waiter_cap = b->waiter_cap ? b->waiter_cap * 2 : 8;
         b->waiters = eddy_xrealloc(b->waiters, b->waiter_cap * sizeof(*b->waiters));
     }
-    b->waiters[b->waiter_count++] = (struct batch_waiter){
-        .call = call, .first = b->entry.n_records, .count = req->n_records};
+    b->waiters[b->waiter_count++] =
+        (struct batch_waiter){.call = call, .first = b->entry.n_records, .count = req->n_records};
     size_t need = b->entry.n_records + req->n_records;
     if (need > b->records_cap) {
         while (b->records_cap < need) {
@@ -460,7 +460,8 @@ static void server_read(struct shard_server *s, struct rpc_call *call)
         rpc_reply_error(call, -EDDY_ENOTLEADER, rgroup_leader(g->raft), NULL);
         return;
     }
-    struct seg_store *store = shard_fsm_find(g->fsm, req->stream, req->stream_created_ms, req->shard);
+    struct seg_store *store =
+        shard_fsm_find(g->fsm, req->stream, req->stream_created_ms, req->shard);
     if (store == NULL) {
         rpc_reply_error(call, -EDDY_ENOTFOUND, 0, "shard not found");
         return;
@@ -493,7 +494,8 @@ static void server_read(struct shard_server *s, struct rpc_call *call)
         rpc_reply_error(call, -EDDY_EINVAL, 0, "bad sequence");
         return;
     }
-    uint32_t limit = req->limit > KIN_GET_RECORDS_LIMIT_MAX ? KIN_GET_RECORDS_LIMIT_MAX : req->limit;
+    uint32_t limit =
+        req->limit > KIN_GET_RECORDS_LIMIT_MAX ? KIN_GET_RECORDS_LIMIT_MAX : req->limit;
     uint64_t bytes_max = req->bytes_max == 0 || req->bytes_max > KIN_GET_RECORDS_BYTES_MAX
                              ? KIN_GET_RECORDS_BYTES_MAX
                              : req->bytes_max;

@@ -600,10 +600,7 @@ static void delete_req_free(Eddy__Frame *f)
     eddy_free(f);
 }
 
-void backend_delete_stream(struct backend *b,
-                           const char *name,
-                           backend_status_cb cb,
-                           void *arg)
+void backend_delete_stream(struct backend *b, const char *name, backend_status_cb cb, void *arg)
 {
     Eddy__Frame *f = eddy_xmalloc(sizeof(*f));
     eddy__frame__init(f);

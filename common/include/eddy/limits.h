@@ -9,42 +9,42 @@
 #include <assert.h>
 
 /* --- Kinesis API limits (AWS) --- */
-#define KIN_STREAM_NAME_LEN_MAX 128        /* StreamName length 1..128, [a-zA-Z0-9_.-]+ */
-#define KIN_STREAM_ARN_LEN_MAX 2048        /* StreamARN length 1..2048 */
-#define KIN_PARTITION_KEY_LEN_MAX 256      /* PartitionKey length 1..256 */
-#define KIN_RECORD_DATA_MAX (1024 * 1024)  /* Data blob up to 1 MiB (default MaxRecordSize) */
-#define KIN_PUT_RECORDS_COUNT_MAX 500      /* PutRecords Records 1..500 */
+#define KIN_STREAM_NAME_LEN_MAX 128       /* StreamName length 1..128, [a-zA-Z0-9_.-]+ */
+#define KIN_STREAM_ARN_LEN_MAX 2048       /* StreamARN length 1..2048 */
+#define KIN_PARTITION_KEY_LEN_MAX 256     /* PartitionKey length 1..256 */
+#define KIN_RECORD_DATA_MAX (1024 * 1024) /* Data blob up to 1 MiB (default MaxRecordSize) */
+#define KIN_PUT_RECORDS_COUNT_MAX 500     /* PutRecords Records 1..500 */
 #define KIN_PUT_RECORDS_BYTES_MAX (10 * 1024 * 1024) /* PutRecords request up to 10 MiB */
-#define KIN_GET_RECORDS_LIMIT_MAX 10000    /* GetRecords Limit 1..10000 */
+#define KIN_GET_RECORDS_LIMIT_MAX 10000              /* GetRecords Limit 1..10000 */
 #define KIN_GET_RECORDS_BYTES_MAX (10 * 1024 * 1024) /* GetRecords returns up to 10 MiB */
-#define KIN_SHARD_ITERATOR_LEN_MAX 512     /* ShardIterator length 1..512 */
-#define KIN_SHARD_ITERATOR_TTL_MS 300000   /* iterators expire after 5 minutes */
-#define KIN_SHARD_ID_LEN_MAX 128           /* ShardId length 1..128 */
-#define KIN_SEQUENCE_NUMBER_DIGITS_MAX 128 /* SequenceNumber pattern 0|([1-9]\d{0,128}) */
-#define KIN_HASH_KEY_DIGITS_MAX 39         /* 2^128-1 has 39 decimal digits */
-#define KIN_SHARD_COUNT_MAX 10000          /* ShardCount 1..100000 in the model; quota 500/stream */
-#define KIN_SHARD_COUNT_DEFAULT 4          /* CreateStream without ShardCount */
-#define KIN_LIST_STREAMS_LIMIT_MAX 10000   /* ListStreams Limit 1..10000 */
+#define KIN_SHARD_ITERATOR_LEN_MAX 512               /* ShardIterator length 1..512 */
+#define KIN_SHARD_ITERATOR_TTL_MS 300000             /* iterators expire after 5 minutes */
+#define KIN_SHARD_ID_LEN_MAX 128                     /* ShardId length 1..128 */
+#define KIN_SEQUENCE_NUMBER_DIGITS_MAX 128           /* SequenceNumber pattern 0|([1-9]\d{0,128}) */
+#define KIN_HASH_KEY_DIGITS_MAX 39                   /* 2^128-1 has 39 decimal digits */
+#define KIN_SHARD_COUNT_MAX 10000        /* ShardCount 1..100000 in the model; quota 500/stream */
+#define KIN_SHARD_COUNT_DEFAULT 4        /* CreateStream without ShardCount */
+#define KIN_LIST_STREAMS_LIMIT_MAX 10000 /* ListStreams Limit 1..10000 */
 #define KIN_LIST_STREAMS_LIMIT_DEFAULT 100
 #define KIN_LIST_SHARDS_MAX_RESULTS_MAX 10000 /* ListShards MaxResults 1..10000 */
 #define KIN_LIST_SHARDS_MAX_RESULTS_DEFAULT 1000
 #define KIN_DESCRIBE_STREAM_LIMIT_MAX 10000 /* DescribeStream Limit 1..10000 */
 #define KIN_DESCRIBE_STREAM_LIMIT_DEFAULT 100
-#define KIN_NEXT_TOKEN_LEN_MAX 1048576     /* NextToken length 1..1048576 */
-#define KIN_NEXT_TOKEN_TTL_MS 300000       /* ListShards NextToken lifetime */
+#define KIN_NEXT_TOKEN_LEN_MAX 1048576 /* NextToken length 1..1048576 */
+#define KIN_NEXT_TOKEN_TTL_MS 300000   /* ListShards NextToken lifetime */
 #define KIN_RETENTION_HOURS_DEFAULT 24
-#define KIN_VALIDATION_ERRORS_MAX 10       /* ValidationException lists at most 10 errors */
+#define KIN_VALIDATION_ERRORS_MAX 10 /* ValidationException lists at most 10 errors */
 
 /* --- HTTP gateway --- */
 #define GW_HTTP_HEADER_BYTES_MAX (64 * 1024) /* request line + headers */
 #define GW_HTTP_HEADERS_COUNT_MAX 100
 #define GW_HTTP_BODY_BYTES_MAX (KIN_PUT_RECORDS_BYTES_MAX * 2) /* base64 of 10 MiB + JSON */
 #define GW_CONNECTIONS_MAX 4096
-#define GW_IDLE_TIMEOUT_MS 60000      /* keep-alive idle close */
-#define GW_REQUEST_TIMEOUT_MS 30000   /* a request must arrive whole within this */
+#define GW_IDLE_TIMEOUT_MS 60000                    /* keep-alive idle close */
+#define GW_REQUEST_TIMEOUT_MS 30000                 /* a request must arrive whole within this */
 #define GW_WRITE_QUEUE_BYTES_MAX (64 * 1024 * 1024) /* unsent response bytes per connection */
-#define GW_PIPELINE_DEPTH_MAX 16      /* requests parsed ahead of their responses */
-#define GW_JSON_DEPTH_MAX 32          /* cJSON recursion is bounded by its own limit too */
+#define GW_PIPELINE_DEPTH_MAX 16                    /* requests parsed ahead of their responses */
+#define GW_JSON_DEPTH_MAX 32 /* cJSON recursion is bounded by its own limit too */
 
 /* --- internal RPC --- */
 #define RPC_FRAME_BYTES_MAX (32 * 1024 * 1024) /* one protobuf message */
@@ -61,9 +61,9 @@
 #define RAFT_SEGMENT_BYTES (8 * 1024 * 1024)
 #define RAFT_SNAPSHOT_LOG_BYTES (64 * 1024 * 1024) /* take a snapshot after this much log */
 #define RAFT_SNAPSHOT_TRAILING 1024
-#define SEG_FILE_BYTES_MAX (64 * 1024 * 1024) /* seal a segment file past this */
-#define SEG_INDEX_STRIDE_BYTES (64 * 1024)    /* one sparse index point per this much data */
-#define GROUP_COMMIT_BYTES_MAX (4 * 1024 * 1024) /* appends batched into one entry */
+#define SEG_FILE_BYTES_MAX (64 * 1024 * 1024)      /* seal a segment file past this */
+#define SEG_INDEX_STRIDE_BYTES (64 * 1024)         /* one sparse index point per this much data */
+#define GROUP_COMMIT_BYTES_MAX (4 * 1024 * 1024)   /* appends batched into one entry */
 #define GROUP_PENDING_BYTES_MAX (64 * 1024 * 1024) /* queued appends per group */
 
 static_assert(KIN_PUT_RECORDS_BYTES_MAX < RPC_FRAME_BYTES_MAX, "a PutRecords fits one frame");

@@ -50,10 +50,10 @@ struct rgroup_config {
     const char *dir;                 /* raft_uv directory, created if missing */
     const struct rgroup_peer *peers; /* initial voters, this node included */
     unsigned peer_count;
-    unsigned election_timeout_ms;    /* 0: RAFT_ELECTION_TIMEOUT_MS */
-    unsigned heartbeat_timeout_ms;   /* 0: RAFT_HEARTBEAT_TIMEOUT_MS */
-    uint64_t snapshot_log_bytes;     /* 0: RAFT_SNAPSHOT_LOG_BYTES */
-    size_t segment_bytes;            /* 0: RAFT_SEGMENT_BYTES */
+    unsigned election_timeout_ms;  /* 0: RAFT_ELECTION_TIMEOUT_MS */
+    unsigned heartbeat_timeout_ms; /* 0: RAFT_HEARTBEAT_TIMEOUT_MS */
+    uint64_t snapshot_log_bytes;   /* 0: RAFT_SNAPSHOT_LOG_BYTES */
+    size_t segment_bytes;          /* 0: RAFT_SEGMENT_BYTES */
 };
 
 /* status 0: committed and applied; result from the FSM (freed after the
@@ -75,11 +75,8 @@ int rgroup_init(struct rgroup **out,
 void rgroup_set_state_cb(struct rgroup *g, rgroup_state_cb cb, void *arg);
 int rgroup_start(struct rgroup *g);
 /* Copies payload. cb runs exactly once, never before this returns. */
-void rgroup_propose(struct rgroup *g,
-                    const uint8_t *payload,
-                    size_t len,
-                    rgroup_propose_cb cb,
-                    void *arg);
+void rgroup_propose(
+    struct rgroup *g, const uint8_t *payload, size_t len, rgroup_propose_cb cb, void *arg);
 /* Leader whose election barrier has been applied. */
 bool rgroup_is_ready(const struct rgroup *g);
 /* Node id of the current leader as this replica knows it, 0 if none. */

@@ -63,11 +63,8 @@ typedef void (*rpc_response_cb)(void *arg, int status, const Eddy__Frame *resp);
 int rpc_client_init(struct rpc_client **out, uv_loop_t *loop, const char *address);
 /* req is borrowed (encoded before return). Calls cb exactly once, never
  * before rpc_client_call returns. */
-void rpc_client_call(struct rpc_client *c,
-                     Eddy__Frame *req,
-                     uint32_t timeout_ms,
-                     rpc_response_cb cb,
-                     void *arg);
+void rpc_client_call(
+    struct rpc_client *c, Eddy__Frame *req, uint32_t timeout_ms, rpc_response_cb cb, void *arg);
 /* Fails pending calls with -EDDY_ESHUTDOWN, then frees. */
 void rpc_client_close(struct rpc_client *c, void (*cb)(void *arg), void *arg);
 const char *rpc_client_address(const struct rpc_client *c);
