@@ -121,7 +121,11 @@ bool api_exception_capital_message(enum api_exception ex)
     return api_exceptions[ex].capital_message;
 }
 
-void api_error_set(struct api_error *e, enum api_exception ex, const char *fmt, ...)
+/* api_error_set with a va_list. */
+static void api_error_vset(struct api_error *e, enum api_exception ex, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void api_error_vset(struct api_error *e, enum api_exception ex, const char *fmt, va_list ap)
 {
     EDDY_ASSERT(ex > API_EX_NONE && ex < API_EX_COUNT_);
     api_error_free(e);
@@ -129,17 +133,22 @@ void api_error_set(struct api_error *e, enum api_exception ex, const char *fmt, 
     if (fmt == NULL) {
         return;
     }
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    if (n >= 0) {
+        size_t cap = (size_t)n + 1 < API_MESSAGE_BYTES_MAX ? (size_t)n + 1 : API_MESSAGE_BYTES_MAX;
+        e->message = eddy_xmalloc(cap);
+        vsnprintf(e->message, cap, fmt, ap2);
+    }
+    va_end(ap2);
+}
+
+void api_error_set(struct api_error *e, enum api_exception ex, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        return;
-    }
-    size_t cap = (size_t)n + 1 < API_MESSAGE_BYTES_MAX ? (size_t)n + 1 : API_MESSAGE_BYTES_MAX;
-    e->message = eddy_xmalloc(cap);
-    va_start(ap, fmt);
-    vsnprintf(e->message, cap, fmt, ap);
+    api_error_vset(e, ex, fmt, ap);
     va_end(ap);
 }
 
@@ -169,10 +178,7 @@ size_t api_stream_arn(const struct api_config *cfg, const char *name, char *out)
 
 /* Splits a validated StreamARN into its fields; false if it does not have
  * the arn:PARTITION:kinesis:REGION:ACCOUNT:stream/NAME shape. */
-static bool api_split_arn(const char *arn,
-                          size_t len,
-                          const char *field[6],
-                          size_t field_len[6])
+static bool api_split_arn(const char *arn, size_t len, const char *field[6], size_t field_len[6])
 {
     size_t start = 0;
     size_t k = 0;
@@ -209,13 +215,13 @@ int api_resolve_stream(const struct api_config *cfg,
     }
     const char *f[6] = {0};
     size_t fl[6] = {0};
-    bool shaped = api_split_arn(arn->ptr, arn->len, f, fl) && api_field_is(f[2], fl[2], "kinesis") &&
-                  fl[5] > 7 && memcmp(f[5], "stream/", 7) == 0;
+    bool shaped = api_split_arn(arn->ptr, arn->len, f, fl) &&
+                  api_field_is(f[2], fl[2], "kinesis") && fl[5] > 7 &&
+                  memcmp(f[5], "stream/", 7) == 0;
     const char *res_name = shaped ? f[5] + 7 : arn->ptr;
     size_t res_len = shaped ? fl[5] - 7 : arn->len;
     bool ours = shaped && api_field_is(f[1], fl[1], "aws") &&
-                api_field_is(f[3], fl[3], cfg->region) &&
-                api_field_is(f[4], fl[4], cfg->account) &&
+                api_field_is(f[3], fl[3], cfg->region) && api_field_is(f[4], fl[4], cfg->account) &&
                 json_pattern_match(JSON_PATTERN_NAME, res_name, res_len) &&
                 res_len <= KIN_STREAM_NAME_LEN_MAX;
     if (!ours) {
@@ -515,9 +521,15 @@ static void api_make_request_id(char out[37])
     api_random(b, sizeof(b));
     b[6] = (uint8_t)((b[6] & 0x0F) | 0x40); /* version 4 */
     b[8] = (uint8_t)((b[8] & 0x3F) | 0x80); /* RFC 4122 variant */
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
+}
+
+/* The action's name for logs ("-" before the target is known). */
+static const char *api_call_op_name(const struct api_call *c)
+{
+    return c->op_known ? api_op_name(c->op) : "-";
 }
 
 static void api_call_free(struct api_call *c)
@@ -589,7 +601,7 @@ void api_respond_empty(struct api_call *c)
 void api_respond_out(struct api_call *c, struct json_out *out)
 {
     if (out->err != 0) {
-        LOG_ERROR("response too big op=%s err=%s", api_op_name(c->op), eddy_strerror(out->err));
+        LOG_ERROR("response too big op=%s err=%s", api_call_op_name(c), eddy_strerror(out->err));
         json_out_free(out);
         api_fail(c, API_EX_INTERNAL_FAILURE, NULL);
         return;
@@ -629,7 +641,7 @@ void api_respond_error(struct api_call *c, struct api_error *e)
     int status = api_exception_status(ex);
     const char *key = api_exception_capital_message(ex) ? "Message" : "message";
     if (status >= 500) {
-        LOG_WARN("request failed op=%s type=%s id=%s", api_op_name(c->op), type, c->request_id);
+        LOG_WARN("request failed op=%s type=%s id=%s", api_call_op_name(c), type, c->request_id);
     }
     if (c->format == API_FORMAT_CBOR) {
         struct buf b;
@@ -663,15 +675,10 @@ void api_respond_error(struct api_call *c, struct api_error *e)
 void api_fail(struct api_call *c, enum api_exception ex, const char *fmt, ...)
 {
     struct api_error e = {0};
-    api_error_set(&e, ex, NULL);
-    if (fmt != NULL) {
-        char msg[API_MESSAGE_BYTES_MAX];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        api_error_set(&e, ex, "%s", msg);
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    api_error_vset(&e, ex, fmt, ap);
+    va_end(ap);
     api_respond_error(c, &e);
 }
 
@@ -679,7 +686,7 @@ void api_fail_code(struct api_call *c, int code, const char *message)
 {
     enum api_exception ex = api_exception_for_code(code);
     if (ex == API_EX_INTERNAL_FAILURE || ex == API_EX_SERVICE_UNAVAILABLE) {
-        LOG_WARN("backend error op=%s err=%s id=%s", api_op_name(c->op), eddy_strerror(code),
+        LOG_WARN("backend error op=%s err=%s id=%s", api_call_op_name(c), eddy_strerror(code),
                  c->request_id);
         message = NULL; /* AWS sends these bare */
     }
@@ -767,7 +774,8 @@ static struct api_target api_parse_target(const char *t)
     }
     const char *dot = strchr(t, '.');
     size_t svc_len = dot != NULL ? (size_t)(dot - t) : strlen(t);
-    r.service_ok = svc_len == strlen(API_TARGET_PREFIX) && memcmp(t, API_TARGET_PREFIX, svc_len) == 0;
+    r.service_ok =
+        svc_len == strlen(API_TARGET_PREFIX) && memcmp(t, API_TARGET_PREFIX, svc_len) == 0;
     if (dot == NULL) {
         return r;
     }
@@ -794,10 +802,11 @@ static void api_send_access_denied(struct api_call *c, bool has_auth)
                      "</MissingAuthenticationTokenException>\n");
         return;
     }
-    api_send_xml(c, 403,
-                 "<AccessDeniedException>\n"
-                 "  <Message>Unable to determine service/operation name to be authorized</Message>\n"
-                 "</AccessDeniedException>\n");
+    api_send_xml(
+        c, 403,
+        "<AccessDeniedException>\n"
+        "  <Message>Unable to determine service/operation name to be authorized</Message>\n"
+        "</AccessDeniedException>\n");
 }
 
 static void api_send_preflight(struct api_call *c)
@@ -865,6 +874,7 @@ static void api_dispatch_json(struct api_call *c, struct api_target t)
     }
     /* TODO(sigv4 issue): verify the signature here, before the action. */
     c->op = (enum api_op)t.op;
+    c->op_known = true;
     c->doc = doc; /* freed with the call, with whatever req points into it */
     if (api_decode_doc(c->op, &c->ctx->cfg, doc, &c->req, &e) != 0) {
         api_respond_error(c, &e);
@@ -878,7 +888,6 @@ void api_handle(struct api_ctx *ctx, struct http_request *http)
     struct api_call *c = eddy_xcalloc(1, sizeof(*c));
     c->ctx = ctx;
     c->http = http;
-    c->op = API_OP_LIST_STREAMS; /* for logs until the target is known */
     c->format = API_FORMAT_JSON;
     c->cors = http_request_header(http, "Origin") != NULL;
     api_make_request_id(c->request_id);

@@ -358,6 +358,7 @@ struct api_call {
     struct api_ctx *ctx;
     struct http_request *http;
     enum api_op op;
+    bool op_known; /* op is set (the target named a known action) */
     enum api_format format;
     cJSON *doc;
     union api_req req;

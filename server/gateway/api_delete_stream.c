@@ -60,6 +60,5 @@ static void api_delete_stream_on_done(void *arg, int status, const char *message
 
 void api_delete_stream_run(struct api_call *c)
 {
-    backend_delete_stream(c->ctx->backend, c->req.delete_stream.name, api_delete_stream_on_done,
-                          c);
+    backend_delete_stream(c->ctx->backend, c->req.delete_stream.name, api_delete_stream_on_done, c);
 }

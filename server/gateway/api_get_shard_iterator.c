@@ -107,9 +107,8 @@ int api_get_shard_iterator_decode(const cJSON *root,
 
 /* The position rules that need no catalogue, in AWS's order. Fills it's
  * position; returns 0 or fails the call and returns -1. */
-static int api_get_shard_iterator_position(struct api_call *c,
-                                           const char *shard_id,
-                                           struct iterator *it)
+static int
+api_get_shard_iterator_position(struct api_call *c, const char *shard_id, struct iterator *it)
 {
     const struct api_get_shard_iterator_req *r = &c->req.get_shard_iterator;
     const char *type = api_iterator_type_name(r->type);

@@ -146,9 +146,10 @@ int api_list_shards_decode(const cJSON *root,
         return rv;
     }
     if (filter != NULL) {
-        r->filter = (enum api_shard_filter)(json_enum_index(&f_type, api_list_shards_filters,
-                                                            EDDY_ARRAY_LEN(api_list_shards_filters)) +
-                                            1);
+        r->filter =
+            (enum api_shard_filter)(json_enum_index(&f_type, api_list_shards_filters,
+                                                    EDDY_ARRAY_LEN(api_list_shards_filters)) +
+                                    1);
         if (r->filter == API_SHARD_FILTER_AFTER_SHARD_ID && !f_shard.present) {
             api_error_set(e, API_EX_INVALID_ARGUMENT,
                           "ShardId must be provided in ShardFilter with Type AFTER_SHARD_ID.");
@@ -251,7 +252,8 @@ static int api_list_shards_open(struct api_call *c,
         iterator_token_open(ITERATOR_KIND_LIST_SHARDS, r->next_token, strlen(r->next_token), &key,
                             p, &n) != 0 ||
         n <= API_LIST_SHARDS_TOKEN_FIXED || p[29] > KIN_STREAM_NAME_LEN_MAX ||
-        n != API_LIST_SHARDS_TOKEN_FIXED + (size_t)p[29] || p[20] > API_SHARD_FILTER_FROM_TIMESTAMP) {
+        n != API_LIST_SHARDS_TOKEN_FIXED + (size_t)p[29] ||
+        p[20] > API_SHARD_FILTER_FROM_TIMESTAMP) {
         api_fail(c, API_EX_INVALID_ARGUMENT, "Invalid NextToken.");
         return -1;
     }

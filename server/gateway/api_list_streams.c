@@ -71,9 +71,7 @@ static int api_list_streams_cmp(const void *a, const void *b)
 
 /* Reads the NextToken into after (the last name of the previous page).
  * Returns 0 or fails the call and returns -1. */
-static int api_list_streams_open_token(struct api_call *c,
-                                       const Eddy__Catalog *cat,
-                                       char *after)
+static int api_list_streams_open_token(struct api_call *c, const Eddy__Catalog *cat, char *after)
 {
     const struct api_list_streams_req *r = &c->req.list_streams;
     struct iterator_key key = {cat->iterator_key.data, cat->iterator_key.len};

@@ -30,7 +30,8 @@
 static_assert(ITERATOR_SHARD_FIXED_BYTES + KIN_STREAM_NAME_LEN_MAX <= ITERATOR_PAYLOAD_MAX,
               "a shard iterator payload fits");
 static_assert((ITERATOR_HEADER_BYTES + ITERATOR_SHARD_FIXED_BYTES + KIN_STREAM_NAME_LEN_MAX +
-               API_TOKEN_TAG_BYTES + 2) / 3 * 4 <=
+               API_TOKEN_TAG_BYTES + 2) /
+                      3 * 4 <=
                   API_ITERATOR_TEXT_MAX,
               "a shard iterator fits the 512 characters of the model");
 

@@ -193,7 +193,8 @@ int json_get_str(const cJSON *obj, const char *key, struct json_str *out, struct
         return -EDDY_EMALFORMED;
     }
     if (cJSON_IsNumber(item)) {
-        api_error_set(e, API_EX_SERIALIZATION, JSON_NUMBER_CLASS " can not be converted to an String");
+        api_error_set(e, API_EX_SERIALIZATION,
+                      JSON_NUMBER_CLASS " can not be converted to an String");
         return -EDDY_EMALFORMED;
     }
     return json_container_error(item, e);
@@ -261,7 +262,8 @@ int json_get_bool(const cJSON *obj, const char *key, struct json_bool *out, stru
         return 0;
     }
     if (cJSON_IsNumber(item)) {
-        api_error_set(e, API_EX_SERIALIZATION, JSON_NUMBER_CLASS " can not be converted to an Boolean");
+        api_error_set(e, API_EX_SERIALIZATION,
+                      JSON_NUMBER_CLASS " can not be converted to an Boolean");
         return -EDDY_EMALFORMED;
     }
     if (cJSON_IsString(item)) {
@@ -287,8 +289,8 @@ int json_get_bool(const cJSON *obj, const char *key, struct json_bool *out, stru
 
 static bool json_base64_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '+' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
 }
 
 static unsigned json_base64_value(char c)

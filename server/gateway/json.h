@@ -95,9 +95,9 @@ void json_copy(char *dst, size_t cap, const char *s, size_t len);
 /* ---- validation (json_validate.c) ---- */
 
 enum json_pattern {
-    JSON_PATTERN_NAME,     /* [a-zA-Z0-9_.-]+ (StreamName, ShardId) */
-    JSON_PATTERN_HASH_KEY, /* 0|([1-9]\d{0,38}) */
-    JSON_PATTERN_SEQUENCE, /* 0|([1-9]\d{0,128}) */
+    JSON_PATTERN_NAME,       /* [a-zA-Z0-9_.-]+ (StreamName, ShardId) */
+    JSON_PATTERN_HASH_KEY,   /* 0|([1-9]\d{0,38}) */
+    JSON_PATTERN_SEQUENCE,   /* 0|([1-9]\d{0,128}) */
     JSON_PATTERN_STREAM_ARN, /* arn:aws.*:kinesis:.*:\d{12}:stream/\S+ */
 };
 
@@ -111,27 +111,18 @@ void validation_free(struct validation *v);
 bool validation_full(const struct validation *v);
 /* Records one error. value NULL prints null; otherwise 'value' (cut at
  * API_MESSAGE_VALUE_BYTES_MAX). path is the lowerCamel member path. */
-void validation_add(struct validation *v,
-                    const char *value,
-                    size_t value_len,
-                    const char *path,
-                    const char *rule);
+void validation_add(
+    struct validation *v, const char *value, size_t value_len, const char *path, const char *rule);
 /* Member checks, each a no-op when its condition holds. */
 void validation_not_null(struct validation *v, const char *path, bool present);
 void validation_pattern(struct validation *v,
                         const char *path,
                         const struct json_str *s,
                         enum json_pattern p);
-void validation_length(struct validation *v,
-                       const char *path,
-                       const struct json_str *s,
-                       size_t min,
-                       size_t max);
-void validation_range(struct validation *v,
-                      const char *path,
-                      const struct json_int *i,
-                      int64_t min,
-                      int64_t max);
+void validation_length(
+    struct validation *v, const char *path, const struct json_str *s, size_t min, size_t max);
+void validation_range(
+    struct validation *v, const char *path, const struct json_int *i, int64_t min, int64_t max);
 void validation_enum(struct validation *v,
                      const char *path,
                      const struct json_str *s,

@@ -38,11 +38,8 @@ bool validation_full(const struct validation *v)
     return v->count >= KIN_VALIDATION_ERRORS_MAX;
 }
 
-void validation_add(struct validation *v,
-                    const char *value,
-                    size_t value_len,
-                    const char *path,
-                    const char *rule)
+void validation_add(
+    struct validation *v, const char *value, size_t value_len, const char *path, const char *rule)
 {
     if (validation_full(v)) {
         return;
@@ -85,11 +82,8 @@ void validation_pattern(struct validation *v,
     validation_add(v, s->ptr, s->len, path, rule);
 }
 
-void validation_length(struct validation *v,
-                       const char *path,
-                       const struct json_str *s,
-                       size_t min,
-                       size_t max)
+void validation_length(
+    struct validation *v, const char *path, const struct json_str *s, size_t min, size_t max)
 {
     if (!s->present) {
         return;
@@ -105,11 +99,8 @@ void validation_length(struct validation *v,
     }
 }
 
-void validation_range(struct validation *v,
-                      const char *path,
-                      const struct json_int *i,
-                      int64_t min,
-                      int64_t max)
+void validation_range(
+    struct validation *v, const char *path, const struct json_int *i, int64_t min, int64_t max)
 {
     if (!i->present) {
         return;
@@ -139,8 +130,8 @@ void validation_enum(struct validation *v,
     char rule[512];
     size_t used = (size_t)snprintf(rule, sizeof(rule), "Member must satisfy enum value set: [");
     for (size_t k = 0; k < count && used < sizeof(rule); k++) {
-        used += (size_t)snprintf(rule + used, sizeof(rule) - used, "%s%s", k ? ", " : "",
-                                 values[k]);
+        used +=
+            (size_t)snprintf(rule + used, sizeof(rule) - used, "%s%s", k ? ", " : "", values[k]);
     }
     if (used < sizeof(rule)) {
         snprintf(rule + used, sizeof(rule) - used, "]");

@@ -33,8 +33,8 @@ static void decode(struct decoded *d, enum api_op op, const char *body)
 {
     memset(d, 0, sizeof(*d));
     d->op = op;
-    d->rv = api_decode_request(op, &test_cfg, (const uint8_t *)body, strlen(body), &d->doc,
-                               &d->req, &d->e);
+    d->rv = api_decode_request(op, &test_cfg, (const uint8_t *)body, strlen(body), &d->doc, &d->req,
+                               &d->e);
 }
 
 static void decoded_free(struct decoded *d)
@@ -255,8 +255,9 @@ START_TEST(test_api_validate_format_at_most_ten)
     ck_assert_int_ne(d.rv, 0);
     ck_assert_int_eq(d.e.ex, API_EX_VALIDATION);
     const char *m = d.e.message;
-    ck_assert_msg(strncmp(m, "10 validation errors detected: Value '[com.amazonaws.kinesis."
-                             "v20131202.PutRecordsRequestEntry@",
+    ck_assert_msg(strncmp(m,
+                          "10 validation errors detected: Value '[com.amazonaws.kinesis."
+                          "v20131202.PutRecordsRequestEntry@",
                           82) == 0,
                   "%s", m);
     ck_assert_ptr_nonnull(strstr(m, ", ...]' at 'records' failed to satisfy constraint: Member "

@@ -159,12 +159,11 @@ START_TEST(test_iterator_tamper_kind_separated)
     ck_assert_int_eq(iterator_decode(text, n, &test_key, t0, &back), -EDDY_EMALFORMED);
     uint8_t out[ITERATOR_PAYLOAD_MAX];
     size_t len = 0;
-    ck_assert_int_eq(
-        iterator_token_open(ITERATOR_KIND_LIST_SHARDS, text, n, &test_key, out, &len), 0);
+    ck_assert_int_eq(iterator_token_open(ITERATOR_KIND_LIST_SHARDS, text, n, &test_key, out, &len),
+                     0);
     ck_assert_uint_eq(len, sizeof(payload));
-    ck_assert_int_eq(
-        iterator_token_open(ITERATOR_KIND_LIST_STREAMS, text, n, &test_key, out, &len),
-        -EDDY_EMALFORMED);
+    ck_assert_int_eq(iterator_token_open(ITERATOR_KIND_LIST_STREAMS, text, n, &test_key, out, &len),
+                     -EDDY_EMALFORMED);
 }
 END_TEST
 
