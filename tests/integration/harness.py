@@ -1,0 +1,759 @@
+"""Real eddyd processes and real AWS clients for the integration tests.
+
+A Node is one eddyd process with its own temp data dir, free 127.0.0.1
+ports and a log file. Nodes are started with start() (which waits for
+"gateway listening" when the node has the gateway role), stopped with
+stop() (SIGTERM, then SIGKILL after 10 s) or killed with kill9(). Every
+node ever started is remembered, so stop_all() at the end of a run (and
+the atexit hook, and the parent-death signal on the child) leaves nothing
+behind even when a test fails half way.
+
+The binary is $EDDYD (default build/release/eddyd). Clients use dummy
+credentials (x/x), region us-east-1, and no retries: every test sees the
+exact first answer of the server.
+"""
+
+import atexit
+import base64
+import contextlib
+import ctypes
+import hashlib
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+import uuid
+
+import boto3
+import botocore.auth
+import botocore.awsrequest
+import botocore.config
+import botocore.credentials
+import botocore.exceptions
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REGION = "us-east-1"
+ACCESS_KEY = "x"
+SECRET_KEY = "x"
+TARGET_PREFIX = "Kinesis_20131202."
+HASH_MAX = 2**128 - 1
+START_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 10
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+SANITIZER_RE = re.compile(
+    r"ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer)|runtime error:"
+)
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
+# Keep the developer's ~/.aws out of the tests.
+os.environ["AWS_CONFIG_FILE"] = os.devnull
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+
+
+def eddyd_path():
+    return os.path.abspath(os.environ.get("EDDYD") or os.path.join(REPO, "build/release/eddyd"))
+
+
+def free_ports(n):
+    """n distinct free TCP ports on 127.0.0.1 (held open together so they differ)."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def tcp_open(port, timeout_s=0.2):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    # If the harness dies (even by SIGKILL), the kernel kills eddyd too.
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+class NodeError(Exception):
+    pass
+
+
+_all_nodes = []
+_all_lock = threading.Lock()
+_tmp_root = None
+
+
+def tmp_root():
+    global _tmp_root
+    if _tmp_root is None:
+        _tmp_root = tempfile.mkdtemp(prefix="eddy-it-")
+    return _tmp_root
+
+
+class Node:
+    """One eddyd process. args are the eddyd flags; gateway_port is set when
+    the node runs the gateway role (start() then waits for it to listen)."""
+
+    def __init__(self, name, args, gateway_port=None, ready_port=None):
+        self.name = name
+        self.args = list(args)
+        self.gateway_port = gateway_port
+        self.ready_port = ready_port
+        self.dir = os.path.join(tmp_root(), name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.log_path = os.path.join(self.dir, "eddyd.log")
+        self.proc = None
+        self.starts = 0
+        self.reaped = True  # the last process's exit has been looked at
+        self.log_checked = 0  # log bytes already scanned for sanitizer reports
+        self.problems = []  # sanitizer reports, unclean exits
+        with _all_lock:
+            _all_nodes.append(self)
+
+    @property
+    def endpoint(self):
+        return "http://127.0.0.1:%d" % self.gateway_port
+
+    def command(self):
+        return [eddyd_path()] + self.args
+
+    def start(self, timeout_s=START_TIMEOUT_S):
+        if self.proc is not None and self.proc.poll() is None:
+            raise NodeError("%s already running" % self.name)
+        binary = eddyd_path()
+        if not os.access(binary, os.X_OK):
+            raise NodeError("no eddyd binary at %s (set EDDYD or build it)" % binary)
+        self.starts += 1
+        self.reaped = False
+        with open(self.log_path, "ab") as log:
+            log.write(("==== start %d: %s\n" % (self.starts, " ".join(self.command()))).encode())
+            log.flush()
+            offset = log.tell()
+            env = dict(os.environ)
+            env.setdefault("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1")
+            env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+            self.proc = subprocess.Popen(
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.dir,
+                env=env,
+                preexec_fn=_die_with_parent,
+            )
+        self._wait_ready(offset, timeout_s)
+        return self
+
+    def _wait_ready(self, offset, timeout_s):
+        want = None
+        if self.gateway_port is not None:
+            want = "gateway listening on http://127.0.0.1:%d" % self.gateway_port
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise NodeError(
+                    "%s exited with %s before it was ready; log:\n%s"
+                    % (self.name, self.proc.returncode, self.log_tail())
+                )
+            if want is not None:
+                if want in self.log_text(offset):
+                    return
+            elif self.ready_port is not None and tcp_open(self.ready_port):
+                return
+            time.sleep(0.05)
+        raise NodeError(
+            "%s not ready after %ds (waiting for %r); log:\n%s"
+            % (self.name, timeout_s, want or "port %s" % self.ready_port, self.log_tail())
+        )
+
+    def log_text(self, offset=0):
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(offset)
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, lines=40):
+        return "\n".join("    " + l for l in self.log_text().splitlines()[-lines:])
+
+    def is_running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def _check_log(self):
+        """Records the first sanitizer report written since the last check."""
+        with open(self.log_path, "rb") as f:
+            f.seek(self.log_checked)
+            raw = f.read()
+        self.log_checked += len(raw)
+        text = raw.decode("utf-8", "replace")
+        m = SANITIZER_RE.search(text)
+        if m:
+            start = text.rfind("\n", 0, m.start()) + 1
+            self.problems.append("%s: sanitizer report in %s:\n%s"
+                                 % (self.name, self.log_path, text[start:start + 3000]))
+
+    def stop(self, timeout_s=STOP_TIMEOUT_S):
+        """SIGTERM, wait, SIGKILL after timeout_s. Records an unclean exit
+        (non-zero status, needed SIGKILL, sanitizer report) in problems."""
+        if self.proc is None or self.reaped:
+            return None if self.proc is None else self.proc.returncode
+        self.reaped = True
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                self.problems.append(
+                    "%s did not exit within %ds of SIGTERM (killed)" % (self.name, timeout_s)
+                )
+                self._check_log()
+                return self.proc.returncode
+            if self.proc.returncode != 0:
+                self.problems.append(
+                    "%s exited with status %s after SIGTERM (want 0); log:\n%s"
+                    % (self.name, self.proc.returncode, self.log_tail(20))
+                )
+        elif self.proc.returncode not in (0, -signal.SIGKILL):
+            self.problems.append(
+                "%s had died on its own with status %s; log:\n%s"
+                % (self.name, self.proc.returncode, self.log_tail(20))
+            )
+        self._check_log()
+        return self.proc.returncode
+
+    def kill9(self):
+        """Crash the node: SIGKILL, no chance to flush anything."""
+        if self.is_running():
+            self.proc.kill()
+            self.proc.wait()
+        self.reaped = True
+        self._check_log()
+
+
+def single_node(name, groups=2):
+    """An all-roles node, as tools/up runs it, on free ports."""
+    gw, rpc, raft = free_ports(3)
+    data = os.path.join(tmp_root(), name, "data")
+    return Node(
+        name,
+        [
+            "--node-id", "1",
+            "--data", data,
+            "--gateway", "127.0.0.1:%d" % gw,
+            "--rpc", "127.0.0.1:%d" % rpc,
+            "--raft", "127.0.0.1:%d" % raft,
+            "--peers", "1=127.0.0.1:%d/127.0.0.1:%d" % (rpc, raft),
+            "--roles", "coordinator,server,gateway",
+            "--groups", str(groups),
+        ],
+        gateway_port=gw,
+    )
+
+
+_shared = None
+_shared_error = None
+
+
+def shared_node():
+    """One all-roles node shared by the API tests, started on first use and
+    stopped by stop_all(). If it cannot start, every later caller gets the
+    same error at once instead of waiting again."""
+    global _shared, _shared_error
+    if _shared_error is not None:
+        raise NodeError("shared node failed to start earlier: %s" % _shared_error)
+    if _shared is None:
+        _shared = single_node("shared")
+    if not _shared.is_running():
+        if _shared.starts > 0:
+            # It died under an earlier test: say so once, then restart it.
+            _shared.stop()
+        try:
+            _shared.start()
+        except NodeError as e:
+            _shared_error = str(e).splitlines()[0]
+            raise
+    return _shared
+
+
+def stop_all():
+    """Stops every node still running; returns the problems seen on any node
+    during the run (each one is a failure)."""
+    problems = []
+    with _all_lock:
+        nodes = list(_all_nodes)
+    for n in nodes:
+        n.stop()
+        problems.extend(n.problems)
+        n.problems = []
+    return problems
+
+
+def cleanup_tmp(keep):
+    global _tmp_root
+    if _tmp_root and not keep:
+        shutil.rmtree(_tmp_root, ignore_errors=True)
+        _tmp_root = None
+
+
+@atexit.register
+def _kill_leftovers():
+    with _all_lock:
+        nodes = list(_all_nodes)
+    for n in nodes:
+        if n.is_running():
+            n.proc.kill()
+            n.proc.wait()
+
+
+# ---- clients -------------------------------------------------------------
+
+_clients = {}
+
+
+def client(endpoint, validate=False, timeout_s=30):
+    """A boto3 Kinesis client for endpoint: dummy credentials, us-east-1, no
+    retries. validate=False turns off botocore's own parameter checks so the
+    server's ValidationException is what the test sees."""
+    key = (endpoint, validate, timeout_s, threading.get_ident())
+    c = _clients.get(key)
+    if c is None:
+        cfg = botocore.config.Config(
+            region_name=REGION,
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            parameter_validation=validate,
+            connect_timeout=5,
+            read_timeout=timeout_s,
+            max_pool_connections=4,
+        )
+        c = boto3.session.Session().client(
+            "kinesis",
+            endpoint_url=endpoint,
+            region_name=REGION,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+            config=cfg,
+        )
+        _clients[key] = c
+    return c
+
+
+class RawResponse:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # lower-case names
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+    def __repr__(self):
+        return "HTTP %d %s %r" % (self.status, self.headers, self.body[:500])
+
+
+def raw_request(endpoint, target, body, content_type="application/x-amz-json-1.1", sign=True,
+                method="POST", extra_headers=None):
+    """One HTTP request exactly as given (body: bytes, str or a JSON-able
+    object), SigV4-signed like an SDK would sign it. For what boto3 cannot
+    send: bad JSON, unknown operations, odd headers."""
+    if not isinstance(body, (bytes, str)):
+        body = json.dumps(body)
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    headers = {}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    if target is not None:
+        headers["X-Amz-Target"] = target if "." in target else TARGET_PREFIX + target
+    headers.update(extra_headers or {})
+    req = botocore.awsrequest.AWSRequest(method=method, url=endpoint + "/", data=body,
+                                         headers=headers)
+    if sign:
+        creds = botocore.credentials.Credentials(ACCESS_KEY, SECRET_KEY)
+        botocore.auth.SigV4Auth(creds, "kinesis", REGION).add_auth(req)
+    prepared = req.prepare()
+    host, port = endpoint.split("://", 1)[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.request(method, "/", body=body, headers=dict(prepared.headers.items()))
+        resp = conn.getresponse()
+        data = resp.read()
+        hdrs = {k.lower(): v for k, v in resp.getheaders()}
+        return RawResponse(resp.status, hdrs, data)
+    finally:
+        conn.close()
+
+
+# ---- helpers on streams and records ---------------------------------------
+
+def unique_name(prefix="it"):
+    return "%s-%s" % (prefix, uuid.uuid4().hex[:12])
+
+
+def error_of(fn, *args, **kwargs):
+    """Calls fn expecting a service error; returns the botocore ClientError."""
+    try:
+        resp = fn(*args, **kwargs)
+    except botocore.exceptions.ClientError as e:
+        return e
+    raise AssertionError("expected an error, got success: %r" % (resp,))
+
+
+def wait_status(c, name, want="ACTIVE", timeout_s=60, interval_s=0.1):
+    """Polls DescribeStreamSummary until StreamStatus == want; returns the
+    summary. want=None waits for ResourceNotFoundException."""
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            s = c.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+            last = s["StreamStatus"]
+            if want is not None and last == want:
+                return s
+        except botocore.exceptions.ClientError as e:
+            code = e.response["Error"]["Code"]
+            if want is None and code == "ResourceNotFoundException":
+                return None
+            if code not in ("LimitExceededException",):
+                raise
+        time.sleep(interval_s)
+    raise AssertionError("stream %s still %s after %ds (want %s)" % (name, last, timeout_s, want))
+
+
+def create_active(c, name, shards=None):
+    kwargs = {"StreamName": name}
+    if shards is not None:
+        kwargs["ShardCount"] = shards
+    c.create_stream(**kwargs)
+    return wait_status(c, name, "ACTIVE")
+
+
+def delete_quietly(c, name):
+    with contextlib.suppress(Exception):
+        c.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+
+
+def account_of(arn):
+    # arn:aws:kinesis:REGION:ACCOUNT:stream/NAME
+    return arn.split(":")[4]
+
+
+def even_ranges(n):
+    """The hash-key ranges AWS gives n initial shards: floor(2^128/n) each,
+    the last one ending at 2^128-1."""
+    step = (HASH_MAX + 1) // n
+    out = []
+    for i in range(n):
+        start = i * step
+        end = HASH_MAX if i == n - 1 else (i + 1) * step - 1
+        out.append((start, end))
+    return out
+
+
+def md5_hash_key(partition_key):
+    return int.from_bytes(hashlib.md5(partition_key.encode("utf-8")).digest(), "big")
+
+
+def shard_for(hash_key, shards):
+    """shards: DescribeStream/ListShards entries; the id owning hash_key."""
+    for s in shards:
+        r = s["HashKeyRange"]
+        if int(r["StartingHashKey"]) <= hash_key <= int(r["EndingHashKey"]):
+            return s["ShardId"]
+    raise AssertionError("no shard owns hash key %d" % hash_key)
+
+
+def is_throttle(e):
+    return e.response["Error"]["Code"] in (
+        "ProvisionedThroughputExceededException", "LimitExceededException")
+
+
+def call_with_throttle_retry(fn, timeout_s=60, **kwargs):
+    """Calls fn, retrying only AWS throttling answers (as every real client
+    does), with a short backoff. Any other error propagates."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.05
+    while True:
+        try:
+            return fn(**kwargs)
+        except botocore.exceptions.ClientError as e:
+            if not is_throttle(e) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
+
+
+def put_all(c, name, entries, timeout_s=120):
+    """PutRecords in batches of 500, resending only the records that came
+    back with a per-record error (throttling), as the SDKs' callers do.
+    Returns one response entry (ShardId, SequenceNumber) per input entry."""
+    results = [None] * len(entries)
+    deadline = time.monotonic() + timeout_s
+    pending = list(range(len(entries)))
+    while pending:
+        if time.monotonic() > deadline:
+            raise AssertionError("%d records still failing after %ds" % (len(pending), timeout_s))
+        retry = []
+        for off in range(0, len(pending), 500):
+            idx = pending[off:off + 500]
+            resp = call_with_throttle_retry(
+                c.put_records, StreamName=name, Records=[entries[i] for i in idx])
+            if len(resp["Records"]) != len(idx):
+                raise AssertionError("PutRecords returned %d results for %d records"
+                                     % (len(resp["Records"]), len(idx)))
+            failed = 0
+            for i, r in zip(idx, resp["Records"]):
+                if "ErrorCode" in r:
+                    failed += 1
+                    if r["ErrorCode"] not in ("ProvisionedThroughputExceededException",
+                                              "InternalFailure"):
+                        raise AssertionError("record %d failed: %r" % (i, r))
+                    retry.append(i)
+                else:
+                    results[i] = r
+            if failed != resp.get("FailedRecordCount", 0):
+                raise AssertionError("FailedRecordCount %s but %d records carry an ErrorCode"
+                                     % (resp.get("FailedRecordCount"), failed))
+        pending = retry
+        if pending:
+            time.sleep(0.2)
+    return results
+
+
+def read_shard(c, name, shard_id, iterator_type="TRIM_HORIZON", limit=10000, timeout_s=120,
+               **kwargs):
+    """Reads a shard from iterator_type until a GetRecords returns no records
+    and MillisBehindLatest is 0 (caught up). Returns the records."""
+    it = call_with_throttle_retry(c.get_shard_iterator, StreamName=name, ShardId=shard_id,
+                                  ShardIteratorType=iterator_type, **kwargs)["ShardIterator"]
+    out = []
+    deadline = time.monotonic() + timeout_s
+    while it is not None:
+        if time.monotonic() > deadline:
+            raise AssertionError("reading %s/%s did not finish in %ds" % (name, shard_id, timeout_s))
+        resp = call_with_throttle_retry(c.get_records, ShardIterator=it, Limit=limit)
+        out.extend(resp["Records"])
+        it = resp.get("NextShardIterator")
+        if not resp["Records"] and resp.get("MillisBehindLatest", 0) == 0:
+            break
+    return out
+
+
+# ---- the AWS CLI ------------------------------------------------------------
+
+def aws_cli_path():
+    for cand in (os.environ.get("EDDY_AWS"), shutil.which("aws"), "/root/.pyenv/shims/aws",
+                 "/usr/bin/aws"):
+        if cand and os.access(cand, os.X_OK):
+            return cand
+    return None
+
+
+def aws_cli(endpoint, *args, timeout_s=60):
+    """Runs `aws --endpoint-url endpoint kinesis ARGS` with dummy credentials
+    and returns its parsed JSON output ({} when it prints nothing). The config
+    file sets cli_binary_format=raw-in-base64-out, so a CLI v2 treats --data
+    like v1 does (raw text, base64-encoded by the CLI)."""
+    cli = aws_cli_path()
+    if cli is None:
+        raise AssertionError("no aws CLI found (run tools/bootstrap)")
+    cfg = os.path.join(tmp_root(), "aws-config")
+    if not os.path.exists(cfg):
+        with open(cfg, "w") as f:
+            f.write("[default]\nregion = %s\noutput = json\n"
+                    "cli_binary_format = raw-in-base64-out\n" % REGION)
+    env = dict(os.environ)
+    env.update({
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_CONFIG_FILE": cfg,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_PAGER": "",
+        "AWS_MAX_ATTEMPTS": "1",
+    })
+    cmd = [cli, "--endpoint-url", endpoint, "kinesis"] + list(args)
+    p = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=timeout_s)
+    if p.returncode != 0:
+        raise AssertionError("%s exited %d:\nstdout: %s\nstderr: %s" % (
+            " ".join(cmd), p.returncode, p.stdout.decode(errors="replace"),
+            p.stderr.decode(errors="replace")))
+    out = p.stdout.decode().strip()
+    return json.loads(out) if out else {}
+
+
+def cli_round_trip(test, endpoint):
+    """The README quickstart through the AWS CLI: create-stream, put-record
+    --data "sample data", get-shard-iterator, get-records; the data must come
+    back as the same bytes."""
+    name = unique_name("cli")
+    aws_cli(endpoint, "create-stream", "--stream-name", name, "--shard-count", "2")
+    deadline = time.monotonic() + 60
+    while True:
+        d = aws_cli(endpoint, "describe-stream-summary", "--stream-name", name)
+        if d["StreamDescriptionSummary"]["StreamStatus"] == "ACTIVE":
+            break
+        test.assertLess(time.monotonic(), deadline, "stream never became ACTIVE")
+        time.sleep(0.2)
+    put = aws_cli(endpoint, "put-record", "--stream-name", name,
+                  "--partition-key", "my-partition-key", "--data", "sample data")
+    test.assertIn(put["ShardId"], ("shardId-000000000000", "shardId-000000000001"))
+    test.assertRegex(put["SequenceNumber"], r"^(0|[1-9]\d{0,128})$")
+    it = aws_cli(endpoint, "get-shard-iterator", "--stream-name", name,
+                 "--shard-id", put["ShardId"], "--shard-iterator-type", "TRIM_HORIZON")
+    recs = aws_cli(endpoint, "get-records", "--shard-iterator", it["ShardIterator"])
+    test.assertEqual(len(recs["Records"]), 1, recs)
+    r = recs["Records"][0]
+    # The CLI prints blobs base64-encoded.
+    test.assertEqual(base64.b64decode(r["Data"]), b"sample data")
+    test.assertEqual(r["PartitionKey"], "my-partition-key")
+    test.assertEqual(r["SequenceNumber"], put["SequenceNumber"])
+    test.assertIn("NextShardIterator", recs)
+    aws_cli(endpoint, "delete-stream", "--stream-name", name)
+
+
+# ---- assertions -------------------------------------------------------------
+
+
+class AwsTestCase(unittest.TestCase):
+    """A TestCase on the shared node, with assertions on exact AWS errors."""
+
+    maxDiff = 4000
+    timeout_s = 120  # per test, enforced by run.py
+
+    @classmethod
+    def setUpClass(cls):
+        cls.node = shared_node()
+        cls.endpoint = cls.node.endpoint
+        cls.c = client(cls.endpoint)
+
+    def setUp(self):
+        self._streams = []
+
+    def tearDown(self):
+        for name in self._streams:
+            delete_quietly(self.c, name)
+
+    def new_stream(self, shards=4, prefix="it", wait=True):
+        """Creates a uniquely named stream with an explicit ShardCount (None:
+        none sent), deleted after the test, and waits for it to be ACTIVE;
+        returns (name, summary)."""
+        name = unique_name(prefix)
+        self._streams.append(name)
+        if not wait:
+            kwargs = {"StreamName": name}
+            if shards is not None:
+                kwargs["ShardCount"] = shards
+            self.c.create_stream(**kwargs)
+            return name, None
+        return name, create_active(self.c, name, shards)
+
+    def account(self):
+        """The account id in this node's ARNs (from a stream it created)."""
+        cls = type(self)
+        if getattr(cls.node, "account", None) is None:
+            name, summary = self.new_stream(shards=1)
+            cls.node.account = account_of(summary["StreamARN"])
+        return cls.node.account
+
+    def assertError(self, err, code, message=None, status=400, message_re=None):
+        """err: a botocore ClientError. Checks the HTTP status, the error code
+        (__type) and the exact message text (or a regex over it), and that
+        the response carries an x-amzn-RequestId."""
+        got_code = err.response["Error"].get("Code")
+        got_msg = err.response["Error"].get("Message")
+        got_status = err.response["ResponseMetadata"].get("HTTPStatusCode")
+        detail = "got HTTP %s %s: %r" % (got_status, got_code, got_msg)
+        self.assertEqual(got_code, code, detail)
+        self.assertEqual(got_status, status, detail)
+        if message is not None:
+            self.assertEqual(got_msg, message, detail)
+        if message_re is not None:
+            self.assertRegex(got_msg or "", message_re, detail)
+        rid = err.response["ResponseMetadata"].get("HTTPHeaders", {}).get("x-amzn-requestid")
+        self.assertIsNotNone(rid, "error response without x-amzn-RequestId")
+
+    def assertValidation(self, err, *parts):
+        """A ValidationException listing exactly these constraint failures
+        ("Value ... at '...' failed to satisfy constraint: ..."), in any order,
+        behind AWS's "N validation error(s) detected: " prefix."""
+        self.assertError(err, "ValidationException")
+        msg = err.response["Error"]["Message"]
+        n = len(parts)
+        prefix = "%d validation error%s detected: " % (n, "" if n == 1 else "s")
+        self.assertTrue(msg.startswith(prefix), "want prefix %r, got %r" % (prefix, msg))
+        rest = msg[len(prefix):]
+        remaining = list(parts)
+        while remaining:
+            for p in remaining:
+                if rest.startswith(p):
+                    rest = rest[len(p):]
+                    if rest.startswith("; "):
+                        rest = rest[2:]
+                    remaining.remove(p)
+                    break
+            else:
+                self.fail("want %r, got %r (unmatched: %r)" % (parts, msg, rest))
+        self.assertEqual(rest, "", "extra text in %r" % msg)
+
+    def assertNoStream(self, err):
+        """Neither StreamName nor StreamARN. Both are optional in the model
+        since StreamARN came (2022), so this is no longer a "must not be
+        null" ValidationException; AWS's exact answer is not documented:
+        a 400 InvalidArgumentException or ValidationException."""
+        code = err.response["Error"].get("Code")
+        self.assertIn(code, ("InvalidArgumentException", "ValidationException"),
+                      err.response["Error"])
+        self.assertEqual(err.response["ResponseMetadata"].get("HTTPStatusCode"), 400)
+
+    def assertRequestId(self, resp):
+        rid = resp["ResponseMetadata"]["HTTPHeaders"].get("x-amzn-requestid")
+        self.assertIsNotNone(rid, "response without x-amzn-RequestId")
+        return rid
+
+
+def constraint(value, path, rule):
+    """One ValidationException clause: value None prints as null, a str as
+    'value'."""
+    v = "null" if value is None else "'%s'" % value
+    return "Value %s at '%s' failed to satisfy constraint: %s" % (v, path, rule)
+
+
+NAME_RE_RULE = "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+NOT_NULL = "Member must not be null"
+
+
+def stop_and_check(test, *nodes):
+    """Stops nodes (SIGTERM, then SIGKILL after 10 s) and fails test with
+    whatever went wrong on them: unclean exit, sanitizer reports."""
+    problems = []
+    for n in nodes:
+        n.stop()
+        problems.extend(n.problems)
+        n.problems = []
+    if problems:
+        test.fail("\n".join(problems))
