@@ -551,6 +551,7 @@ int coord_init(struct coord **out,
         goto err_after_alloc;
     }
     rgroup_set_state_cb(c->group, coord_on_group_state, c);
+    c->stream_creating_ms_min = cfg->stream_creating_ms_min;
     rv = uv_timer_init(loop, &c->timer);
     EDDY_ASSERT(rv == 0); /* uv_timer_init cannot fail */
     *out = c;

@@ -63,6 +63,10 @@ struct coord_config {
     const struct coord_group *groups;
     unsigned election_timeout_ms;  /* 0: RAFT_ELECTION_TIMEOUT_MS */
     unsigned heartbeat_timeout_ms; /* 0: RAFT_HEARTBEAT_TIMEOUT_MS */
+    /* A new stream stays CREATING at least this long, as on AWS, where
+     * CreateStream returns with the stream CREATING and clients wait for
+     * ACTIVE; 0 activates as soon as every shard exists. */
+    unsigned stream_creating_ms_min;
 };
 
 /* Called after every change of the catalogue on this replica (applied entry

@@ -58,6 +58,7 @@ struct coord {
     unsigned peer_count;
     struct coord_group_copy *groups;
     uint32_t group_count;
+    unsigned stream_creating_ms_min;
     struct reconcile rec;
     bool init_inflight;
     unsigned client_ops_inflight; /* COORD_OP_CLIENT proposals */

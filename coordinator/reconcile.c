@@ -349,7 +349,9 @@ void reconcile_run(struct coord *c)
             all_done =
                 all_done && (tg->step == RECONCILE_STEP_NONE || tg->step == RECONCILE_STEP_DONE);
         }
-        if (all_done) {
+        bool young = t->status == EDDY__STREAM_STATUS__STREAM_CREATING &&
+                     coord_now_ms(c) < t->created_ms + c->stream_creating_ms_min;
+        if (all_done && !young) {
             reconcile_task_finish(c, t);
         }
     }

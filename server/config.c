@@ -20,6 +20,7 @@ static const char config_usage[] =
     "                       (default: this node alone)\n"
     "  --coordinator LIST   coordinator RPC addresses for a gateway-only node\n"
     "  --groups N           shard groups (default 2)\n"
+    "  --creating-ms N      a new stream stays CREATING at least N ms (default 500)\n"
     "  --region NAME        region in ARNs (default us-east-1)\n"
     "  --account ID         account in ARNs (default 000000000000)\n";
 
@@ -126,6 +127,7 @@ int config_parse(struct config *cfg, int argc, char **argv, char *err, unsigned 
         {"region", required_argument, NULL, 'z'},
         {"account", required_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
+        {"creating-ms", required_argument, NULL, 'C'},
         {NULL, 0, NULL, 0},
     };
     memset(cfg, 0, sizeof(*cfg));
@@ -136,6 +138,7 @@ int config_parse(struct config *cfg, int argc, char **argv, char *err, unsigned 
     strcpy(cfg->rpc_addr, "127.0.0.1:4568");
     strcpy(cfg->raft_addr, "127.0.0.1:4569");
     cfg->group_count = 2;
+    cfg->creating_ms = CONFIG_CREATING_MS_DEFAULT;
     cfg->region = "us-east-1";
     cfg->account = "000000000000";
     const char *peers = NULL;
@@ -178,6 +181,12 @@ int config_parse(struct config *cfg, int argc, char **argv, char *err, unsigned 
                      ? -EDDY_EINVAL
                      : 0;
             break;
+        case 'C': {
+            unsigned long ms = strtoul(optarg, &end, 10);
+            rv = *end != '\0' || ms > CONFIG_CREATING_MS_MAX ? -EDDY_EINVAL : 0;
+            cfg->creating_ms = (unsigned)ms;
+            break;
+        }
         case 'z':
             cfg->region = optarg;
             break;

@@ -12,6 +12,11 @@
 #define CONFIG_COORDINATORS_MAX 7
 #define CONFIG_GROUPS_MAX 256
 #define CONFIG_ADDR_LEN_MAX 64
+/* kinesalite and kinesis-mock also hold new streams in CREATING for 500 ms;
+ * AWS takes seconds. Long enough for clients to see the state, short
+ * enough for tests. */
+#define CONFIG_CREATING_MS_DEFAULT 500
+#define CONFIG_CREATING_MS_MAX 600000
 
 struct config_peer {
     uint64_t node_id;
@@ -34,6 +39,7 @@ struct config {
     char coordinators[CONFIG_COORDINATORS_MAX][CONFIG_ADDR_LEN_MAX];
     unsigned coordinator_count;
     uint32_t group_count;
+    unsigned creating_ms; /* a new stream stays CREATING at least this long */
     const char *region;
     const char *account;
 };

@@ -237,6 +237,7 @@ static int eddyd_start(struct eddyd *d)
             .peers = cpeers,
             .peer_count = cfg->peer_count,
             .group_count = cfg->group_count,
+            .stream_creating_ms_min = cfg->creating_ms,
         };
         rv = coord_init(&d->coord, &d->loop, d->mux, &cc);
         if (rv == 0) {

@@ -46,10 +46,7 @@ void backend_create_stream(struct backend *b,
                            Eddy__StreamMode mode,
                            backend_status_cb cb,
                            void *arg);
-void backend_delete_stream(struct backend *b,
-                           const char *name,
-                           backend_status_cb cb,
-                           void *arg);
+void backend_delete_stream(struct backend *b, const char *name, backend_status_cb cb, void *arg);
 
 /* One record of a put, routed to a shard by the caller. Inputs borrowed
  * until the callback; code and seq are outputs. */
@@ -79,7 +76,7 @@ struct backend_read {
     Eddy__Position position;
     u128 seq;
     uint64_t timestamp_ms;
-    uint32_t limit;     /* 0 resolves the position only */
+    uint32_t limit; /* 0 resolves the position only */
     uint64_t bytes_max;
 };
 typedef void (*backend_read_cb)(void *arg, int status, const Eddy__ReadResp *resp);
