@@ -15,6 +15,8 @@ void rpc_reply_error(struct rpc_call *call, int code, uint64_t leader_node, cons
     Eddy__PutRecordsResp put = EDDY__PUT_RECORDS_RESP__INIT;
     Eddy__ReadResp read = EDDY__READ_RESP__INIT;
     Eddy__NodeStatusResp ns = EDDY__NODE_STATUS_RESP__INIT;
+    Eddy__FetchSegmentResp fs = EDDY__FETCH_SEGMENT_RESP__INIT;
+    Eddy__ClusterStatusResp cs = EDDY__CLUSTER_STATUS_RESP__INIT;
     switch (rpc_call_request(call)->body_case) {
     case EDDY__FRAME__BODY_GET_CATALOG:
         cat.status = &st;
@@ -35,6 +37,16 @@ void rpc_reply_error(struct rpc_call *call, int code, uint64_t leader_node, cons
         ns.status = &st;
         resp.body_case = EDDY__FRAME__BODY_NODE_STATUS_RESP;
         resp.node_status_resp = &ns;
+        break;
+    case EDDY__FRAME__BODY_FETCH_SEGMENT:
+        fs.status = &st;
+        resp.body_case = EDDY__FRAME__BODY_FETCH_SEGMENT_RESP;
+        resp.fetch_segment_resp = &fs;
+        break;
+    case EDDY__FRAME__BODY_CLUSTER_STATUS:
+        cs.status = &st;
+        resp.body_case = EDDY__FRAME__BODY_CLUSTER_STATUS_RESP;
+        resp.cluster_status_resp = &cs;
         break;
     default:
         ack.status = &st;
@@ -69,6 +81,10 @@ const Eddy__Status *rpc_frame_status(const Eddy__Frame *f)
         return f->read_resp->status;
     case EDDY__FRAME__BODY_NODE_STATUS_RESP:
         return f->node_status_resp->status;
+    case EDDY__FRAME__BODY_FETCH_SEGMENT_RESP:
+        return f->fetch_segment_resp->status;
+    case EDDY__FRAME__BODY_CLUSTER_STATUS_RESP:
+        return f->cluster_status_resp->status;
     default:
         return NULL;
     }
