@@ -86,4 +86,30 @@ uint64_t rgroup_last_index(const struct rgroup *g);
 uint32_t rgroup_id(const struct rgroup *g);
 void rgroup_close(struct rgroup *g, rgroup_close_cb cb, void *arg);
 
+/* ---- membership and leadership (three-node cluster) ---- */
+
+/* status 0 or a negative error; runs exactly once, never synchronously. */
+typedef void (*rgroup_change_cb)(void *arg, int status);
+
+/* On the ready leader: makes node_id a voter with an empty log. If it is a
+ * member already (its data was wiped), it is removed first; then it is added
+ * as a spare, caught up (raft_assign does the catch-up rounds) and assigned
+ * the voter role. One membership change at a time per group: a second call
+ * while one runs fails with -EDDY_EINUSE. -EDDY_ENOTLEADER elsewhere. */
+void rgroup_rejoin(struct rgroup *g,
+                   uint64_t node_id,
+                   const char *raft_addr,
+                   rgroup_change_cb cb,
+                   void *arg);
+/* On the leader: hands leadership to node_id (0: raft picks the most
+ * up-to-date voter). */
+void rgroup_transfer(struct rgroup *g, uint64_t node_id, rgroup_change_cb cb, void *arg);
+/* A hydrating replica lacks data its snapshot manifest names: it is never
+ * ready, and when it is the leader it hands leadership away. */
+void rgroup_set_hydrating(struct rgroup *g, bool hydrating);
+bool rgroup_is_hydrating(const struct rgroup *g);
+/* Node ids of the current voters as this replica knows them; returns the
+ * count (at most max written). */
+unsigned rgroup_voters(const struct rgroup *g, uint64_t *out, unsigned max);
+
 #endif
