@@ -71,7 +71,7 @@ static void eddy_print_status(struct status_run *run, int status, const Eddy__Fr
 
 static int eddy_usage(void)
 {
-    fputs("usage: eddy status [--rpc HOST:PORT]   (default 127.0.0.1:4568)\n", stderr);
+    fputs("usage: eddy status [--rpc HOST:PORT]   (default 127.0.0.1:5567)\n", stderr);
     return 2;
 }
 
@@ -80,7 +80,7 @@ int main(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "status") != 0) {
         return eddy_usage();
     }
-    const char *addr = "127.0.0.1:4568";
+    const char *addr = "127.0.0.1:5567";
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--rpc") == 0 && i + 1 < argc) {
             addr = argv[++i];

@@ -14,8 +14,8 @@ static const char config_usage[] =
     "  --data DIR           data directory (required for coordinator and server roles)\n"
     "  --roles LIST         coordinator,server,gateway (default all three)\n"
     "  --gateway HOST:PORT  Kinesis API endpoint (default 127.0.0.1:4567)\n"
-    "  --rpc HOST:PORT      internal RPC listener (default 127.0.0.1:4568)\n"
-    "  --raft HOST:PORT     Raft listener shared by all groups (default 127.0.0.1:4569)\n"
+    "  --rpc HOST:PORT      internal RPC listener (default 127.0.0.1:5567)\n"
+    "  --raft HOST:PORT     Raft listener shared by all groups (default 127.0.0.1:6567)\n"
     "  --peers LIST         ID=RPC/RAFT,... every coordinator+server node, this one included\n"
     "                       (default: this node alone)\n"
     "  --coordinator LIST   coordinator RPC addresses for a gateway-only node\n"
@@ -135,8 +135,8 @@ int config_parse(struct config *cfg, int argc, char **argv, char *err, unsigned 
     cfg->role_coordinator = cfg->role_server = cfg->role_gateway = true;
     strcpy(cfg->gateway_host, "127.0.0.1");
     cfg->gateway_port = 4567;
-    strcpy(cfg->rpc_addr, "127.0.0.1:4568");
-    strcpy(cfg->raft_addr, "127.0.0.1:4569");
+    strcpy(cfg->rpc_addr, "127.0.0.1:5567");
+    strcpy(cfg->raft_addr, "127.0.0.1:6567");
     cfg->group_count = 2;
     cfg->creating_ms = CONFIG_CREATING_MS_DEFAULT;
     cfg->region = "us-east-1";
