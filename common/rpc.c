@@ -11,6 +11,12 @@
  *  - the client: at most one connection (a "link") to one address at a time,
  *    made on demand, and the calls waiting for it or for their responses.
  *
+ * Server bounds: at most RPC_SERVER_CONNECTIONS_MAX connections (past it a
+ * connection is accepted and closed at once); per connection, at most
+ * RPC_INFLIGHT_MAX calls with the handler, and no request is taken (reading
+ * stops at once) while RPC_WRITE_QUEUE_BYTES_MAX or more reply bytes wait to
+ * be written: a peer that does not read its replies stops being read.
+ *
  * Lifecycles: a server connection goes OPEN -> CLOSING -> CLOSED. A client
  * goes IDLE -> [RESOLVING ->] CONNECTING -> CONNECTED -> IDLE on loss, and
  * to CLOSING from any state. Every object is freed in the close callback of
@@ -40,7 +46,8 @@
 #define RPC_READ_CHUNK_BYTES (64 * 1024)  /* bytes asked of one read */
 #define RPC_RBUF_KEEP_BYTES (1024 * 1024) /* an empty read buffer above this is freed */
 #define RPC_LISTEN_BACKLOG 128
-#define RPC_HOST_LEN_MAX 255 /* DNS name length limit (RFC 1035 2.3.4) */
+#define RPC_REFUSE_LOG_INTERVAL_MS 1000 /* refused connections are logged at most this often */
+#define RPC_HOST_LEN_MAX 255            /* DNS name length limit (RFC 1035 2.3.4) */
 #define RPC_ID_BUCKETS RPC_INFLIGHT_MAX
 /* Frame body field numbers: requests in [10, 30), responses from 30 up. */
 #define RPC_REQUEST_FIELD_MIN 10
@@ -50,6 +57,11 @@ static_assert((RPC_ID_BUCKETS & (RPC_ID_BUCKETS - 1)) == 0, "id buckets are a po
 static_assert(RPC_FRAME_BYTES_MAX <= UINT32_MAX, "a frame length fits the 4-byte prefix");
 static_assert(RPC_WRITE_QUEUE_BYTES_MAX >= RPC_HEADER_BYTES + RPC_FRAME_BYTES_MAX,
               "one frame of the largest size can always be queued");
+static_assert(RPC_SERVER_CONNECTIONS_MAX >= 1, "a server takes at least one connection");
+
+/* Test hook, declared again in tests/unit/common/test_rpc.c: how many of the
+ * server's connections are reading. */
+unsigned rpc_server_reading_count_for_test(const struct rpc_server *s);
 
 /* ---- intrusive list ---- */
 
@@ -322,7 +334,9 @@ struct rpc_server {
     void *data;
     struct rpc_list conns;
     struct rpc_list resume;
-    unsigned handles_open; /* listener, idle, connections */
+    unsigned conn_count;   /* in conns: at most RPC_SERVER_CONNECTIONS_MAX */
+    unsigned handles_open; /* listener, idle, connections, refused connections */
+    uint64_t refuse_log_ms;
     bool is_closing;
     void (*close_cb)(void *arg);
     void *close_arg;
@@ -373,6 +387,8 @@ static void rpc_conn_on_close(uv_handle_t *h)
     struct rpc_server *s = c->server;
     rpc_conn_set_state(c, RPC_CONN_CLOSED);
     rpc_list_remove(&c->node);
+    EDDY_ASSERT(s->conn_count > 0);
+    s->conn_count--;
     buf_free(&c->rbuf);
     c->server = NULL;
     if (c->calls == 0) {
@@ -484,6 +500,11 @@ static void rpc_conn_send(struct rpc_conn *c, const Eddy__Frame *resp)
         return;
     }
     c->write_bytes += len;
+    if (c->is_reading && !rpc_conn_can_take(c)) {
+        /* Replies are queued past the limit: read nothing more until they
+         * drain (rpc_conn_on_write resumes), not even up to the next read. */
+        rpc_conn_update_reading(c);
+    }
 }
 
 /* Hands one decoded frame (owned) to the handler. Responses are protocol
@@ -579,11 +600,47 @@ static void rpc_server_on_resume(uv_idle_t *h)
     }
 }
 
+static void rpc_server_on_refused_close(uv_handle_t *h)
+{
+    struct rpc_server *s = h->data;
+    eddy_free(h);
+    EDDY_ASSERT(s->handles_open > 0);
+    s->handles_open--;
+    rpc_server_maybe_free(s);
+}
+
+/* Past RPC_SERVER_CONNECTIONS_MAX: accepts and closes at once, so the backlog
+ * drains and the peer sees its connection end (and backs off). */
+static void rpc_server_refuse(struct rpc_server *s)
+{
+    uv_tcp_t *t = eddy_xmalloc(sizeof(*t));
+    int rv = uv_tcp_init(s->loop, t);
+    if (rv != 0) {
+        LOG_ERROR("rpc: tcp init failed err=%s", uv_strerror(rv));
+        eddy_free(t);
+        return;
+    }
+    t->data = s;
+    s->handles_open++;
+    rv = uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)t);
+    uv_close((uv_handle_t *)t, rpc_server_on_refused_close);
+    uint64_t now = uv_now(s->loop);
+    if (rv == 0 &&
+        (s->refuse_log_ms == 0 || now - s->refuse_log_ms >= RPC_REFUSE_LOG_INTERVAL_MS)) {
+        s->refuse_log_ms = now;
+        LOG_WARN("rpc: connection refused reason=limit conns=%u", s->conn_count);
+    }
+}
+
 static void rpc_server_on_connection(uv_stream_t *ls, int status)
 {
     struct rpc_server *s = ls->data;
     if (status < 0) {
         LOG_WARN("rpc: accept failed err=%s", uv_strerror(status));
+        return;
+    }
+    if (s->conn_count >= RPC_SERVER_CONNECTIONS_MAX) {
+        rpc_server_refuse(s);
         return;
     }
     struct rpc_conn *c = eddy_xcalloc(1, sizeof(*c));
@@ -598,6 +655,7 @@ static void rpc_server_on_connection(uv_stream_t *ls, int status)
         return;
     }
     rpc_list_push(&s->conns, &c->node);
+    s->conn_count++;
     s->handles_open++;
     rv = uv_accept(ls, (uv_stream_t *)&c->tcp);
     if (rv != 0) {
@@ -676,6 +734,16 @@ void rpc_server_close(struct rpc_server *s, void (*cb)(void *arg), void *arg)
     for (struct rpc_list *n = s->conns.next; n != &s->conns; n = n->next) {
         rpc_conn_close(container_of(n, struct rpc_conn, node));
     }
+}
+
+unsigned rpc_server_reading_count_for_test(const struct rpc_server *s)
+{
+    EDDY_ASSERT(s != NULL);
+    unsigned n = 0;
+    for (const struct rpc_list *l = s->conns.next; l != &s->conns; l = l->next) {
+        n += container_of(l, struct rpc_conn, node)->is_reading ? 1 : 0;
+    }
+    return n;
 }
 
 const Eddy__Frame *rpc_call_request(const struct rpc_call *call)
@@ -849,10 +917,13 @@ static void rpc_client_fail_all(struct rpc_client *c, int status)
         rpc_client_detach(c, p);
         rpc_client_fail(c, p, status);
     }
+    /* A request already handed to the socket may have been executed: its
+     * caller must not take a lost connection for "not done". */
+    int sent_status = status == -EDDY_EUNAVAILABLE ? -EDDY_EUNKNOWN : status;
     while (!rpc_list_is_empty(&c->sent)) {
         struct rpc_pending *p = container_of(c->sent.next, struct rpc_pending, node);
         rpc_client_detach(c, p);
-        rpc_client_fail(c, p, status);
+        rpc_client_fail(c, p, sent_status);
     }
     EDDY_ASSERT(c->queued_count == 0);
     EDDY_ASSERT(c->sent_count == 0);
@@ -898,8 +969,9 @@ static void rpc_link_close(struct rpc_link *link)
     uv_close((uv_handle_t *)&link->tcp, rpc_link_on_close);
 }
 
-/* Drops the connection, fails every call with -EDDY_EUNAVAILABLE and backs
- * off before the next attempt. */
+/* Drops the connection, fails every call (-EDDY_EUNAVAILABLE for calls not
+ * sent yet, -EDDY_EUNKNOWN for calls sent) and backs off before the next
+ * attempt. */
 static void rpc_client_disconnect(struct rpc_client *c, int reason)
 {
     EDDY_ASSERT(c->state != RPC_CLIENT_IDLE);

@@ -40,6 +40,7 @@ struct bop {
     void (*req_free)(Eddy__Frame *req);
     bop_done_cb done;
     void *ctx;
+    bool idempotent; /* safe to resend after an unknown outcome */
     uint64_t deadline_ms;
     unsigned rotate;
     uv_timer_t timer;
@@ -356,6 +357,15 @@ static void bop_on_response(void *arg, int status, const Eddy__Frame *resp)
 {
     struct bop *op = arg;
     struct backend *b = op->b;
+    if ((status == -EDDY_EUNKNOWN || status == -EDDY_ETIMEDOUT) && !op->idempotent) {
+        /* The request reached a node that then went away or went quiet: it
+         * may have been carried out. Sending it again could apply it twice,
+         * so the client learns the outcome is unknown (InternalFailure) and
+         * decides, as with AWS. */
+        backend_set_leader_hint(b, op->group, 0);
+        bop_finish(op, -EDDY_EUNKNOWN, NULL);
+        return;
+    }
     if (status != 0) {
         /* The node is unreachable: forget it as leader, try the next one. */
         backend_set_leader_hint(b, op->group, 0);
@@ -498,7 +508,8 @@ static void backend_catalog_fetch(struct backend *b)
     r->known_version = b->catalog != NULL ? b->catalog->version : 0;
     f->body_case = EDDY__FRAME__BODY_GET_CATALOG;
     f->get_catalog = r;
-    bop_start(b, 0, f, catalog_req_free, backend_on_catalog, NULL);
+    struct bop *op = bop_start(b, 0, f, catalog_req_free, backend_on_catalog, NULL);
+    op->idempotent = true;
 }
 
 struct cached_answer {
@@ -833,5 +844,6 @@ void backend_read(struct backend *b,
     r->bytes_max = req->bytes_max;
     f->body_case = EDDY__FRAME__BODY_READ;
     f->read = r;
-    bop_start(b, r->group, f, read_req_free, backend_on_read, c);
+    struct bop *op = bop_start(b, r->group, f, read_req_free, backend_on_read, c);
+    op->idempotent = true;
 }

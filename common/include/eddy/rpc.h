@@ -8,6 +8,8 @@
  * the connection closed: then the reply is dropped and the call freed).
  * Client: one struct rpc_client per remote address; connects lazily,
  * reconnects after RPC_CONNECT_RETRY_MS, fails calls on disconnect or timeout
+ * (-EDDY_EUNAVAILABLE: never sent, safe to send elsewhere; -EDDY_EUNKNOWN or
+ * -EDDY_ETIMEDOUT: sent, may have been executed)
  * (the callback runs exactly once, with status 0 and a response, or a
  * negative code and NULL). In-flight calls and queued bytes are bounded
  * (RPC_INFLIGHT_MAX, RPC_WRITE_QUEUE_BYTES_MAX): past them calls fail at once

@@ -12,16 +12,22 @@
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stddef.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+/* Test hook defined in common/rpc.c. */
+unsigned rpc_server_reading_count_for_test(const struct rpc_server *s);
 
 static uv_loop_t loop;
 
@@ -316,6 +322,7 @@ struct tserver {
     struct rpc_server *rpc;
     int port;
     bool hold;
+    size_t reply_bytes; /* > 0: GetCatalogReq gets a ReadResp of this many bytes */
     size_t seen;
     size_t held_count;
     struct rpc_call **held;
@@ -355,12 +362,41 @@ static void tserver_reply(struct rpc_call *call)
     rpc_call_reply(call, &resp);
 }
 
+/* A ReadResp with one record of ts->reply_bytes bytes. */
+static void tserver_reply_big(struct tserver *ts, struct rpc_call *call)
+{
+    uint8_t *data = malloc(ts->reply_bytes);
+    ck_assert_ptr_nonnull(data);
+    memset(data, 'r', ts->reply_bytes);
+    Eddy__ReadRecord rec = EDDY__READ_RECORD__INIT;
+    rec.data.data = data;
+    rec.data.len = ts->reply_bytes;
+    Eddy__ReadRecord *recs[] = {&rec};
+    Eddy__ReadResp rr = EDDY__READ_RESP__INIT;
+    rr.n_records = 1;
+    rr.records = recs;
+    Eddy__Frame resp = EDDY__FRAME__INIT;
+    resp.body_case = EDDY__FRAME__BODY_READ_RESP;
+    resp.read_resp = &rr;
+    rpc_call_reply(call, &resp);
+    free(data);
+}
+
+static void tserver_answer(struct tserver *ts, struct rpc_call *call)
+{
+    if (ts->reply_bytes > 0) {
+        tserver_reply_big(ts, call);
+    } else {
+        tserver_reply(call);
+    }
+}
+
 static void tserver_on_call(void *data, struct rpc_call *call)
 {
     struct tserver *ts = data;
     ts->seen++;
     if (!ts->hold) {
-        tserver_reply(call);
+        tserver_answer(ts, call);
         return;
     }
     ck_assert_uint_lt(ts->held_count, HELD_MAX);
@@ -382,7 +418,7 @@ static void tserver_release(struct tserver *ts)
     ts->held_count = 0;
     for (size_t i = 0; i < n; i++) {
         size_t k = n > 1 ? (i * 7919) % n : i;
-        tserver_reply(ts->held[k]);
+        tserver_answer(ts, ts->held[k]);
     }
 }
 
@@ -576,7 +612,7 @@ START_TEST(test_rpc_call_server_closed_fails_pending)
     run_until_count(&done, 3);
     for (int i = 0; i < 3; i++) {
         ck_assert_int_eq(t[i].count, 1);
-        ck_assert_int_eq(t[i].status, -EDDY_EUNAVAILABLE);
+        ck_assert_int_eq(t[i].status, -EDDY_EUNKNOWN);
     }
     tserver_release(&ts); /* replies after the connection closed are dropped */
     client_close(c);
@@ -726,7 +762,7 @@ START_TEST(test_rpc_call_response_frame_to_server_closes)
     t.done = &done;
     rpc_client_call(c, &f, 5000, tcall_on_resp, &t);
     run_until_count(&done, 1);
-    ck_assert_int_eq(t.status, -EDDY_EUNAVAILABLE);
+    ck_assert_int_eq(t.status, -EDDY_EUNKNOWN);
     ck_assert_uint_eq(ts.seen, 0);
     client_close(c);
     tserver_stop(&ts);
@@ -936,7 +972,7 @@ static void client_rejects_server_bytes(const uint8_t *data, size_t len)
     int done = 0;
     tcall_start(c, &t, &done, 1, 5000);
     run_until_count(&done, 1);
-    ck_assert_int_eq(t.status, -EDDY_EUNAVAILABLE);
+    ck_assert_int_eq(t.status, -EDDY_EUNKNOWN); /* it was sent */
     client_close(c);
     r.listener.data = &r.closed;
     r.conn.data = &r.closed;
@@ -1008,8 +1044,12 @@ static void raw_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         if (used == 0) {
             break;
         }
-        ck_assert_int_eq(f->body_case, EDDY__FRAME__BODY_NODE_STATUS_RESP);
-        ck_assert_uint_eq(f->node_status_resp->node, f->id);
+        if (f->body_case == EDDY__FRAME__BODY_READ_RESP) {
+            ck_assert_uint_eq(f->read_resp->n_records, 1);
+        } else {
+            ck_assert_int_eq(f->body_case, EDDY__FRAME__BODY_NODE_STATUS_RESP);
+            ck_assert_uint_eq(f->node_status_resp->node, f->id);
+        }
         rpc_frame_free(f);
         off += used;
         r->frames++;
@@ -1124,6 +1164,147 @@ START_TEST(test_rpc_server_inflight_limit_stops_reading)
 }
 END_TEST
 
+/* Replies the peer does not read, queued past RPC_WRITE_QUEUE_BYTES_MAX: the
+ * server stops reading that connection at once and takes no request, then
+ * takes the rest once the peer reads and the queue drains. */
+START_TEST(test_rpc_server_write_queue_stops_reading)
+{
+    enum { reply_bytes = 16 * 1024 * 1024, N = RPC_WRITE_QUEUE_BYTES_MAX / reply_bytes + 2 };
+    static_assert(N < RPC_INFLIGHT_MAX, "the write queue is the limit hit first");
+    struct tserver ts;
+    tserver_start(&ts, free_port());
+    ts.hold = true;
+    struct buf out;
+    buf_init(&out, 64 * 1024);
+    for (uint64_t i = 1; i <= N; i++) {
+        uint8_t *one;
+        size_t len = encode_get_catalog(i, i, &one);
+        ck_assert_int_eq(buf_append(&out, one, len), 0);
+        eddy_free(one);
+    }
+    size_t len;
+    uint8_t *all = buf_steal(&out, &len);
+    uint8_t *copy = malloc(len);
+    memcpy(copy, all, len);
+    eddy_free(all);
+    struct raw r;
+    raw_open(&r, ts.port, copy, len);
+    ck_assert_int_eq(uv_read_stop((uv_stream_t *)&r.tcp), 0); /* the peer reads no reply */
+    while (ts.seen < N) {
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+    ck_assert_uint_eq(rpc_server_reading_count_for_test(ts.rpc), 1);
+    ts.hold = false;
+    ts.reply_bytes = reply_bytes;
+    tserver_release(&ts);
+    ck_assert_uint_eq(rpc_server_reading_count_for_test(ts.rpc), 0);
+    /* One more request is not taken while the replies wait. */
+    uint8_t *more;
+    size_t more_len = encode_get_catalog(N + 1, N + 1, &more);
+    uv_write_t w;
+    uv_buf_t b = uv_buf_init((char *)more, (unsigned)more_len);
+    ck_assert_int_eq(uv_write(&w, (uv_stream_t *)&r.tcp, &b, 1, raw_on_write), 0);
+    sleep_ms(50);
+    ck_assert_uint_eq(ts.seen, N);
+    ck_assert_uint_eq(rpc_server_reading_count_for_test(ts.rpc), 0);
+    ck_assert_int_eq(uv_read_start((uv_stream_t *)&r.tcp, raw_on_alloc, raw_on_read), 0);
+    while (r.frames < N + 1) {
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+    ck_assert_uint_eq(ts.seen, N + 1);
+    ck_assert_uint_eq(rpc_server_reading_count_for_test(ts.rpc), 1);
+    eddy_free(more);
+    raw_close(&r);
+    tserver_stop(&ts);
+    tserver_free(&ts);
+}
+END_TEST
+
+/* A non-blocking connection to port; the loop accepts it later. */
+static int connect_raw_fd(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    ck_assert_int_ge(fd, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int rv = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+    ck_assert(rv == 0 || errno == EINPROGRESS);
+    return fd;
+}
+
+static void pump(void)
+{
+    uv_run(&loop, UV_RUN_NOWAIT);
+    poll(NULL, 0, 1);
+}
+
+/* Past RPC_SERVER_CONNECTIONS_MAX a connection is accepted and closed at
+ * once; the ones before it still work, and a closed one frees its place. */
+START_TEST(test_rpc_server_connections_refused_past_max)
+{
+    enum { total = RPC_SERVER_CONNECTIONS_MAX + 1 };
+    struct rlimit lim;
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &lim), 0);
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+    if (lim.rlim_cur < 2 * total + 64) {
+        fprintf(stderr, "skipped: RLIMIT_NOFILE %lu too low\n", (unsigned long)lim.rlim_cur);
+        return;
+    }
+    struct tserver ts;
+    tserver_start(&ts, free_port());
+    int *fds = malloc(total * sizeof(*fds));
+    ck_assert_ptr_nonnull(fds);
+    for (int i = 0; i < total; i++) {
+        fds[i] = connect_raw_fd(ts.port);
+        if (i % 64 == 63) {
+            pump(); /* the listen backlog never overflows */
+            pump();
+        }
+    }
+    char byte;
+    ssize_t n = -1;
+    uint64_t deadline = uv_hrtime() / 1000000 + 3000;
+    while (n != 0 && uv_hrtime() / 1000000 < deadline) {
+        pump();
+        n = recv(fds[total - 1], &byte, 1, 0);
+    }
+    ck_assert_int_eq(n, 0); /* the last one was closed at once */
+    uint8_t *req;
+    size_t req_len = encode_get_catalog(9, 9, &req);
+    ck_assert_int_eq(send(fds[0], req, req_len, MSG_NOSIGNAL), (ssize_t)req_len);
+    eddy_free(req);
+    uint8_t resp[256];
+    size_t got = 0;
+    size_t used = 0;
+    Eddy__Frame *f = NULL;
+    while (used == 0 && uv_hrtime() / 1000000 < deadline) {
+        pump();
+        n = recv(fds[0], resp + got, sizeof(resp) - got, 0);
+        got += n > 0 ? (size_t)n : 0;
+        ck_assert_int_eq(rpc_frame_decode(resp, got, &used, &f), 0);
+    }
+    ck_assert_uint_gt(used, 0);
+    ck_assert_uint_eq(f->id, 9);
+    rpc_frame_free(f);
+    /* A place freed by a closed connection is taken by the next one. */
+    close(fds[1]);
+    fds[1] = -1;
+    sleep_ms(50);
+    struct rpc_client *c = client_open(ts.port);
+    call_ok(c, 5);
+    client_close(c);
+    for (int i = 0; i < total; i++) {
+        if (fds[i] >= 0) {
+            close(fds[i]);
+        }
+    }
+    free(fds);
+    tserver_stop(&ts);
+    tserver_free(&ts);
+}
+END_TEST
+
 static Suite *rpc_suite(void)
 {
     Suite *s = suite_create("rpc");
@@ -1169,6 +1350,8 @@ static Suite *rpc_suite(void)
     tcase_add_test(server, test_rpc_server_garbage_closes_connection);
     tcase_add_test(server, test_rpc_server_oversize_frame_closes_connection);
     tcase_add_test(server, test_rpc_server_inflight_limit_stops_reading);
+    tcase_add_test(server, test_rpc_server_write_queue_stops_reading);
+    tcase_add_test(server, test_rpc_server_connections_refused_past_max);
     suite_add_tcase(s, server);
     return s;
 }
