@@ -23,8 +23,23 @@
  * request_cb. The parser pauses after every request, so request_cb always
  * runs outside http_parser_execute.
  *
+ * Budget: every byte read on an OPEN connection is charged to the server's
+ * buffered bytes (at most GW_BUFFERED_BYTES_MAX) when it is read, and given
+ * back when the request it belongs to is answered (its input is freed then)
+ * or dropped. A read is sized to the budget left; with none left the read
+ * callback gets UV_ENOBUFS, reading stops and the connection waits in the
+ * server's FIFO (budget WAITING). Released bytes grant waiting connections
+ * their turn in FIFO order (GRANTED: may read; a connection not waiting
+ * queues behind them), from the idle callback. When the budget is spent and
+ * the application holds no request whose answer would free bytes, partial
+ * requests alone hold it: the oldest waiting connection then reads past the
+ * budget until one request completes (the overdraft, one connection at a
+ * time), so the server cannot deadlock and overshoots by one request at most.
+ * Requests detached from a closed connection stay charged until answered.
+ *
  * Timeouts: one sweep timer per server checks every connection each
- * HTTP1_SWEEP_INTERVAL_MS (idle, whole request, write stall, linger).
+ * HTTP1_SWEEP_INTERVAL_MS (idle, whole request, write stall, linger). Time
+ * spent waiting for the budget is the server's, so it does not count.
  */
 #include "http1.h"
 
@@ -56,10 +71,14 @@
 
 static_assert(GW_HTTP_HEADER_BYTES_MAX < UINT32_MAX, "header offsets fit 32 bits");
 static_assert(GW_PIPELINE_DEPTH_MAX >= 1, "a connection parses at least one request");
+static_assert(GW_BUFFERED_BYTES_MAX >= HTTP1_READ_BUF_BYTES, "the budget holds one read");
 
-/* Test hook, declared again in tests/unit/gateway/test_http1.c: runs the
- * timeout checks as if the loop clock read now_ms. */
+/* Test hooks, declared again in tests/unit/gateway/test_http1.c: runs the
+ * timeout checks as if the loop clock read now_ms; replaces the server's
+ * GW_BUFFERED_BYTES_MAX; reads the bytes charged to the budget now. */
 void http1_sweep_for_test(struct http_server *s, uint64_t now_ms);
+void http1_set_buffered_max_for_test(struct http_server *s, size_t bytes);
+size_t http1_buffered_bytes_for_test(const struct http_server *s);
 
 struct http1_link {
     struct http1_link *prev;
@@ -79,10 +98,16 @@ enum http1_conn_state { CONN_OPEN, CONN_DRAINING, CONN_SHUTDOWN, CONN_CLOSING, C
 
 enum http1_last_cb { LAST_NONE, LAST_URL, LAST_FIELD, LAST_VALUE };
 
+/* A connection's place in the server's budget queue (only while OPEN). */
+enum http1_budget { BUDGET_FREE, BUDGET_WAITING, BUDGET_GRANTED, BUDGET_STATE_COUNT };
+
 struct http_request {
-    uv_write_t write;        /* the response, while WRITING */
-    struct http1_link link;  /* in conn->fifo while PENDING or ANSWERED */
-    struct http1_conn *conn; /* NULL when DETACHED or parsed without a server */
+    uv_write_t write;           /* the response, while WRITING */
+    struct http1_link link;     /* in conn->fifo while PENDING or ANSWERED, or in
+                                   server->detached while DETACHED */
+    struct http1_conn *conn;    /* NULL when DETACHED or parsed without a server */
+    struct http_server *server; /* while charged to its budget: PENDING, DETACHED */
+    size_t charged_bytes;       /* input bytes of this request, in the budget */
     enum http1_req_state state;
     const char *method;
     struct buf arena; /* target\0name\0value\0...: every string of the request */
@@ -116,7 +141,12 @@ struct http1_conn {
     struct http_server *server;
     struct http1_link link;        /* in server->conns until the close callback */
     struct http1_link resume_link; /* in server->resume while a resume is due */
+    struct http1_link budget_link; /* in server->paused unless BUDGET_FREE */
     enum http1_conn_state state;
+    enum http1_budget budget;
+    uint64_t budget_since_ms; /* when it joined server->paused */
+    size_t input_bytes;       /* charged, not yet a request's: partial_bytes + in.len */
+    size_t partial_bytes;     /* parsed since the last complete request */
     struct http1_parse parse;
     struct http1_link fifo; /* PENDING and ANSWERED requests, in arrival order */
     size_t fifo_count;
@@ -148,6 +178,13 @@ struct http_server {
     int port;
     struct http1_link conns;
     struct http1_link resume;
+    struct http1_link paused;     /* connections waiting for budget, FIFO */
+    struct http1_link detached;   /* DETACHED requests, still charged */
+    struct http1_conn *overdraft; /* may read past the budget, one request */
+    size_t buffered_bytes;        /* charged input, at most buffered_max + overdraft */
+    size_t buffered_max;          /* GW_BUFFERED_BYTES_MAX but in tests */
+    size_t app_request_count;     /* PENDING and DETACHED: answers will free bytes */
+    bool is_grant_due;            /* the idle callback runs server_grant */
     size_t conn_count;
     unsigned handle_count; /* s is freed when the last one is closed */
     bool is_closing;
@@ -173,11 +210,20 @@ static const bool conn_transitions[CONN_STATE_COUNT][CONN_STATE_COUNT] = {
     [CONN_SHUTDOWN] = {[CONN_CLOSING] = true},
 };
 
+static const bool budget_transitions[BUDGET_STATE_COUNT][BUDGET_STATE_COUNT] = {
+    [BUDGET_FREE] = {[BUDGET_WAITING] = true},
+    [BUDGET_WAITING] = {[BUDGET_GRANTED] = true, [BUDGET_FREE] = true},
+    [BUDGET_GRANTED] = {[BUDGET_WAITING] = true, [BUDGET_FREE] = true},
+};
+
 static void conn_close(struct http1_conn *c);
 static void conn_flush(struct http1_conn *c);
+static void conn_update_reading(struct http1_conn *c);
 static void conn_after_progress(struct http1_conn *c);
 static void server_handle_closed(struct http_server *s);
 static void server_on_resume(uv_idle_t *idle);
+static void server_release(struct http_server *s, size_t n);
+static void conn_leave_budget(struct http1_conn *c);
 
 /* --- intrusive list --- */
 
@@ -241,6 +287,36 @@ static void request_set_state(struct http_request *r, enum http1_req_state to)
 {
     EDDY_ASSERT(req_transitions[r->state][to]);
     r->state = to;
+}
+
+/* r stops counting against its server's budget: answered, or the server is
+ * closing. */
+static void request_uncharge(struct http_request *r)
+{
+    struct http_server *s = r->server;
+    EDDY_ASSERT(s != NULL);
+    if (r->state == REQ_DETACHED) {
+        link_remove(&r->link); /* from s->detached */
+    }
+    r->server = NULL;
+    EDDY_ASSERT(s->app_request_count > 0);
+    s->app_request_count--;
+    server_release(s, r->charged_bytes);
+    r->charged_bytes = 0;
+}
+
+/* The application answered r: its input is freed, and its bytes go back to
+ * the server's budget (if the server is still there). */
+static void request_release(struct http_request *r)
+{
+    EDDY_ASSERT(r->state == REQ_ANSWERED || r->state == REQ_DETACHED);
+    buf_free(&r->arena);
+    buf_free(&r->body);
+    eddy_free(r->headers);
+    r->headers = NULL;
+    if (r->server != NULL) {
+        request_uncharge(r);
+    }
 }
 
 static bool http1_is_token_char(unsigned char ch)
@@ -591,6 +667,9 @@ static int parse_feed(struct http1_parse *p, const char *data, size_t len, size_
 static void conn_set_state(struct http1_conn *c, enum http1_conn_state to)
 {
     EDDY_ASSERT(conn_transitions[c->state][to]);
+    if (c->state == CONN_OPEN) {
+        conn_leave_budget(c); /* input is only dropped from now on */
+    }
     c->state = to;
 }
 
@@ -604,6 +683,151 @@ static bool conn_can_parse(const struct http1_conn *c)
 {
     return c->fifo_count < GW_PIPELINE_DEPTH_MAX &&
            c->write_bytes + c->held_bytes <= GW_WRITE_QUEUE_BYTES_MAX;
+}
+
+/* --- the buffered-bytes budget --- */
+
+static void conn_set_budget(struct http1_conn *c, enum http1_budget to)
+{
+    EDDY_ASSERT(budget_transitions[c->budget][to]);
+    c->budget = to;
+}
+
+/* Bytes that may still be read before the budget is spent. */
+static size_t server_room(const struct http_server *s)
+{
+    return s->buffered_bytes < s->buffered_max ? s->buffered_max - s->buffered_bytes : 0;
+}
+
+/* Has the idle callback look at the waiting connections (server_grant). */
+static void server_schedule_grant(struct http_server *s)
+{
+    if (s->is_closing || link_is_empty(&s->paused)) {
+        return;
+    }
+    s->is_grant_due = true;
+    uv_idle_start(&s->resume_idle, server_on_resume);
+}
+
+static void server_release(struct http_server *s, size_t n)
+{
+    EDDY_ASSERT(s->buffered_bytes >= n);
+    s->buffered_bytes -= n;
+    if (n > 0) {
+        server_schedule_grant(s);
+    }
+}
+
+/* Charges n bytes just read on c to the budget. */
+static void conn_charge(struct http1_conn *c, size_t n)
+{
+    c->server->buffered_bytes += n;
+    c->input_bytes += n;
+}
+
+/* Gives back the charged input c no longer keeps (dropped after the last
+ * request, or a partial request released). */
+static void conn_settle(struct http1_conn *c)
+{
+    size_t kept = c->partial_bytes + c->in.len;
+    EDDY_ASSERT(c->input_bytes >= kept);
+    size_t dropped = c->input_bytes - kept;
+    c->input_bytes = kept;
+    server_release(c->server, dropped);
+}
+
+/* Takes c out of the waiting queue. The time it waited was the server's, so
+ * the request and idle timeouts get it back. */
+static void conn_unqueue(struct http1_conn *c)
+{
+    if (c->budget == BUDGET_FREE) {
+        return;
+    }
+    link_remove(&c->budget_link);
+    conn_set_budget(c, BUDGET_FREE);
+    uint64_t now = conn_now(c);
+    if (now > c->budget_since_ms) {
+        c->parse.message_start_ms += now - c->budget_since_ms;
+        c->activity_ms += now - c->budget_since_ms;
+    }
+}
+
+/* c found no budget for a read: it stops reading and waits its turn, keeping
+ * its place if it already had one. */
+static void conn_wait_for_budget(struct http1_conn *c)
+{
+    struct http_server *s = c->server;
+    EDDY_ASSERT(c->state == CONN_OPEN);
+    EDDY_ASSERT(s->overdraft != c);
+    if (c->budget == BUDGET_FREE) {
+        link_insert_tail(&s->paused, &c->budget_link);
+        c->budget_since_ms = conn_now(c);
+    }
+    conn_set_budget(c, BUDGET_WAITING);
+    conn_update_reading(c);
+    server_schedule_grant(s); /* perhaps nothing else can free bytes */
+}
+
+/* c takes no more requests (leaving OPEN). */
+static void conn_leave_budget(struct http1_conn *c)
+{
+    struct http_server *s = c->server;
+    conn_unqueue(c);
+    if (s->overdraft == c) {
+        s->overdraft = NULL;
+        server_schedule_grant(s);
+    }
+}
+
+/* The size of c's next read: all of it for input that is dropped or for the
+ * overdraft; nothing while others wait ahead of c; else the budget left. */
+static size_t conn_read_size(const struct http1_conn *c)
+{
+    const struct http_server *s = c->server;
+    if (c->state != CONN_OPEN || s->overdraft == c) {
+        return HTTP1_READ_BUF_BYTES;
+    }
+    if (c->budget == BUDGET_FREE && !link_is_empty(&s->paused)) {
+        return 0;
+    }
+    size_t room = server_room(s);
+    return room < HTTP1_READ_BUF_BYTES ? room : HTTP1_READ_BUF_BYTES;
+}
+
+/* Lets the waiting connections at the head of the queue read, as many as the
+ * budget left gives one read each. With no budget left and no request held
+ * by the application (so no answer will free bytes), the oldest waiting
+ * connection becomes the overdraft: it reads past the budget until one
+ * request completes. */
+static void server_grant(struct http_server *s)
+{
+    size_t room = server_room(s);
+    size_t turns = 0;
+    struct http1_link *l = s->paused.next;
+    while (l != &s->paused && turns * HTTP1_READ_BUF_BYTES < room) {
+        struct http1_conn *c = container_of(l, struct http1_conn, budget_link);
+        l = l->next;
+        turns++;
+        if (c->budget != BUDGET_WAITING) {
+            continue;
+        }
+        conn_set_budget(c, BUDGET_GRANTED);
+        conn_update_reading(c);
+        if (c->state == CONN_OPEN && !c->is_reading) {
+            conn_unqueue(c); /* cannot read for another reason: no turn to hold */
+        }
+    }
+    while (room == 0 && s->overdraft == NULL && s->app_request_count == 0 &&
+           !link_is_empty(&s->paused)) {
+        struct http1_conn *c = container_of(s->paused.next, struct http1_conn, budget_link);
+        conn_unqueue(c);
+        conn_update_reading(c);
+        if (c->state == CONN_OPEN && c->is_reading) {
+            LOG_DEBUG("http budget overdraft buffered=%zu max=%zu", s->buffered_bytes,
+                      s->buffered_max);
+            s->overdraft = c;
+        }
+    }
 }
 
 static void conn_on_close(uv_handle_t *h)
@@ -620,11 +844,19 @@ static void conn_on_close(uv_handle_t *h)
     server_handle_closed(s);
 }
 
-/* Unanswered requests are detached and stay the application's; answered
- * ones die here; writes in flight are cancelled by libuv before the close
- * callback. Idempotent. */
+/* Drops the request being parsed; conn_settle then gives its bytes back. */
+static void conn_parse_release(struct http1_conn *c)
+{
+    parse_release(&c->parse);
+    c->partial_bytes = 0;
+}
+
+/* Unanswered requests are detached and stay the application's (and charged
+ * to the budget until answered); answered ones die here; writes in flight
+ * are cancelled by libuv before the close callback. Idempotent. */
 static void conn_close(struct http1_conn *c)
 {
+    struct http_server *s = c->server;
     if (c->state == CONN_CLOSING) {
         return;
     }
@@ -637,13 +869,16 @@ static void conn_close(struct http1_conn *c)
         if (r->state == REQ_PENDING) {
             r->conn = NULL;
             request_set_state(r, REQ_DETACHED);
+            link_insert_tail(&s->detached, &r->link);
         } else {
             EDDY_ASSERT(r->state == REQ_ANSWERED);
             c->held_bytes -= r->out.len;
             request_destroy(r);
         }
     }
-    parse_release(&c->parse);
+    conn_parse_release(c);
+    server_release(s, c->input_bytes); /* c->in is freed in the close callback */
+    c->input_bytes = 0;
     c->is_reading = false;
     uv_close((uv_handle_t *)&c->tcp, conn_on_close);
 }
@@ -707,8 +942,6 @@ static void conn_send_continue_if_due(struct http1_conn *c)
     c->write_bytes += b.len;
 }
 
-static void conn_update_reading(struct http1_conn *c);
-
 static void conn_on_shutdown(uv_shutdown_t *req, int status)
 {
     struct http1_conn *c = container_of(req, struct http1_conn, shutdown);
@@ -732,11 +965,13 @@ static void conn_shutdown(struct http1_conn *c)
     }
 }
 
+/* A zero-length buffer makes libuv call conn_on_read with UV_ENOBUFS. */
 static void conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
     struct http1_conn *c = container_of(h, struct http1_conn, tcp);
     (void)suggested;
-    *b = uv_buf_init(c->server->read_buf, sizeof(c->server->read_buf));
+    static_assert(sizeof(c->server->read_buf) == HTTP1_READ_BUF_BYTES, "one read buffer");
+    *b = uv_buf_init(c->server->read_buf, (unsigned)conn_read_size(c));
 }
 
 static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b);
@@ -746,7 +981,7 @@ static void conn_update_reading(struct http1_conn *c)
     bool want = false;
     switch (c->state) {
     case CONN_OPEN:
-        want = !c->peer_eof && c->in.len == 0 && conn_can_parse(c);
+        want = !c->peer_eof && c->in.len == 0 && conn_can_parse(c) && c->budget != BUDGET_WAITING;
         break;
     case CONN_DRAINING:
     case CONN_SHUTDOWN:
@@ -845,7 +1080,7 @@ static void conn_enqueue(struct http1_conn *c, struct http_request *r)
 static void conn_reject(struct http1_conn *c, int status)
 {
     LOG_DEBUG("http request rejected status=%d", status);
-    parse_release(&c->parse);
+    conn_parse_release(c);
     struct http_request *r = request_create();
     if (r == NULL) {
         conn_close(c);
@@ -864,12 +1099,14 @@ static void conn_reject(struct http1_conn *c, int status)
  * connection leaves OPEN. Returns the bytes consumed. */
 static size_t conn_feed(struct http1_conn *c, const char *data, size_t len)
 {
+    struct http_server *s = c->server;
     size_t off = 0;
     c->parse.now_ms = conn_now(c);
     while (off < len && c->state == CONN_OPEN && conn_can_parse(c)) {
         size_t n = 0;
         int rv = parse_feed(&c->parse, data + off, len - off, &n);
         off += n;
+        c->partial_bytes += n;
         if (rv < 0) {
             conn_reject(c, c->parse.status);
             break;
@@ -880,9 +1117,19 @@ static size_t conn_feed(struct http1_conn *c, const char *data, size_t len)
         }
         struct http_request *r = parse_take(&c->parse);
         c->activity_ms = c->parse.now_ms;
+        /* The request's input moves from c's charge to the request's. */
+        EDDY_ASSERT(c->input_bytes >= c->partial_bytes);
+        r->server = s;
+        r->charged_bytes = c->partial_bytes;
+        c->input_bytes -= c->partial_bytes;
+        c->partial_bytes = 0;
+        s->app_request_count++;
+        if (s->overdraft == c) {
+            s->overdraft = NULL; /* its one request past the budget is done */
+        }
         request_set_state(r, REQ_PENDING);
         conn_enqueue(c, r);
-        c->server->request_cb(c->server->data, r);
+        s->request_cb(s->data, r);
     }
     return off;
 }
@@ -898,7 +1145,8 @@ static void conn_on_eof(struct http1_conn *c)
         return;
     }
     /* A request cut short can never complete. */
-    parse_release(&c->parse);
+    conn_parse_release(c);
+    conn_settle(c);
     if (link_is_empty(&c->fifo) && c->writes_in_flight == 0) {
         conn_close(c);
         return;
@@ -919,6 +1167,11 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
     if (nread == 0 || c->state == CONN_CLOSING) {
         return;
     }
+    if (nread == UV_ENOBUFS && c->state == CONN_OPEN) {
+        conn_wait_for_budget(c); /* conn_on_alloc found no budget */
+        return;
+    }
+    conn_unqueue(c); /* a granted turn is used */
     if (nread < 0) {
         uv_read_stop(stream);
         c->is_reading = false;
@@ -931,6 +1184,9 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
         return;
     }
     size_t len = (size_t)nread;
+    if (c->state == CONN_OPEN) {
+        conn_charge(c, len);
+    }
     size_t used = c->state == CONN_OPEN && c->in.len == 0 ? conn_feed(c, b->base, len) : 0;
     if (c->state == CONN_CLOSING) {
         return;
@@ -947,6 +1203,7 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
             return;
         }
     }
+    conn_settle(c);
     conn_after_progress(c);
 }
 
@@ -965,6 +1222,7 @@ static void conn_resume(struct http1_conn *c)
     } else {
         buf_reset(&c->in);
     }
+    conn_settle(c);
     conn_after_progress(c);
 }
 
@@ -988,13 +1246,15 @@ static void conn_sweep(struct http1_conn *c, uint64_t now_ms)
     } else if (queued > 0 && http1_has_passed(now_ms, c->write_progress_ms, GW_IDLE_TIMEOUT_MS)) {
         reason = "write stalled";
     }
+    /* Paused by the server (write backlog, budget): not the client's slowness. */
     bool is_write_ok = c->write_bytes + c->held_bytes <= GW_WRITE_QUEUE_BYTES_MAX;
-    if (c->state == CONN_OPEN && c->parse.cur != NULL && is_write_ok &&
+    bool is_budget_ok = c->budget == BUDGET_FREE;
+    if (c->state == CONN_OPEN && c->parse.cur != NULL && is_write_ok && is_budget_ok &&
         http1_has_passed(now_ms, c->parse.message_start_ms, GW_REQUEST_TIMEOUT_MS)) {
         reason = "request timeout";
     }
     if (c->state == CONN_OPEN && c->parse.cur == NULL && link_is_empty(&c->fifo) &&
-        c->writes_in_flight == 0 && c->in.len == 0 &&
+        c->writes_in_flight == 0 && c->in.len == 0 && is_budget_ok &&
         http1_has_passed(now_ms, c->activity_ms, GW_IDLE_TIMEOUT_MS)) {
         reason = "idle";
     }
@@ -1015,6 +1275,8 @@ static void server_handle_closed(struct http_server *s)
 {
     EDDY_ASSERT(s->handle_count > 0);
     if (--s->handle_count == 0) {
+        EDDY_ASSERT(s->buffered_bytes == 0);
+        EDDY_ASSERT(s->app_request_count == 0);
         void (*cb)(void *arg) = s->close_cb;
         void *arg = s->close_arg;
         eddy_free(s);
@@ -1053,6 +1315,20 @@ void http1_sweep_for_test(struct http_server *s, uint64_t now_ms)
     server_sweep(s, now_ms);
 }
 
+void http1_set_buffered_max_for_test(struct http_server *s, size_t bytes)
+{
+    EDDY_ASSERT(s != NULL);
+    EDDY_ASSERT(bytes >= 1);
+    s->buffered_max = bytes;
+    server_schedule_grant(s);
+}
+
+size_t http1_buffered_bytes_for_test(const struct http_server *s)
+{
+    EDDY_ASSERT(s != NULL);
+    return s->buffered_bytes;
+}
+
 static void server_on_sweep(uv_timer_t *t)
 {
     struct http_server *s = t->data;
@@ -1076,6 +1352,10 @@ static void server_on_resume(uv_idle_t *idle)
         struct http1_conn *c = container_of(batch.next, struct http1_conn, resume_link);
         link_remove(&c->resume_link);
         conn_resume(c);
+    }
+    if (s->is_grant_due) {
+        s->is_grant_due = false;
+        server_grant(s);
     }
 }
 
@@ -1113,6 +1393,8 @@ static void server_on_connection(uv_stream_t *listener, int status)
     c->server = s;
     c->state = CONN_OPEN;
     link_init(&c->resume_link);
+    link_init(&c->budget_link);
+    c->budget = BUDGET_FREE;
     link_init(&c->fifo);
     link_init(&c->link);
     link_insert_tail(&s->conns, &c->link);
@@ -1184,6 +1466,9 @@ int http_server_init(struct http_server **out,
     s->data = data;
     link_init(&s->conns);
     link_init(&s->resume);
+    link_init(&s->paused);
+    link_init(&s->detached);
+    s->buffered_max = GW_BUFFERED_BYTES_MAX;
     rv = uv_timer_init(loop, &s->sweep);
     EDDY_ASSERT(rv == 0);
     rv = uv_idle_init(loop, &s->resume_idle);
@@ -1233,6 +1518,11 @@ void http_server_close(struct http_server *s, void (*cb)(void *arg), void *arg)
     s->close_arg = arg;
     for (struct http1_link *l = s->conns.next; l != &s->conns; l = l->next) {
         conn_close(container_of(l, struct http1_conn, link));
+    }
+    EDDY_ASSERT(link_is_empty(&s->paused));
+    /* Detached requests outlive s: they leave its budget now. */
+    while (!link_is_empty(&s->detached)) {
+        request_uncharge(container_of(s->detached.next, struct http_request, link));
     }
     server_close_handles(s);
 }
@@ -1304,6 +1594,7 @@ void http_request_respond(struct http_request *r,
     EDDY_ASSERT(header_count == 0 || headers != NULL);
     EDDY_ASSERT(body_len == 0 || body != NULL);
     if (r->state == REQ_DETACHED) {
+        request_release(r);
         request_destroy(r);
         return;
     }
@@ -1313,6 +1604,7 @@ void http_request_respond(struct http_request *r,
     EDDY_ASSERT(c->state == CONN_OPEN || c->state == CONN_DRAINING);
     request_build_response(r, status, headers, header_count, body, body_len);
     request_set_state(r, REQ_ANSWERED);
+    request_release(r); /* after the build: headers and body may point into r */
     c->held_bytes += r->out.len;
     conn_flush(c);
 }

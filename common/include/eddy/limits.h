@@ -45,10 +45,19 @@
 #define GW_WRITE_QUEUE_BYTES_MAX (64 * 1024 * 1024) /* unsent response bytes per connection */
 #define GW_PIPELINE_DEPTH_MAX 16                    /* requests parsed ahead of their responses */
 #define GW_JSON_DEPTH_MAX 32 /* cJSON recursion is bounded by its own limit too */
+/* Request bytes held across all connections: requests read but not yet
+ * answered, and requests still arriving. The per-connection bounds alone
+ * allow GW_CONNECTIONS_MAX * GW_PIPELINE_DEPTH_MAX * GW_HTTP_BODY_BYTES_MAX
+ * (1.25 TiB); past this the gateway stops reading until answers free bytes.
+ * 512 MiB holds 25 of the largest PutRecords requests at once. */
+#define GW_BUFFERED_BYTES_MAX (512 * 1024 * 1024)
 
 /* --- internal RPC --- */
 #define RPC_FRAME_BYTES_MAX (32 * 1024 * 1024) /* one protobuf message */
 #define RPC_INFLIGHT_MAX 4096                  /* outstanding requests per connection */
+/* Peers of one node's RPC server: gateways, replicas and the coordinator of a
+ * cluster, with room to spare; past it connections are accepted and closed. */
+#define RPC_SERVER_CONNECTIONS_MAX 1024
 #define RPC_WRITE_QUEUE_BYTES_MAX (128 * 1024 * 1024)
 #define RPC_CALL_TIMEOUT_MS 10000
 #define RPC_CONNECT_RETRY_MS 200
@@ -69,5 +78,7 @@
 static_assert(KIN_PUT_RECORDS_BYTES_MAX < RPC_FRAME_BYTES_MAX, "a PutRecords fits one frame");
 static_assert(GROUP_COMMIT_BYTES_MAX < RAFT_ENTRY_BYTES_MAX, "a commit batch fits one entry");
 static_assert(KIN_GET_RECORDS_BYTES_MAX < RPC_FRAME_BYTES_MAX, "a read reply fits one frame");
+static_assert(GW_BUFFERED_BYTES_MAX >= GW_HTTP_HEADER_BYTES_MAX + GW_HTTP_BODY_BYTES_MAX,
+              "the largest request fits the gateway's buffered bytes");
 
 #endif

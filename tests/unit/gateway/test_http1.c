@@ -26,8 +26,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Test hook defined in server/gateway/http1.c. */
+/* Test hooks defined in server/gateway/http1.c. */
 void http1_sweep_for_test(struct http_server *s, uint64_t now_ms);
+void http1_set_buffered_max_for_test(struct http_server *s, size_t bytes);
+size_t http1_buffered_bytes_for_test(const struct http_server *s);
 
 #define TEST_WAIT_MS 3000
 #define TEST_QUIET_MS 50 /* how long "nothing happens" is watched */
@@ -852,6 +854,169 @@ START_TEST(test_http1_limits_connections_refused_past_max)
 }
 END_TEST
 
+/* --- the buffered-bytes budget (made small through the test hook) --- */
+
+/* A request being sent as fast as the server takes it. */
+struct test_upload {
+    struct test_client *c;
+    char target[16];
+    char *data;
+    size_t len;
+    size_t off;
+};
+
+/* Connects and prepares "POST target" with body_len bytes of body. */
+static void test_upload_start(struct test_upload *u, const char *target, size_t body_len)
+{
+    memset(u, 0, sizeof(*u));
+    u->c = test_connect();
+    snprintf(u->target, sizeof(u->target), "%s", target);
+    char head[128];
+    int n = snprintf(head, sizeof(head), "POST %s HTTP/1.1\r\nContent-Length: %zu\r\n\r\n", target,
+                     body_len);
+    ck_assert_int_gt(n, 0);
+    u->len = (size_t)n + body_len;
+    u->data = malloc(u->len);
+    ck_assert_ptr_nonnull(u->data);
+    memcpy(u->data, head, (size_t)n);
+    memset(u->data + n, 'b', body_len);
+}
+
+/* Sends what the socket takes now, without waiting for the server. */
+static void test_upload_step(struct test_upload *u)
+{
+    while (u->off < u->len) {
+        ssize_t n = send(u->c->fd, u->data + u->off, u->len - u->off, MSG_NOSIGNAL);
+        if (n < 0) {
+            ck_assert_msg(errno == EAGAIN || errno == EWOULDBLOCK, "send: %s", strerror(errno));
+            return;
+        }
+        u->off += (size_t)n;
+    }
+}
+
+/* One loop turn; then each upload sends and each client reads what it can. */
+static void test_uploads_turn(struct test_upload *u, size_t count)
+{
+    test_pump();
+    for (size_t i = 0; i < count; i++) {
+        test_upload_step(&u[i]);
+        test_client_read(u[i].c);
+    }
+}
+
+#define TEST_UPLOADS_UNTIL(u, count, cond)                                                         \
+    do {                                                                                           \
+        uint64_t deadline_ = test_now_ms() + TEST_WAIT_MS;                                         \
+        while (!(cond) && test_now_ms() < deadline_) {                                             \
+            test_uploads_turn((u), (count));                                                       \
+        }                                                                                          \
+    } while (0)
+
+static void test_uploads_for(struct test_upload *u, size_t count, uint64_t ms)
+{
+    uint64_t end = test_now_ms() + ms;
+    while (test_now_ms() < end) {
+        test_uploads_turn(u, count);
+    }
+}
+
+/* Holds every request that arrives until the server stops reading, checks
+ * the bound, answers them, and so on until all count requests are answered;
+ * then checks each response and that the budget is whole again. Returns how
+ * many requests arrived in the first round. */
+static size_t test_uploads_hold_and_answer(struct test_upload *u, size_t count, size_t budget)
+{
+    size_t first = 0;
+    size_t answered = 0;
+    while (answered < count) {
+        TEST_UPLOADS_UNTIL(u, count, fx.delivered > answered);
+        test_uploads_for(u, count, TEST_QUIET_MS);
+        ck_assert_uint_gt(fx.delivered, answered);
+        /* Within the budget, but for one request read past it (the overdraft). */
+        ck_assert_uint_le(http1_buffered_bytes_for_test(fx.server), budget + u[0].len);
+        if (answered == 0) {
+            first = fx.delivered;
+            ck_assert_uint_ge(http1_buffered_bytes_for_test(fx.server), budget);
+        }
+        while (answered < fx.delivered) {
+            test_answer_held(answered++);
+        }
+    }
+    for (size_t i = 0; i < count; i++) {
+        ck_assert(test_wait_responses(u[i].c, 1));
+        ck_assert_int_eq(u[i].c->resp[0].status, 200);
+        ck_assert_str_eq(u[i].c->resp[0].body, u[i].target);
+        free(u[i].data);
+    }
+    ck_assert_uint_eq(http1_buffered_bytes_for_test(fx.server), 0);
+    return first;
+}
+
+START_TEST(test_http1_budget_pauses_and_resumes)
+{
+    enum { count = TEST_CLIENTS_MAX, body_len = 192 * 1024, budget = 256 * 1024 };
+    static_assert(2 * body_len > budget, "only one request fits the budget");
+    fx.mode = TEST_MODE_HOLD;
+    http1_set_buffered_max_for_test(fx.server, budget);
+    struct test_upload u[count];
+    for (size_t i = 0; i < count; i++) {
+        char target[16];
+        snprintf(target, sizeof(target), "/%zu", i);
+        test_upload_start(&u[i], target, body_len);
+    }
+    /* While one request is held, the others stop being read. */
+    ck_assert_uint_eq(test_uploads_hold_and_answer(u, count, budget), 1);
+}
+END_TEST
+
+START_TEST(test_http1_budget_requests_larger_than_budget_complete)
+{
+    enum { count = 2, body_len = 256 * 1024, budget = 64 * 1024 };
+    static_assert(body_len > budget, "no request fits the budget");
+    fx.mode = TEST_MODE_HOLD;
+    http1_set_buffered_max_for_test(fx.server, budget);
+    struct test_upload u[count];
+    test_upload_start(&u[0], "/a", body_len);
+    test_upload_start(&u[1], "/b", body_len);
+    /* Partial requests alone fill the budget: one still gets through. */
+    ck_assert_uint_eq(test_uploads_hold_and_answer(u, count, budget), 1);
+}
+END_TEST
+
+START_TEST(test_http1_budget_paused_not_timed_out)
+{
+    enum { body_len = 100 * 1024, budget = 128 * 1024 };
+    fx.mode = TEST_MODE_HOLD;
+    http1_set_buffered_max_for_test(fx.server, budget);
+    struct test_upload u[2];
+    test_upload_start(&u[0], "/a", body_len);
+    TEST_UPLOADS_UNTIL(u, 1, fx.delivered == 1);
+    ck_assert_uint_eq(fx.delivered, 1);
+    test_upload_start(&u[1], "/b", body_len);
+    /* /b is read up to the budget exactly, then paused mid-body. */
+    TEST_UPLOADS_UNTIL(u, 2, http1_buffered_bytes_for_test(fx.server) == budget);
+    test_uploads_for(u, 2, TEST_QUIET_MS);
+    ck_assert_uint_eq(http1_buffered_bytes_for_test(fx.server), budget);
+    ck_assert_uint_eq(fx.delivered, 1);
+    uint64_t now = uv_now(&fx.loop);
+    http1_sweep_for_test(fx.server, now + GW_REQUEST_TIMEOUT_MS + 1000);
+    http1_sweep_for_test(fx.server, now + GW_IDLE_TIMEOUT_MS + 1000);
+    test_uploads_for(u, 2, TEST_QUIET_MS);
+    ck_assert(!u[1].c->eof);
+    test_answer_held(0);
+    TEST_UPLOADS_UNTIL(u, 2, fx.delivered == 2);
+    ck_assert_uint_eq(fx.delivered, 2);
+    test_answer_held(1);
+    for (size_t i = 0; i < 2; i++) {
+        ck_assert(test_wait_responses(u[i].c, 1));
+        ck_assert_str_eq(u[i].c->resp[0].body, u[i].target);
+        free(u[i].data);
+    }
+    ck_assert_uint_eq(http1_buffered_bytes_for_test(fx.server), 0);
+}
+END_TEST
+
 /* --- malformed --- */
 
 START_TEST(test_http1_malformed_request_line_400)
@@ -1036,6 +1201,10 @@ static Suite *test_http1_suite(void)
           test_http1_limits_header_count_431, test_http1_limits_header_bytes_431,
           test_http1_limits_exactly_at_header_count, test_http1_limits_write_queue_stops_reading,
           test_http1_limits_connections_refused_past_max}},
+        {"budget",
+         {test_http1_budget_pauses_and_resumes,
+          test_http1_budget_requests_larger_than_budget_complete,
+          test_http1_budget_paused_not_timed_out}},
         {"malformed",
          {test_http1_malformed_request_line_400, test_http1_malformed_content_length_400,
           test_http1_malformed_bad_chunk_400}},
