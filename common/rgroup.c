@@ -3,8 +3,9 @@
  *
  * Owns: the struct raft, its raft_io (raft_uv on cfg->dir), its rmux
  * transport, a poll timer that tracks leadership (0.15 has no state
- * callback), an idle handle that delivers early proposal failures
- * asynchronously, and every proposal until its callback has run.
+ * callback) and drives membership changes (rgroup_change.c), an idle handle
+ * that delivers early failures asynchronously, and every proposal and
+ * change until its callback has run.
  *
  * Lifecycle: INITED -> STARTED -> [DRAINING ->] CLOSING -> freed, or
  * INITED -> CLOSING.
@@ -34,6 +35,7 @@
  * - Entries must be a multiple of 8 bytes (notes/raft-0.15.md item 1).
  */
 #include "eddy/rgroup.h"
+#include "rgroup_internal.h"
 
 #include "eddy/alloc.h"
 #include "eddy/assert.h"
@@ -79,123 +81,11 @@ static_assert(RAFT_ENTRY_BYTES_MAX % 8 == 0, "the largest envelope is 8-byte pad
 static_assert(RGROUP_PAYLOAD_BYTES_MAX <= UINT32_MAX, "payload length fits the u32 field");
 static_assert(GROUP_PENDING_BYTES_MAX >= RAFT_ENTRY_BYTES_MAX, "one largest entry can queue");
 
-/* DRAINING: closing, waiting for raft_uv to store every appended entry. */
-enum rgroup_state {
-    RGROUP_INITED,
-    RGROUP_STARTED,
-    RGROUP_DRAINING,
-    RGROUP_CLOSING,
-    RGROUP_STATE_COUNT
-};
-
 static const bool rgroup_transitions[RGROUP_STATE_COUNT][RGROUP_STATE_COUNT] = {
     [RGROUP_INITED] = {[RGROUP_CLOSING] = true, [RGROUP_STARTED] = true},
     [RGROUP_STARTED] = {[RGROUP_DRAINING] = true, [RGROUP_CLOSING] = true},
     [RGROUP_DRAINING] = {[RGROUP_CLOSING] = true},
 };
-
-struct rgroup_link {
-    struct rgroup_link *prev;
-    struct rgroup_link *next;
-};
-
-struct rgroup_prop {
-    struct raft_apply req;
-    struct rgroup *g;
-    rgroup_propose_cb cb;
-    void *arg;
-    size_t bytes; /* envelope bytes counted in g->inflight_bytes */
-    int status;   /* for deferred completions */
-    struct rgroup_link link;
-};
-
-struct rgroup {
-    uv_loop_t *loop;
-    const struct rgroup_fsm *fsm;
-    enum rgroup_state state;
-    uint32_t group_id;
-    uint64_t node_id;
-    struct raft_configuration conf; /* bootstrap configuration until start */
-    struct raft_uv_transport transport;
-    struct raft_io io;
-    struct raft_fsm raft_fsm;
-    struct raft raft;
-    uv_timer_t poll;
-    uv_idle_t defer;
-    unsigned handles_open;
-    bool is_raft_closed;
-
-    /* Leadership. */
-    bool is_ready;
-    uint64_t leader_id;
-    raft_term ready_term;
-    struct raft_barrier barrier;
-    bool is_barrier_inflight;
-    raft_term barrier_term;
-    rgroup_state_cb state_cb;
-    void *state_arg;
-
-    /* Proposals. */
-    struct rgroup_link inflight; /* handed to raft_apply, in index order */
-    struct rgroup_link deferred; /* completed without raft, callback due */
-    size_t inflight_bytes;
-
-    /* The FSM result of the last applied entry until its proposer takes it. */
-    void *result;
-    raft_index apply_index; /* index of the last fsm->apply call */
-
-    /* Snapshot sizing. */
-    uint64_t snapshot_log_bytes;
-    uint64_t entry_count;
-    uint64_t entry_bytes;
-    unsigned snapshot_threshold;
-
-    raft_index leader_index_max; /* last entry this replica appended as leader */
-    uint64_t drain_deadline_ms;
-    rgroup_close_cb close_cb;
-    void *close_arg;
-};
-
-static void rgroup_list_init(struct rgroup_link *head)
-{
-    head->prev = head;
-    head->next = head;
-}
-
-static bool rgroup_list_is_empty(const struct rgroup_link *head)
-{
-    return head->next == head;
-}
-
-static void rgroup_list_push(struct rgroup_link *head, struct rgroup_link *l)
-{
-    l->prev = head->prev;
-    l->next = head;
-    head->prev->next = l;
-    head->prev = l;
-}
-
-static void rgroup_list_remove(struct rgroup_link *l)
-{
-    l->prev->next = l->next;
-    l->next->prev = l->prev;
-    l->prev = l;
-    l->next = l;
-}
-
-/* Moves every element of src to the (empty) dst. */
-static void rgroup_list_take(struct rgroup_link *dst, struct rgroup_link *src)
-{
-    EDDY_ASSERT(rgroup_list_is_empty(dst));
-    if (rgroup_list_is_empty(src)) {
-        return;
-    }
-    dst->next = src->next;
-    dst->prev = src->prev;
-    dst->next->prev = dst;
-    dst->prev->next = dst;
-    rgroup_list_init(src);
-}
 
 static void rgroup_set_state(struct rgroup *g, enum rgroup_state next)
 {
@@ -203,8 +93,7 @@ static void rgroup_set_state(struct rgroup *g, enum rgroup_state next)
     g->state = next;
 }
 
-/* Maps a RAFT_* code to an Eddy code. */
-static int rgroup_errno_from_raft(int rv)
+int rgroup_errno_from_raft(int rv)
 {
     switch (rv) {
     case 0:
@@ -227,7 +116,12 @@ static int rgroup_errno_from_raft(int rv)
         return -EBUSY;
     case RAFT_NOCONNECTION:
         return -EDDY_EUNAVAILABLE;
+    case RAFT_CANTCHANGE:
+        return -EDDY_EINUSE;
+    case RAFT_NOTFOUND:
+        return -EDDY_ENOTFOUND;
     case RAFT_BADID:
+    case RAFT_BADROLE:
     case RAFT_DUPLICATEID:
     case RAFT_DUPLICATEADDRESS:
     case RAFT_INVALID:
@@ -354,6 +248,11 @@ static void rgroup_defer(struct rgroup *g, struct rgroup_prop *prop, int status)
     EDDY_ASSERT(status < 0);
     prop->status = status;
     rgroup_list_push(&g->deferred, &prop->link);
+    rgroup_defer_start(g);
+}
+
+void rgroup_defer_start(struct rgroup *g)
+{
     if (g->state != RGROUP_CLOSING) {
         uv_idle_start(&g->defer, rgroup_on_defer); /* closed once CLOSING */
     }
@@ -381,7 +280,8 @@ static void rgroup_on_defer(uv_idle_t *idle)
 {
     struct rgroup *g = idle->data;
     rgroup_deferred_run(g);
-    if (rgroup_list_is_empty(&g->deferred)) {
+    rgroup_change_run_done(g);
+    if (rgroup_list_is_empty(&g->deferred) && !rgroup_change_has_done(g)) {
         uv_idle_stop(idle);
     }
 }
@@ -513,9 +413,17 @@ static int rgroup_fsm_restore(struct raft_fsm *fsm, struct raft_buffer *buf)
 
 static void rgroup_notify(struct rgroup *g)
 {
+    g->is_notify_due = false;
     if (g->state_cb != NULL) {
         g->state_cb(g->state_arg, g);
     }
+}
+
+/* A leader may serve only when it has all its data and is not handing
+ * leadership to another replica (0.15 refuses entries meanwhile). */
+static bool rgroup_may_be_ready(const struct rgroup *g)
+{
+    return !g->is_hydrating && g->raft.transfer == NULL;
 }
 
 static void rgroup_on_barrier(struct raft_barrier *req, int status)
@@ -532,8 +440,11 @@ static void rgroup_on_barrier(struct raft_barrier *req, int status)
                   status != 0 ? raft_strerror(status) : "term changed");
         return; /* the poll timer retries while still leader */
     }
-    g->is_ready = true;
     g->ready_term = g->barrier_term;
+    if (!rgroup_may_be_ready(g)) {
+        return; /* hydrating or handing leadership over: the poll decides */
+    }
+    g->is_ready = true;
     g->leader_id = g->node_id;
     LOG_INFO("rgroup ready group=%u node=%llu term=%llu", (unsigned)g->group_id,
              (unsigned long long)g->node_id, (unsigned long long)g->ready_term);
@@ -555,13 +466,17 @@ static void rgroup_barrier_issue(struct rgroup *g)
     g->leader_index_max = raft_last_index(&g->raft);
 }
 
-/* Samples raft's state: readiness and the known leader. */
+/* Samples raft's state: readiness and the known leader. A leader is ready
+ * once its election barrier is applied in its current term, and only while
+ * rgroup_may_be_ready holds; a leader that stopped being ready in the term
+ * of its barrier (a hand-off that failed, hydration done) is ready again
+ * without a new barrier. */
 static void rgroup_refresh(struct rgroup *g)
 {
     if (g->state != RGROUP_STARTED) {
         return;
     }
-    bool changed = false;
+    bool changed = g->is_notify_due;
     raft_id leader_id = 0;
     const char *leader_addr = NULL;
     raft_leader(&g->raft, &leader_id, &leader_addr);
@@ -569,17 +484,15 @@ static void rgroup_refresh(struct rgroup *g)
         g->leader_id = leader_id;
         changed = true;
     }
-    if (raft_state(&g->raft) == RAFT_LEADER) {
-        if (g->is_ready && g->ready_term != g->raft.current_term) {
-            g->is_ready = false;
-            changed = true;
-        }
-        if (!g->is_ready && !g->is_barrier_inflight) {
-            rgroup_barrier_issue(g);
-        }
-    } else if (g->is_ready) {
-        g->is_ready = false;
+    bool is_leader = raft_state(&g->raft) == RAFT_LEADER;
+    bool is_term_ready = is_leader && g->ready_term == g->raft.current_term;
+    bool should_be_ready = is_term_ready && rgroup_may_be_ready(g);
+    if (g->is_ready != should_be_ready) {
+        g->is_ready = should_be_ready;
         changed = true;
+    }
+    if (is_leader && !is_term_ready && !g->is_barrier_inflight && rgroup_may_be_ready(g)) {
+        rgroup_barrier_issue(g);
     }
     if (changed) {
         LOG_DEBUG("rgroup state group=%u node=%llu leader=%llu ready=%d", (unsigned)g->group_id,
@@ -616,6 +529,9 @@ static void rgroup_on_poll(uv_timer_t *timer)
         return;
     }
     rgroup_refresh(g);
+    if (g->state == RGROUP_STARTED) {
+        rgroup_change_poll(g); /* the state callback may have closed the group */
+    }
 }
 
 /* --- lifecycle --- */
@@ -744,10 +660,12 @@ int rgroup_init(struct rgroup **out,
     g->state = RGROUP_INITED;
     g->group_id = cfg->group_id;
     g->node_id = cfg->node_id;
+    g->is_join = cfg->join;
     g->snapshot_log_bytes =
         cfg->snapshot_log_bytes ? cfg->snapshot_log_bytes : RAFT_SNAPSHOT_LOG_BYTES;
     rgroup_list_init(&g->inflight);
     rgroup_list_init(&g->deferred);
+    rgroup_list_init(&g->ops_done);
     rv = rgroup_conf_build(&g->conf, cfg);
     if (rv != 0) {
         goto err_after_alloc;
@@ -808,7 +726,10 @@ int rgroup_start(struct rgroup *g)
 {
     EDDY_ASSERT(g != NULL);
     EDDY_ASSERT(g->state == RGROUP_INITED);
-    int rv = raft_bootstrap(&g->raft, &g->conf);
+    /* Join mode: a pristine replica starts with no configuration, so 0.15
+     * keeps it a follower that never campaigns until a leader's entries
+     * make it a member (tickFollower skips servers not in the config). */
+    int rv = g->is_join ? RAFT_CANTBOOTSTRAP : raft_bootstrap(&g->raft, &g->conf);
     if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) {
         LOG_ERROR("rgroup bootstrap failed group=%u err=%s", (unsigned)g->group_id,
                   raft_errmsg(&g->raft));
@@ -825,8 +746,9 @@ int rgroup_start(struct rgroup *g)
     rgroup_set_state(g, RGROUP_STARTED);
     rv = uv_timer_start(&g->poll, rgroup_on_poll, RGROUP_POLL_MS, RGROUP_POLL_MS);
     EDDY_ASSERT(rv == 0);
-    LOG_INFO("rgroup started group=%u node=%llu last_index=%llu", (unsigned)g->group_id,
-             (unsigned long long)g->node_id, (unsigned long long)raft_last_index(&g->raft));
+    LOG_INFO("rgroup started group=%u node=%llu last_index=%llu join=%d", (unsigned)g->group_id,
+             (unsigned long long)g->node_id, (unsigned long long)raft_last_index(&g->raft),
+             g->is_join);
     rgroup_refresh(g);
     return 0;
 }
@@ -923,8 +845,11 @@ static void rgroup_maybe_finish_close(struct rgroup *g)
         eddy_free(prop);
         cb(arg, -EDDY_EUNKNOWN, NULL);
     }
-    while (!rgroup_list_is_empty(&g->deferred)) {
+    rgroup_change_close(g);
+    /* Callbacks may make new calls; those fail with -EDDY_ESHUTDOWN. */
+    while (!rgroup_list_is_empty(&g->deferred) || rgroup_change_has_done(g)) {
         rgroup_deferred_run(g);
+        rgroup_change_run_done(g);
     }
     rgroup_close_cb cb = g->close_cb;
     void *arg = g->close_arg;

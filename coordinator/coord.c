@@ -195,6 +195,7 @@ static void coord_on_tick(uv_timer_t *timer)
         coord_propose_init(c);
         return;
     }
+    cluster_run(c);
     reconcile_run(c);
 }
 
@@ -249,6 +250,7 @@ static void coord_on_group_state(void *arg, struct rgroup *g)
     if (c->state != COORD_RUNNING) {
         return;
     }
+    cluster_on_ready(c, rgroup_is_ready(c->group));
     if (rgroup_is_ready(c->group)) {
         LOG_INFO("coordinator leader ready node=%" PRIu32 " version=%" PRIu64, c->node_id,
                  catalog_version(c->catalog));
@@ -383,11 +385,45 @@ coord_get_catalog(struct coord *c, struct rpc_call *call, const Eddy__GetCatalog
     rpc_call_reply(call, &f);
 }
 
+/* A JoinGroup call of group 0 waiting for rgroup_rejoin. rgroup completes
+ * it before the group's close callback, so c outlives it. */
+struct coord_join {
+    struct coord *c;
+    struct rpc_call *call;
+};
+
+static void coord_on_rejoined(void *arg, int status)
+{
+    struct coord_join *cj = arg;
+    if (status == 0) {
+        rpc_reply_ok(cj->call);
+    } else {
+        rpc_reply_error(cj->call, status, coord_leader_hint(cj->c), eddy_strerror(status));
+    }
+    eddy_free(cj);
+}
+
+static void coord_join_group(struct coord *c, struct rpc_call *call, const Eddy__JoinGroupReq *req)
+{
+    if (req->group != 0) {
+        coord_reply_status(c, call, -EDDY_EINVAL);
+        return;
+    }
+    struct coord_join *cj = eddy_xmalloc(sizeof(*cj));
+    *cj = (struct coord_join){.c = c, .call = call};
+    LOG_INFO("coordinator rejoin of node=%" PRIu32 " requested", req->node);
+    rgroup_rejoin(c->group, req->node, req->raft_address, coord_on_rejoined, cj);
+}
+
 void coord_handle(struct coord *c, struct rpc_call *call)
 {
     const Eddy__Frame *req = rpc_call_request(call);
     if (c->state != COORD_RUNNING) {
         coord_reply_status(c, call, -EDDY_ESHUTDOWN);
+        return;
+    }
+    if (req->body_case == EDDY__FRAME__BODY_CLUSTER_STATUS) {
+        cluster_status(c, call); /* followers answer with their node list */
         return;
     }
     if (!rgroup_is_ready(c->group)) {
@@ -406,6 +442,12 @@ void coord_handle(struct coord *c, struct rpc_call *call)
     case EDDY__FRAME__BODY_GET_CATALOG:
         coord_get_catalog(c, call, req->get_catalog);
         break;
+    case EDDY__FRAME__BODY_HEARTBEAT:
+        cluster_heartbeat(c, call);
+        break;
+    case EDDY__FRAME__BODY_JOIN_GROUP:
+        coord_join_group(c, call, req->join_group);
+        break;
     default:
         coord_reply_status(c, call, -EDDY_EINVAL);
         break;
@@ -419,6 +461,10 @@ static int coord_config_check(const struct coord_config *cfg)
     if (cfg->data_dir == NULL || cfg->peers == NULL || cfg->peer_count == 0 ||
         cfg->peer_count > COORD_NODES_MAX || cfg->group_count == 0 ||
         cfg->group_count > COORD_GROUPS_MAX) {
+        return -EDDY_EINVAL;
+    }
+    if (cfg->node_dead_ms != 0 && (cfg->node_dead_ms < COORD_NODE_DEAD_MS_MIN ||
+                                   cfg->node_dead_ms > COORD_NODE_DEAD_MS_MAX)) {
         return -EDDY_EINVAL;
     }
     bool self = false;
@@ -508,6 +554,7 @@ static void coord_free(struct coord *c)
     eddy_free(c->groups);
     eddy_free(c->dir);
     reconcile_clear(&c->rec);
+    cluster_clear(c);
     catalog_destroy(c->catalog);
     eddy_free(c);
 }
@@ -526,6 +573,7 @@ int coord_init(struct coord **out,
     c->node_id = (uint32_t)cfg->node_id;
     c->state = COORD_INITIALIZED;
     coord_copy_config(c, cfg);
+    cluster_init(c, cfg->node_dead_ms);
     rv = catalog_create(&c->catalog);
     if (rv != 0) {
         goto err_after_alloc;
@@ -544,6 +592,7 @@ int coord_init(struct coord **out,
         .peer_count = c->peer_count,
         .election_timeout_ms = cfg->election_timeout_ms,
         .heartbeat_timeout_ms = cfg->heartbeat_timeout_ms,
+        .join = cfg->join,
     };
     rv = rgroup_init(&c->group, loop, mux, &rcfg, &c->fsm);
     if (rv != 0) {
@@ -607,7 +656,8 @@ void coord_set_change_cb(struct coord *c, coord_change_cb cb, void *arg)
 void coord_maybe_free(struct coord *c)
 {
     EDDY_ASSERT(c->state == COORD_CLOSING);
-    if (c->closes_pending > 0 || c->ops_inflight > 0 || c->rec.rpcs_inflight > 0) {
+    if (c->closes_pending > 0 || c->ops_inflight > 0 || c->rec.rpcs_inflight > 0 ||
+        c->cluster.rpcs_inflight > 0) {
         return;
     }
     coord_set_state(c, COORD_CLOSED);

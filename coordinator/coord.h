@@ -67,6 +67,12 @@ struct coord_config {
      * CreateStream returns with the stream CREATING and clients wait for
      * ACTIVE; 0 activates as soon as every shard exists. */
     unsigned stream_creating_ms_min;
+    /* A node silent this long is dead (cluster.h); 0: COORD_NODE_DEAD_MS_DEFAULT,
+     * else within [COORD_NODE_DEAD_MS_MIN, COORD_NODE_DEAD_MS_MAX]. */
+    unsigned node_dead_ms;
+    /* The cluster exists already: a replica with no Raft data starts in join
+     * mode (rgroup_config.join) and waits for the leader to add it. */
+    bool join;
 };
 
 /* Called after every change of the catalogue on this replica (applied entry
@@ -83,8 +89,10 @@ int coord_init(struct coord **out,
                const struct coord_config *cfg);
 /* Starts the replica and the reconciler timer. */
 int coord_start(struct coord *c);
-/* Answers CreateStream (Ack), DeleteStream (Ack) and GetCatalog
- * (GetCatalogResp). Takes ownership of call; replies exactly once, for
+/* Answers CreateStream (Ack), DeleteStream (Ack), GetCatalog
+ * (GetCatalogResp), Heartbeat (Ack), ClusterStatus (ClusterStatusResp;
+ * see cluster.h) and JoinGroup of group 0 (Ack once rgroup_rejoin made the
+ * node a voter again). Takes ownership of call; replies exactly once, for
  * changes once the entry is applied:
  *   -EDDY_ENOTLEADER (with leader_node)  not the ready leader
  *   -EDDY_EINVAL      bad name, mode or request type

@@ -1,11 +1,13 @@
 /*
  * The coordinator's insides, shared by coord.c (the service: requests,
- * proposals, the Raft replica, lifecycle) and reconcile.c (the reconciler).
+ * proposals, the Raft replica, lifecycle), reconcile.c (the reconciler) and
+ * cluster.c (liveness and leader balancing).
  * Not for use outside coordinator/.
  */
 #ifndef EDDY_COORD_INTERNAL_H
 #define EDDY_COORD_INTERNAL_H
 
+#include "cluster.h"
 #include "coord.h"
 #include "coord_limits.h"
 #include "reconcile.h"
@@ -60,6 +62,7 @@ struct coord {
     uint32_t group_count;
     unsigned stream_creating_ms_min;
     struct reconcile rec;
+    struct cluster cluster; /* liveness and leader balancing, on the leader */
     bool init_inflight;
     unsigned client_ops_inflight; /* COORD_OP_CLIENT proposals */
     unsigned ops_inflight;        /* every proposal */

@@ -63,10 +63,38 @@
  * are answered -EDDY_EFULL at once. */
 #define COORD_PROPOSALS_INFLIGHT_MAX 256
 
+/* --- liveness and leader balancing (liveness.h, balance.h, cluster.h) --- */
+/* A node not heard from for this long is dead (coord_config.node_dead_ms,
+ * eddyd --node-dead-ms). Six heartbeats: one lost packet or a GC-like stall
+ * of a second does not kill a node, and a real death is noticed in 3 s,
+ * well before an operator would look. */
+#define COORD_NODE_DEAD_MS_DEFAULT 3000
+/* The dead time must leave room for at least two heartbeats. */
+#define COORD_NODE_DEAD_MS_MIN (2 * EDDY_HEARTBEAT_MS)
+#define COORD_NODE_DEAD_MS_MAX 3600000
+/* Groups a heartbeat may report: every shard group and the coordinator. */
+#define COORD_REPORT_GROUPS_MAX (COORD_GROUPS_MAX + 1)
+/* The balancer looks at the reports at most this often and moves at most
+ * one group leadership per look: a move takes about one election round, and
+ * the next look must see the reports that follow it (one heartbeat). */
+#define COORD_BALANCE_INTERVAL_MS 1000
+/* Deadline of one TransferLeader call; raft_transfer gives up after an
+ * election timeout, so this bounds a lost reply. */
+#define COORD_TRANSFER_RPC_TIMEOUT_MS 5000
+/* After a failed move the balancer waits this long before its next look:
+ * the group is likely in an election or its leader is not answering. */
+#define COORD_BALANCE_RETRY_MS 5000
+/* Failed moves in a row that are logged; later ones are not, until a move
+ * succeeds (a node that lacks the TransferLeader handler fails them all). */
+#define COORD_BALANCE_FAILURES_LOGGED 3
+
 static_assert(COORD_STREAM_SHARDS_MAX <= COORD_SHARDS_MAX, "one stream fits the catalogue");
 static_assert(COORD_STREAM_SHARDS_MAX - 1 <= SEQNUM_SHARD_MAX, "shard index fits a seqnum");
 static_assert(COORD_CATALOG_BYTES_MAX < RPC_FRAME_BYTES_MAX, "GetCatalog fits one frame");
 static_assert(COORD_CATALOG_BYTES_MAX < RAFT_ENTRY_BYTES_MAX, "the snapshot fits one entry");
 static_assert(COORD_GROUP_REPLICAS_DEFAULT <= COORD_GROUP_REPLICAS_MAX, "default within max");
+static_assert(COORD_NODE_DEAD_MS_MIN <= COORD_NODE_DEAD_MS_DEFAULT, "default within bounds");
+static_assert(COORD_NODE_DEAD_MS_DEFAULT <= COORD_NODE_DEAD_MS_MAX, "default within bounds");
+static_assert(COORD_BALANCE_INTERVAL_MS > EDDY_HEARTBEAT_MS, "a look sees the last move's reports");
 
 #endif

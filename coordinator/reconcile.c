@@ -157,7 +157,7 @@ static void reconcile_sync(struct coord *c)
 
 /* ---- calls ---- */
 
-static struct rpc_client *reconcile_client_get(struct coord *c, uint32_t node_id)
+struct rpc_client *reconcile_client_get(struct coord *c, uint32_t node_id)
 {
     for (unsigned i = 0; i < c->rec.client_count; i++) {
         if (c->rec.clients[i].node_id == node_id) {

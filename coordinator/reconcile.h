@@ -48,6 +48,10 @@ void reconcile_run(struct coord *c);
 void reconcile_clear(struct reconcile *r);
 /* The final step of task task_id was applied (code 0) or failed. */
 void reconcile_on_proposed(struct reconcile *r, uint64_t task_id, int code);
+/* The RPC client of a catalogue node, made on first use and kept until the
+ * service closes (shared with the balancer, cluster.c); NULL for a node not
+ * in the catalogue or when the client cannot be made. */
+struct rpc_client *reconcile_client_get(struct coord *c, uint32_t node_id);
 /* Starts closing every client; each close calls cb(arg). Returns how many. */
 unsigned reconcile_close_clients(struct reconcile *r, void (*cb)(void *arg), void *arg);
 

@@ -21,6 +21,8 @@ static const char config_usage[] =
     "  --coordinator LIST   coordinator RPC addresses for a gateway-only node\n"
     "  --groups N           shard groups (default 2)\n"
     "  --creating-ms N      a new stream stays CREATING at least N ms (default 500)\n"
+    "  --node-dead-ms N     the coordinator calls a node dead after N ms without a\n"
+    "                       heartbeat (default 3000, at least 1000)\n"
     "  --region NAME        region in ARNs (default us-east-1)\n"
     "  --account ID         account in ARNs (default 000000000000)\n";
 
@@ -128,6 +130,7 @@ int config_parse(struct config *cfg, int argc, char **argv, char *err, unsigned 
         {"account", required_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
         {"creating-ms", required_argument, NULL, 'C'},
+        {"node-dead-ms", required_argument, NULL, 'D'},
         {NULL, 0, NULL, 0},
     };
     memset(cfg, 0, sizeof(*cfg));
@@ -185,6 +188,14 @@ int config_parse(struct config *cfg, int argc, char **argv, char *err, unsigned 
             unsigned long ms = strtoul(optarg, &end, 10);
             rv = *end != '\0' || ms > CONFIG_CREATING_MS_MAX ? -EDDY_EINVAL : 0;
             cfg->creating_ms = (unsigned)ms;
+            break;
+        }
+        case 'D': {
+            unsigned long ms = strtoul(optarg, &end, 10);
+            rv = *end != '\0' || ms < CONFIG_NODE_DEAD_MS_MIN || ms > CONFIG_NODE_DEAD_MS_MAX
+                     ? -EDDY_EINVAL
+                     : 0;
+            cfg->node_dead_ms = (unsigned)ms;
             break;
         }
         case 'z':

@@ -17,6 +17,10 @@
  * enough for tests. */
 #define CONFIG_CREATING_MS_DEFAULT 500
 #define CONFIG_CREATING_MS_MAX 600000
+/* --node-dead-ms bounds: those of the coordinator (COORD_NODE_DEAD_MS_MIN/MAX,
+ * checked against these in main.c). */
+#define CONFIG_NODE_DEAD_MS_MIN 1000
+#define CONFIG_NODE_DEAD_MS_MAX 3600000
 
 struct config_peer {
     uint64_t node_id;
@@ -39,7 +43,8 @@ struct config {
     char coordinators[CONFIG_COORDINATORS_MAX][CONFIG_ADDR_LEN_MAX];
     unsigned coordinator_count;
     uint32_t group_count;
-    unsigned creating_ms; /* a new stream stays CREATING at least this long */
+    unsigned creating_ms;  /* a new stream stays CREATING at least this long */
+    unsigned node_dead_ms; /* 0: the coordinator's default (COORD_NODE_DEAD_MS_DEFAULT) */
     const char *region;
     const char *account;
 };

@@ -79,6 +79,7 @@ struct seg_file {
     uint64_t arrival_min_ms;
     uint64_t arrival_max_ms;
     uint64_t bytes; /* verified length: the header and whole records */
+    uint32_t crc;   /* running CRC-32C of the first `bytes` bytes */
     uint64_t record_count;
     uint64_t point_last_offset;
     struct seg_point *points;
@@ -482,6 +483,13 @@ static int seg_file_check_header(struct seg_reader *rd, const struct seg_file *f
 static int seg_file_scan(
     struct seg_store *s, struct seg_file *f, struct seg_reader *rd, uint64_t *off, const char **why)
 {
+    const uint8_t *p;
+    int rv = seg_reader_get(rd, 0, SEG_FILE_HEADER_BYTES, &p);
+    if (rv != 0) {
+        *why = "truncated file header";
+        return rv;
+    }
+    f->crc = crc32c_update(0, p, SEG_FILE_HEADER_BYTES);
     f->bytes = SEG_FILE_HEADER_BYTES;
     while (*off < rd->file_bytes) {
         if (*off >= SEG_FILE_BYTES_MAX) {
@@ -490,7 +498,12 @@ static int seg_file_scan(
         }
         struct seg_record r;
         uint64_t len;
-        int rv = seg_record_read(rd, *off, &r, &len, why);
+        rv = seg_record_read(rd, *off, &r, &len, why);
+        if (rv != 0) {
+            return rv;
+        }
+        /* The record is in the reader's buffer now: this costs no read. */
+        rv = seg_reader_get(rd, *off, (size_t)len, &p);
         if (rv != 0) {
             return rv;
         }
@@ -506,6 +519,7 @@ static int seg_file_scan(
         if (rv != 0) {
             return rv;
         }
+        f->crc = crc32c_update(f->crc, p, (size_t)len);
         seg_file_add(f, &r, *off, len);
         seg_store_note_last(s, &r);
         *off += len;
@@ -839,6 +853,10 @@ int seg_store_append(struct seg_store *s, const struct seg_record *r)
     if (r->data_len > 0) {
         iov[n++] = (struct iovec){.iov_base = (void *)r->data, .iov_len = r->data_len};
     }
+    uint32_t crc = created ? 0 : f->crc;
+    for (int k = 0; k < n; k++) {
+        crc = crc32c_update(crc, iov[k].iov_base, iov[k].iov_len);
+    }
     rv = seg_file_reserve_point(f, off);
     if (rv == 0) {
         rv = seg_write_all(s->active_fd, iov, n);
@@ -847,6 +865,7 @@ int seg_store_append(struct seg_store *s, const struct seg_record *r)
         seg_store_undo_append(s, created, rv);
         return rv;
     }
+    f->crc = crc;
     uint64_t len = SEG_RECORD_HEADER_BYTES + r->partition_key_len + r->data_len;
     s->bytes += (created ? SEG_FILE_HEADER_BYTES : 0) + len;
     seg_file_add(f, r, off, len);
@@ -1054,9 +1073,323 @@ void seg_store_files(const struct seg_store *s, seg_file_cb cb, void *arg)
     EDDY_ASSERT(cb != NULL);
     for (size_t i = 0; i < s->file_count; i++) {
         const struct seg_file *f = &s->files[i];
-        struct seg_file_info info = {.name = f->name, .bytes = f->bytes, .sealed = f->sealed};
+        struct seg_file_info info = {
+            .name = f->name, .bytes = f->bytes, .sealed = f->sealed, .crc32c = f->crc};
         cb(arg, &info);
     }
+}
+
+/* ---- names and lookups ---- */
+
+bool seg_file_name_is_valid(const char *name)
+{
+    u128 seq;
+    return name != NULL && seg_file_name_parse(name, &seq);
+}
+
+u128 seg_file_name_seq(const char *name)
+{
+    u128 seq = 0;
+    bool ok = seg_file_name_parse(name, &seq);
+    EDDY_ASSERT(ok);
+    return seq;
+}
+
+/* The index of the first file whose name is not below name. */
+static size_t seg_store_find_name(const struct seg_store *s, const char *name)
+{
+    size_t lo = 0;
+    size_t hi = s->file_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(s->files[mid].name, name) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+int seg_store_file(const struct seg_store *s, const char *name, struct seg_file_info *out)
+{
+    EDDY_ASSERT(s != NULL);
+    EDDY_ASSERT(name != NULL);
+    EDDY_ASSERT(out != NULL);
+    size_t i = seg_store_find_name(s, name);
+    if (i == s->file_count || strcmp(s->files[i].name, name) != 0) {
+        return -EDDY_ENOTFOUND;
+    }
+    const struct seg_file *f = &s->files[i];
+    *out = (struct seg_file_info){
+        .name = f->name, .bytes = f->bytes, .sealed = f->sealed, .crc32c = f->crc};
+    return 0;
+}
+
+const char *seg_store_dir(const struct seg_store *s)
+{
+    return s->dir;
+}
+
+/* ---- hydration ---- */
+
+int seg_store_roll(struct seg_store *s)
+{
+    EDDY_ASSERT(s != NULL);
+    if (s->error != 0) {
+        return s->error;
+    }
+    return s->active_fd >= 0 ? seg_store_seal(s) : 0;
+}
+
+struct seg_import {
+    char *dir;
+    struct seg_file file; /* sealed; its points move into the store */
+    uint64_t last_index;  /* Raft index of the file's last record */
+};
+
+void seg_import_free(struct seg_import *imp)
+{
+    if (imp == NULL) {
+        return;
+    }
+    eddy_free(imp->file.points);
+    eddy_free(imp->dir);
+    eddy_free(imp);
+}
+
+const char *seg_import_name(const struct seg_import *imp)
+{
+    return imp->file.name;
+}
+
+uint64_t seg_import_bytes(const struct seg_import *imp)
+{
+    return imp->file.bytes;
+}
+
+uint32_t seg_import_crc32c(const struct seg_import *imp)
+{
+    return imp->file.crc;
+}
+
+/* Verifies the open file fd as imp->file; the order checks run against a
+ * zeroed scratch store, so they cover this file alone. */
+static int seg_import_verify(struct seg_import *imp, int fd, uint64_t size)
+{
+    struct seg_store scratch;
+    memset(&scratch, 0, sizeof(scratch));
+    struct seg_reader rd;
+    seg_reader_init(&rd);
+    seg_reader_attach(&rd, fd, size);
+    uint64_t off = 0;
+    const char *why = "";
+    int rv = seg_file_check_header(&rd, &imp->file, &why);
+    if (rv == 0) {
+        off = SEG_FILE_HEADER_BYTES;
+        rv = seg_file_scan(&scratch, &imp->file, &rd, &off, &why);
+    }
+    if (rv == 0 && imp->file.record_count == 0) {
+        why = "no records";
+        rv = -EDDY_ECORRUPT;
+    }
+    eddy_free(rd.buf);
+    if (rv != 0) {
+        LOG_WARN("segment import rejected dir=%s file=%s offset=%" PRIu64 " err=%s reason=%s",
+                 imp->dir, imp->file.name, off, eddy_strerror(rv),
+                 rv == -EDDY_ECORRUPT ? why : "-");
+        return rv;
+    }
+    imp->last_index = scratch.last_index;
+    imp->file.sealed = true;
+    return 0;
+}
+
+int seg_import_scan(const char *dir, const char *name, struct seg_import **out)
+{
+    EDDY_ASSERT(dir != NULL);
+    EDDY_ASSERT(name != NULL);
+    EDDY_ASSERT(out != NULL);
+    *out = NULL;
+    u128 first_seq;
+    if (!seg_file_name_parse(name, &first_seq)) {
+        return -EDDY_EINVAL;
+    }
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        return -ENAMETOOLONG;
+    }
+    int rv;
+    struct stat st;
+    struct seg_import *imp = eddy_calloc(1, sizeof(*imp));
+    if (imp == NULL) {
+        return -ENOMEM;
+    }
+    imp->dir = eddy_strdup(dir);
+    if (imp->dir == NULL) {
+        rv = -ENOMEM;
+        goto err_after_alloc;
+    }
+    memcpy(imp->file.name, name, SEG_FILE_NAME_LEN + 1);
+    imp->file.first_seq = first_seq;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rv = -errno;
+        goto err_after_alloc;
+    }
+    rv = fstat(fd, &st) != 0 ? -errno : seg_import_verify(imp, fd, (uint64_t)st.st_size);
+    close(fd);
+    if (rv != 0) {
+        goto err_after_alloc;
+    }
+    EDDY_ASSERT(imp->file.bytes == (uint64_t)st.st_size);
+    *out = imp;
+    return 0;
+
+err_after_alloc:
+    seg_import_free(imp);
+    return rv;
+}
+
+/* True when every record of a comes before every record of b. */
+static bool seg_file_precedes(const struct seg_file *a, const struct seg_file *b)
+{
+    return a->seq_max < b->seq_min && a->arrival_max_ms <= b->arrival_min_ms;
+}
+
+/* Puts the imported file at index i; its points move into the store. */
+static int seg_store_insert(struct seg_store *s, size_t i, struct seg_import *imp)
+{
+    if (s->file_count >= SEG_FILE_COUNT_MAX) {
+        return -EDDY_ELIMIT;
+    }
+    if (s->file_count == s->file_cap) {
+        size_t cap = s->file_cap > 0 ? s->file_cap * 2 : 8;
+        struct seg_file *files = eddy_realloc(s->files, cap * sizeof(*files));
+        if (files == NULL) {
+            return -ENOMEM;
+        }
+        s->files = files;
+        s->file_cap = cap;
+    }
+    memmove(&s->files[i + 1], &s->files[i], (s->file_count - i) * sizeof(*s->files));
+    s->files[i] = imp->file;
+    imp->file.points = NULL;
+    s->file_count++;
+    s->bytes += s->files[i].bytes;
+    if (i + 1 == s->file_count) {
+        s->last_seq = s->files[i].seq_max;
+        s->last_index = imp->last_index;
+        s->last_arrival_ms = s->files[i].arrival_max_ms;
+    }
+    return 0;
+}
+
+int seg_store_import(struct seg_store *s, struct seg_import *imp)
+{
+    EDDY_ASSERT(s != NULL);
+    EDDY_ASSERT(imp != NULL);
+    const struct seg_file *in = &imp->file;
+    size_t i = seg_store_find_name(s, in->name);
+    bool has_next = i < s->file_count;
+    int rv = s->error;
+    if (rv != 0) {
+        /* the store is failed: nothing may change it */
+    } else if (strcmp(imp->dir, s->dir) != 0) {
+        rv = -EDDY_EINVAL;
+    } else if (has_next && strcmp(s->files[i].name, in->name) == 0) {
+        rv = -EDDY_EEXISTS;
+    } else if (!has_next && s->active_fd >= 0) {
+        rv = -EDDY_EINVAL; /* appends own the active file's successor */
+    } else if ((i > 0 && !seg_file_precedes(&s->files[i - 1], in)) ||
+               (has_next && !seg_file_precedes(in, &s->files[i]))) {
+        rv = -EDDY_ECORRUPT;
+    } else {
+        rv = seg_store_insert(s, i, imp);
+    }
+    if (rv != 0) {
+        LOG_WARN("segment import failed dir=%s file=%s err=%s", s->dir, in->name,
+                 eddy_strerror(rv));
+    } else {
+        LOG_DEBUG("segment imported dir=%s file=%s bytes=%" PRIu64, s->dir, s->files[i].name,
+                  s->files[i].bytes);
+    }
+    seg_import_free(imp);
+    return rv;
+}
+
+int seg_store_import_file(struct seg_store *s, const char *name)
+{
+    EDDY_ASSERT(s != NULL);
+    struct seg_import *imp;
+    int rv = seg_import_scan(s->dir, name, &imp);
+    return rv != 0 ? rv : seg_store_import(s, imp);
+}
+
+#define SEG_ASIDE_SUFFIX ".aside"
+
+int seg_dir_set_aside(const char *dir, seg_keep_cb keep, void *arg)
+{
+    EDDY_ASSERT(dir != NULL);
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return errno == ENOENT ? 0 : -errno;
+    }
+    int dir_fd = dirfd(d);
+    int count = 0;
+    int rv = 0;
+    for (struct dirent *e; rv == 0 && (e = readdir(d)) != NULL;) {
+        u128 seq;
+        if (!seg_file_name_parse(e->d_name, &seq) || (keep != NULL && keep(arg, e->d_name))) {
+            continue;
+        }
+        char aside[SEG_FILE_NAME_LEN + sizeof(SEG_ASIDE_SUFFIX)];
+        memcpy(aside, e->d_name, SEG_FILE_NAME_LEN);
+        memcpy(aside + SEG_FILE_NAME_LEN, SEG_ASIDE_SUFFIX, sizeof(SEG_ASIDE_SUFFIX));
+        if (renameat(dir_fd, e->d_name, dir_fd, aside) != 0) {
+            rv = -errno;
+            break;
+        }
+        count++;
+    }
+    if (rv == 0 && count > 0 && fsync(dir_fd) != 0) {
+        rv = -errno;
+    }
+    closedir(d);
+    if (rv != 0) {
+        LOG_ERROR("segment set aside failed dir=%s err=%s", dir, eddy_strerror(rv));
+        return rv;
+    }
+    if (count > 0) {
+        LOG_INFO("segment files set aside dir=%s files=%d", dir, count);
+    }
+    return count;
+}
+
+int seg_dir_remove_aside(const char *dir)
+{
+    EDDY_ASSERT(dir != NULL);
+    DIR *d = opendir(dir);
+    if (d == NULL) {
+        return errno == ENOENT ? 0 : -errno;
+    }
+    const size_t suffix_len = strlen(SEG_ASIDE_SUFFIX);
+    int count = 0;
+    int rv = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        size_t len = strlen(e->d_name);
+        if (len <= suffix_len || strcmp(e->d_name + len - suffix_len, SEG_ASIDE_SUFFIX) != 0) {
+            continue;
+        }
+        if (unlinkat(dirfd(d), e->d_name, 0) != 0 && errno != ENOENT) {
+            rv = -errno;
+            break;
+        }
+        count++;
+    }
+    closedir(d);
+    return rv != 0 ? rv : count;
 }
 
 /* The newest file is kept even when sealed and old, so that last_seq and

@@ -82,9 +82,57 @@ struct seg_file_info {
     const char *name; /* file name within the directory */
     uint64_t bytes;
     bool sealed;
+    uint32_t crc32c; /* CRC-32C of the file's first `bytes` bytes */
 };
 typedef void (*seg_file_cb)(void *arg, const struct seg_file_info *f);
 void seg_store_files(const struct seg_store *s, seg_file_cb cb, void *arg);
+/* The file the store lists under name: 0 and *out (name borrowed from the
+ * store until it next changes), or -EDDY_ENOTFOUND. Only listed names ever
+ * succeed, so a name from the network cannot reach another path. */
+int seg_store_file(const struct seg_store *s, const char *name, struct seg_file_info *out);
+/* The store's directory; borrowed. */
+const char *seg_store_dir(const struct seg_store *s);
+/* True for a segment file name: 32 lowercase hex digits and ".seg". */
+bool seg_file_name_is_valid(const char *name);
+/* The first sequence number a valid name stands for. */
+u128 seg_file_name_seq(const char *name);
+
+/* ---- hydration: files fetched from a peer replica ---- */
+
+/* Seals the active file (fdatasync, close) so that the next append starts a
+ * new file, named after its own sequence number. No-op without one. */
+int seg_store_roll(struct seg_store *s);
+
+/* A segment file verified whole (no torn tail allowed), not yet part of a
+ * store. */
+struct seg_import;
+/* Verifies dir/name: header, every record and the order within the file.
+ * Touches no store, so it may run on a worker thread. -EDDY_ECORRUPT for any
+ * damage, -EDDY_EINVAL for a bad name, -errno. *out is freed by
+ * seg_store_import or seg_import_free. */
+int seg_import_scan(const char *dir, const char *name, struct seg_import **out);
+void seg_import_free(struct seg_import *imp);
+const char *seg_import_name(const struct seg_import *imp);
+uint64_t seg_import_bytes(const struct seg_import *imp);
+uint32_t seg_import_crc32c(const struct seg_import *imp); /* of the whole file */
+/* Adds a scanned file of the store's directory among the store's files, so
+ * that reads see old and new records as one sequence. Its records must fall
+ * strictly between those of its neighbours (seq and arrival order);
+ * -EDDY_ECORRUPT otherwise, -EDDY_EEXISTS for a listed name, -EDDY_EINVAL
+ * for a file that would follow the active file or lives elsewhere. Always
+ * takes ownership of imp. */
+int seg_store_import(struct seg_store *s, struct seg_import *imp);
+/* seg_import_scan then seg_store_import, on the calling thread. */
+int seg_store_import_file(struct seg_store *s, const char *name);
+
+/* For a directory no store has open: renames every segment file for which
+ * keep returns false to "<name>.aside" (ignored by seg_store_open, removed by
+ * seg_store_destroy and seg_dir_remove_aside), then fsyncs the directory.
+ * keep NULL sets every file aside. Returns the number of files set aside. */
+typedef bool (*seg_keep_cb)(void *arg, const char *name);
+int seg_dir_set_aside(const char *dir, seg_keep_cb keep, void *arg);
+/* Removes the "*.aside" entries of dir. Returns how many, or -errno. */
+int seg_dir_remove_aside(const char *dir);
 
 /* Deletes sealed files whose newest record arrived before cutoff_ms
  * (retention). Returns the number of files deleted or a negative error. */

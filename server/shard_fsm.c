@@ -1,11 +1,13 @@
 /*
  * Shard group state machine: a hash table of shards (stream name, stream
- * creation time, shard index) -> segment store, changed only by apply and
- * restore. See shard_fsm.h for the contract and server/README.md for the
- * snapshot manifest.
+ * creation time, shard index) -> segment store, changed only by apply,
+ * restore and hydration imports. See shard_fsm.h for the contract and
+ * server/README.md for the snapshot manifest. Restore and hydration live in
+ * shard_fsm_restore.c.
  */
 #include "shard_fsm.h"
 #include "segment.h"
+#include "shard_fsm_internal.h"
 
 #include "eddy/alloc.h"
 #include "eddy/assert.h"
@@ -16,29 +18,11 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #define SHARD_FSM_BUCKETS_MIN 64
-#define SHARD_FSM_PATH_MAX 4096
-
-struct shard_entry {
-    struct shard_entry *next;
-    char *stream;
-    uint64_t created_ms;
-    uint32_t shard;
-    struct seg_store *store;
-};
-
-struct shard_fsm {
-    char *dir;
-    uint32_t group_id;
-    struct shard_entry **buckets;
-    size_t bucket_count; /* power of two */
-    size_t shard_count;
-    uint64_t applied_index;
-    uint64_t last_arrival_ms;
-};
 
 static uint64_t shard_fsm_hash(const char *stream, uint64_t created_ms, uint32_t shard)
 {
@@ -64,6 +48,11 @@ int shard_fsm_create(struct shard_fsm **out, const char *dir, uint32_t group_id)
 
 static void shard_entry_free(struct shard_entry *e)
 {
+    for (size_t i = 0; i < e->missing_count; i++) {
+        eddy_free(e->missing[i].file);
+    }
+    eddy_free(e->missing);
+    eddy_free(e->dir);
     eddy_free(e->stream);
     eddy_free(e);
 }
@@ -99,10 +88,16 @@ shard_fsm_slot(struct shard_fsm *f, const char *stream, uint64_t created_ms, uin
     return slot;
 }
 
+struct shard_entry *
+shard_fsm_entry(struct shard_fsm *f, const char *stream, uint64_t created_ms, uint32_t shard)
+{
+    return *shard_fsm_slot(f, stream, created_ms, shard);
+}
+
 struct seg_store *
 shard_fsm_find(struct shard_fsm *f, const char *stream, uint64_t created_ms, uint32_t shard)
 {
-    struct shard_entry *e = *shard_fsm_slot(f, stream, created_ms, shard);
+    struct shard_entry *e = shard_fsm_entry(f, stream, created_ms, shard);
     return e != NULL ? e->store : NULL;
 }
 
@@ -114,6 +109,19 @@ uint64_t shard_fsm_last_arrival_ms(const struct shard_fsm *f)
 size_t shard_fsm_shard_count(const struct shard_fsm *f)
 {
     return f->shard_count;
+}
+
+void shard_fsm_set_hydrate_cb(struct shard_fsm *f, shard_fsm_hydrate_cb cb, void *arg)
+{
+    f->hydrate_cb = cb;
+    f->hydrate_arg = arg;
+}
+
+void shard_fsm_notify(struct shard_fsm *f)
+{
+    if (f->hydrate_cb != NULL) {
+        f->hydrate_cb(f->hydrate_arg);
+    }
 }
 
 static void shard_fsm_grow(struct shard_fsm *f)
@@ -143,39 +151,56 @@ static int shard_fsm_stream_dir(
     return n > 0 && (size_t)n < size ? 0 : -ENAMETOOLONG;
 }
 
-static int shard_fsm_mkdirs(const struct shard_fsm *f)
+int shard_fsm_shard_path(const struct shard_fsm *f,
+                         const char *stream,
+                         uint64_t created_ms,
+                         uint32_t shard,
+                         char *path,
+                         size_t size)
+{
+    int rv = shard_fsm_stream_dir(f, stream, created_ms, path, size);
+    if (rv != 0) {
+        return rv;
+    }
+    size_t len = strlen(path);
+    int n = snprintf(path + len, size - len, "/%u", shard);
+    return n > 0 && (size_t)n < size - len ? 0 : -ENAMETOOLONG;
+}
+
+static int shard_fsm_mkdirs(const struct shard_fsm *f, const char *stream, uint64_t created_ms)
 {
     char path[SHARD_FSM_PATH_MAX];
     snprintf(path, sizeof(path), "%s/shards", f->dir);
     if (mkdir(path, 0755) != 0 && errno != EEXIST) {
         return -errno;
     }
-    return 0;
-}
-
-/* Opens (creating if needed) the store of a shard; idempotent. */
-static int
-shard_fsm_open_shard(struct shard_fsm *f, const char *stream, uint64_t created_ms, uint32_t shard)
-{
-    struct shard_entry **slot = shard_fsm_slot(f, stream, created_ms, shard);
-    if (*slot != NULL) {
-        return 0;
-    }
-    char path[SHARD_FSM_PATH_MAX];
-    int rv = shard_fsm_mkdirs(f);
-    if (rv != 0) {
-        return rv;
-    }
-    rv = shard_fsm_stream_dir(f, stream, created_ms, path, sizeof(path));
+    int rv = shard_fsm_stream_dir(f, stream, created_ms, path, sizeof(path));
     if (rv != 0) {
         return rv;
     }
     if (mkdir(path, 0755) != 0 && errno != EEXIST) {
         return -errno;
     }
-    size_t len = strlen(path);
-    if (snprintf(path + len, sizeof(path) - len, "/%u", shard) >= (int)(sizeof(path) - len)) {
-        return -ENAMETOOLONG;
+    return 0;
+}
+
+int shard_fsm_open_shard(struct shard_fsm *f,
+                         const char *stream,
+                         uint64_t created_ms,
+                         uint32_t shard)
+{
+    struct shard_entry **slot = shard_fsm_slot(f, stream, created_ms, shard);
+    if (*slot != NULL) {
+        return 0;
+    }
+    char path[SHARD_FSM_PATH_MAX];
+    int rv = shard_fsm_mkdirs(f, stream, created_ms);
+    if (rv != 0) {
+        return rv;
+    }
+    rv = shard_fsm_shard_path(f, stream, created_ms, shard, path, sizeof(path));
+    if (rv != 0) {
+        return rv;
     }
     struct seg_store *store;
     rv = seg_store_open(path, &store);
@@ -188,6 +213,7 @@ shard_fsm_open_shard(struct shard_fsm *f, const char *stream, uint64_t created_m
     e->stream = eddy_xstrdup(stream);
     e->created_ms = created_ms;
     e->shard = shard;
+    e->dir = eddy_xstrdup(path);
     e->store = store;
     *slot = e;
     f->shard_count++;
@@ -200,29 +226,62 @@ shard_fsm_open_shard(struct shard_fsm *f, const char *stream, uint64_t created_m
     return 0;
 }
 
+void shard_fsm_clear_missing(struct shard_fsm *f, struct shard_entry *e)
+{
+    if (e->missing_count == 0) {
+        return;
+    }
+    for (size_t i = 0; i < e->missing_count; i++) {
+        eddy_free(e->missing[i].file);
+    }
+    eddy_free(e->missing);
+    e->missing = NULL;
+    e->missing_count = 0;
+    EDDY_ASSERT(f->hydrating_count > 0);
+    f->hydrating_count--;
+}
+
+void shard_fsm_forget_entry(struct shard_fsm *f, struct shard_entry *e)
+{
+    struct shard_entry **slot = shard_fsm_slot(f, e->stream, e->created_ms, e->shard);
+    EDDY_ASSERT(*slot == e);
+    *slot = e->next;
+    shard_fsm_clear_missing(f, e);
+    seg_store_close(e->store);
+    shard_entry_free(e);
+    f->shard_count--;
+}
+
+void shard_fsm_drop_entry(struct shard_fsm *f, struct shard_entry *e)
+{
+    int rv = seg_store_destroy(e->store);
+    e->store = NULL;
+    if (rv != 0) {
+        LOG_WARN("group=%u stream=%s shard=%u destroy: %s", f->group_id, e->stream, e->shard,
+                 eddy_strerror(rv));
+    }
+    shard_fsm_forget_entry(f, e);
+}
+
 static int shard_fsm_drop_stream(struct shard_fsm *f, const char *stream, uint64_t created_ms)
 {
+    bool was_hydrating = f->hydrating_count > 0;
     for (size_t i = 0; i < f->bucket_count; i++) {
-        struct shard_entry **slot = &f->buckets[i];
-        while (*slot != NULL) {
-            struct shard_entry *e = *slot;
+        struct shard_entry *e = f->buckets[i];
+        while (e != NULL) {
+            struct shard_entry *next = e->next;
             if (e->created_ms == created_ms && strcmp(e->stream, stream) == 0) {
-                *slot = e->next;
-                int rv = seg_store_destroy(e->store);
-                if (rv != 0) {
-                    LOG_WARN("group=%u stream=%s shard=%u destroy: %s", f->group_id, stream,
-                             e->shard, eddy_strerror(rv));
-                }
-                shard_entry_free(e);
-                f->shard_count--;
-            } else {
-                slot = &e->next;
+                shard_fsm_drop_entry(f, e);
             }
+            e = next;
         }
     }
     char path[SHARD_FSM_PATH_MAX];
     if (shard_fsm_stream_dir(f, stream, created_ms, path, sizeof(path)) == 0) {
         rmdir(path);
+    }
+    if (was_hydrating) {
+        shard_fsm_notify(f);
     }
     return 0;
 }
@@ -243,15 +302,19 @@ static int shard_fsm_apply_records(struct shard_fsm *f,
             continue;
         }
         const Eddy__StreamRef *s = e->streams[r->stream_ref];
-        struct seg_store *store = shard_fsm_find(f, s->name, s->created_ms, r->shard);
-        if (store == NULL) {
+        struct shard_entry *se = shard_fsm_entry(f, s->name, s->created_ms, r->shard);
+        if (se == NULL) {
             res->codes[i] = -EDDY_ENOTFOUND;
             continue;
         }
+        struct seg_store *store = se->store;
         u128 seq = seqnum_make(index, r->shard, (uint32_t)i);
         res->seqs[i] = seq;
         if (!seg_store_is_empty(store) && seq <= seg_store_last_seq(store)) {
             continue; /* applied before a restart */
+        }
+        if (seq <= se->hydrate_last_seq) {
+            continue; /* in a file of the restored manifest */
         }
         uint64_t arrival = e->arrival_ms;
         if (arrival < seg_store_last_arrival_ms(store)) {
@@ -332,19 +395,63 @@ struct manifest_build {
     size_t cap;
 };
 
-static void shard_fsm_manifest_file(void *arg, const struct seg_file_info *fi)
+static void shard_fsm_manifest_add(
+    struct manifest_build *b, const char *name, uint64_t bytes, uint32_t crc, bool sealed)
 {
-    struct manifest_build *b = arg;
     if (b->m->n_segments == b->cap) {
         b->cap = b->cap ? b->cap * 2 : 4;
         b->m->segments = eddy_xrealloc(b->m->segments, b->cap * sizeof(*b->m->segments));
     }
     Eddy__SegmentManifest *s = eddy_xmalloc(sizeof(*s));
     eddy__segment_manifest__init(s);
-    s->file = eddy_xstrdup(fi->name);
-    s->bytes = fi->bytes;
-    s->sealed = fi->sealed;
+    s->file = eddy_xstrdup(name);
+    s->bytes = bytes;
+    s->crc32c = crc;
+    s->sealed = sealed;
     b->m->segments[b->m->n_segments++] = s;
+}
+
+static void shard_fsm_manifest_file(void *arg, const struct seg_file_info *fi)
+{
+    shard_fsm_manifest_add(arg, fi->name, fi->bytes, fi->crc32c, fi->sealed);
+}
+
+static int shard_fsm_segment_cmp(const void *a, const void *b)
+{
+    const Eddy__SegmentManifest *x = *(Eddy__SegmentManifest *const *)a;
+    const Eddy__SegmentManifest *y = *(Eddy__SegmentManifest *const *)b;
+    return strcmp(x->file, y->file);
+}
+
+/* The manifest of one shard. A hydrating shard lists its missing files
+ * too, as the manifest it restored described them, so that a restart
+ * fetches them again instead of forgetting them. */
+static Eddy__ShardManifest *shard_fsm_manifest(struct shard_entry *e)
+{
+    Eddy__ShardManifest *m = eddy_xmalloc(sizeof(*m));
+    eddy__shard_manifest__init(m);
+    m->stream = e->stream; /* borrowed until packed */
+    m->created_ms = e->created_ms;
+    m->shard = e->shard;
+    u128 last_seq = seg_store_last_seq(e->store);
+    m->last_index = seg_store_last_index(e->store);
+    struct manifest_build b = {.m = m, .cap = 0};
+    seg_store_files(e->store, shard_fsm_manifest_file, &b);
+    if (e->missing_count > 0) {
+        for (size_t i = 0; i < e->missing_count; i++) {
+            const struct shard_missing *x = &e->missing[i];
+            shard_fsm_manifest_add(&b, x->file, x->bytes, x->crc32c, true);
+        }
+        qsort(m->segments, m->n_segments, sizeof(*m->segments), shard_fsm_segment_cmp);
+        if (last_seq < e->hydrate_last_seq) {
+            last_seq = e->hydrate_last_seq;
+            m->last_index = e->hydrate_last_index;
+        }
+    }
+    m->last_sequence.data = eddy_xmalloc(16);
+    m->last_sequence.len = 16;
+    u128_to_be(last_seq, m->last_sequence.data);
+    return m;
 }
 
 static void shard_fsm_snapshot_free(Eddy__GroupSnapshot *snap)
@@ -376,18 +483,7 @@ static int shard_fsm_snapshot(void *data, uint8_t **buf, size_t *len)
     for (size_t i = 0; i < f->bucket_count && rv == 0; i++) {
         for (struct shard_entry *e = f->buckets[i]; e != NULL && rv == 0; e = e->next) {
             rv = seg_store_sync(e->store);
-            Eddy__ShardManifest *m = eddy_xmalloc(sizeof(*m));
-            eddy__shard_manifest__init(m);
-            m->stream = e->stream; /* borrowed until packed */
-            m->created_ms = e->created_ms;
-            m->shard = e->shard;
-            m->last_sequence.data = eddy_xmalloc(16);
-            m->last_sequence.len = 16;
-            u128_to_be(seg_store_last_seq(e->store), m->last_sequence.data);
-            m->last_index = seg_store_last_index(e->store);
-            struct manifest_build b = {.m = m, .cap = 0};
-            seg_store_files(e->store, shard_fsm_manifest_file, &b);
-            snap.shards[snap.n_shards++] = m;
+            snap.shards[snap.n_shards++] = shard_fsm_manifest(e);
         }
     }
     if (rv == 0) {
@@ -396,40 +492,6 @@ static int shard_fsm_snapshot(void *data, uint8_t **buf, size_t *len)
         eddy__group_snapshot__pack(&snap, *buf);
     }
     shard_fsm_snapshot_free(&snap);
-    return rv;
-}
-
-/* Opens the shards a manifest names. A local store that is behind the
- * manifest lacks sealed data a peer has: fetching it belongs to replica
- * hydration (the three-node cluster work), so it is reported, not hidden. */
-static int shard_fsm_restore(void *data, const uint8_t *buf, size_t len)
-{
-    struct shard_fsm *f = data;
-    Eddy__GroupSnapshot *snap = eddy__group_snapshot__unpack(NULL, len, buf);
-    if (snap == NULL) {
-        return -EDDY_ECORRUPT;
-    }
-    int rv = 0;
-    for (size_t i = 0; i < snap->n_shards && rv == 0; i++) {
-        const Eddy__ShardManifest *m = snap->shards[i];
-        rv = shard_fsm_open_shard(f, m->stream, m->created_ms, m->shard);
-        if (rv != 0 || m->last_sequence.len != 16) {
-            continue;
-        }
-        struct seg_store *store = shard_fsm_find(f, m->stream, m->created_ms, m->shard);
-        if (seg_store_last_seq(store) < u128_from_be(m->last_sequence.data)) {
-            LOG_ERROR("group=%u stream=%s shard=%u local data is behind the snapshot manifest",
-                      f->group_id, m->stream, m->shard);
-            rv = -EDDY_EHYDRATING;
-        }
-    }
-    if (snap->applied_index > f->applied_index) {
-        f->applied_index = snap->applied_index;
-    }
-    if (snap->last_arrival_ms > f->last_arrival_ms) {
-        f->last_arrival_ms = snap->last_arrival_ms;
-    }
-    eddy__group_snapshot__free_unpacked(snap, NULL);
     return rv;
 }
 

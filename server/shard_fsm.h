@@ -8,6 +8,14 @@
  * Replay is idempotent: a record whose sequence number is not above its
  * shard's last stored one was applied before a crash and is skipped.
  *
+ * Hydration: restore never fails for missing data. A shard whose local files
+ * lack data its manifest names keeps the local files that match the
+ * manifest (and those holding only later records), sets the others aside,
+ * and lists the manifest files it lacks; records applied after the snapshot
+ * go into its store as usual. A fetcher (hydrate.c) copies the listed files
+ * from a peer and hands each to shard_fsm_import. The group is hydrating
+ * while any shard lists a file. server/README.md, "Hydration".
+ *
  * Lifecycle: shard_fsm_create -> shard_fsm_adapter (handed to rgroup) ->
  * shard_fsm_destroy after the group closed.
  */
@@ -17,6 +25,8 @@
 #include "eddy/rgroup.h"
 #include "eddy/u128.h"
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct shard_fsm;
@@ -43,5 +53,47 @@ shard_fsm_find(struct shard_fsm *f, const char *stream, uint64_t created_ms, uin
 /* Newest arrival time applied, for the leader's monotonic stamping. */
 uint64_t shard_fsm_last_arrival_ms(const struct shard_fsm *f);
 size_t shard_fsm_shard_count(const struct shard_fsm *f);
+
+/* ---- hydration ---- */
+
+struct seg_import;
+
+/* One file a hydrating shard lacks. The strings are borrowed from the FSM
+ * until it next changes (apply, restore, import). */
+struct shard_fsm_missing {
+    const char *stream;
+    uint64_t created_ms;
+    uint32_t shard;
+    const char *dir;  /* the shard's segment directory */
+    const char *file; /* a valid segment file name */
+    uint64_t bytes;   /* fetch exactly this many bytes: a record boundary */
+    uint32_t crc32c;  /* CRC-32C of those bytes; 0 when the manifest had none */
+};
+typedef void (*shard_fsm_missing_cb)(void *arg, const struct shard_fsm_missing *m);
+/* Called on the loop whenever the set of missing files may have changed
+ * (restore, stream drop, import), possibly from inside a Raft callback:
+ * the receiver only schedules work. */
+typedef void (*shard_fsm_hydrate_cb)(void *arg);
+
+bool shard_fsm_is_hydrating(const struct shard_fsm *f);
+size_t shard_fsm_missing_count(const struct shard_fsm *f); /* files, all shards */
+/* Every missing file, shard by shard, oldest file first. cb must not
+ * change the FSM. */
+void shard_fsm_missing_files(const struct shard_fsm *f, shard_fsm_missing_cb cb, void *arg);
+/* The first missing file; false when the group lacks none. */
+bool shard_fsm_next_missing(const struct shard_fsm *f, struct shard_fsm_missing *out);
+/* A fetched file, complete in the shard's directory and scanned
+ * (seg_import_scan), joins the shard's store and leaves the missing list.
+ * Always takes ownership of imp. On failure the file is removed unless the
+ * store lists it: -EDDY_ENOTFOUND (no such shard, or the file is no longer
+ * missing), -EDDY_EEXISTS (the store has it), -EDDY_ECORRUPT (length or
+ * checksum differ from the manifest, or the records do not fit), -errno. */
+int shard_fsm_import(struct shard_fsm *f,
+                     const char *stream,
+                     uint64_t created_ms,
+                     uint32_t shard,
+                     struct seg_import *imp);
+/* One receiver at a time; cb NULL removes it. */
+void shard_fsm_set_hydrate_cb(struct shard_fsm *f, shard_fsm_hydrate_cb cb, void *arg);
 
 #endif

@@ -9,6 +9,7 @@
  * next entry (group commit).
  */
 #include "shard_server.h"
+#include "hydrate.h"
 #include "segment.h"
 #include "shard_fsm.h"
 
@@ -59,12 +60,15 @@ struct sgroup {
     uint64_t queued_bytes;
     uint64_t last_stamp_ms;
     bool closed;
+    struct hydrate *hydrate; /* fetches files a restored manifest names and this replica lacks */
 };
 
 struct shard_server {
     uv_loop_t *loop;
+    uint64_t node_id;
     struct sgroup *groups;
     uint32_t group_count;
+    unsigned fetches_serving; /* FetchSegment reads on the threadpool */
     unsigned closing;
     void (*close_cb)(void *arg);
     void *close_arg;
@@ -77,6 +81,61 @@ static uint64_t server_now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* ---- hydration (hydrate.h) ---- */
+
+static unsigned server_add_source(uint64_t *ids, unsigned n, unsigned max, uint64_t id)
+{
+    for (unsigned i = 0; i < n; i++) {
+        if (ids[i] == id) {
+            return n;
+        }
+    }
+    if (n < max) {
+        ids[n++] = id;
+    }
+    return n;
+}
+
+/* Where a hydrating replica fetches from: the leader hint, the other voters,
+ * then every other node it knows (the configuration may not have reached a
+ * replica that was just added). */
+static unsigned server_hydrate_sources(void *arg, uint64_t *ids, unsigned max)
+{
+    struct sgroup *g = arg;
+    uint64_t self = g->server->node_id;
+    uint64_t voters[HYDRATE_SOURCES_MAX];
+    unsigned n = 0;
+    uint64_t leader = rgroup_leader(g->raft);
+    if (leader != 0 && leader != self) {
+        n = server_add_source(ids, n, max, leader);
+    }
+    unsigned voter_count = rgroup_voters(g->raft, voters, HYDRATE_SOURCES_MAX);
+    for (unsigned i = 0; i < voter_count && i < HYDRATE_SOURCES_MAX; i++) {
+        n = voters[i] != self ? server_add_source(ids, n, max, voters[i]) : n;
+    }
+    return n;
+}
+
+static void server_hydrate_state(void *arg, bool is_hydrating)
+{
+    struct sgroup *g = arg;
+    rgroup_set_hydrating(g->raft, is_hydrating);
+}
+
+static int server_hydrate_init(struct sgroup *g, const struct shard_server_config *cfg)
+{
+    struct hydrate_config hc = {
+        .group_id = g->id,
+        .node_id = cfg->node_id,
+        .peers = cfg->rpc_peers,
+        .peer_count = cfg->rpc_peer_count,
+        .sources = server_hydrate_sources,
+        .state = server_hydrate_state,
+        .arg = g,
+    };
+    return hydrate_init(&g->hydrate, g->server->loop, g->fsm, &hc);
+}
+
 int shard_server_init(struct shard_server **out,
                       uv_loop_t *loop,
                       struct rmux *mux,
@@ -84,6 +143,7 @@ int shard_server_init(struct shard_server **out,
 {
     struct shard_server *s = eddy_xcalloc(1, sizeof(*s));
     s->loop = loop;
+    s->node_id = cfg->node_id;
     s->group_count = cfg->group_count;
     s->groups = eddy_xcalloc(cfg->group_count ? cfg->group_count : 1, sizeof(*s->groups));
     char path[SERVER_PATH_MAX];
@@ -120,11 +180,17 @@ int shard_server_init(struct shard_server **out,
             .dir = raft_dir,
             .peers = cfg->peers,
             .peer_count = cfg->peer_count,
+            .join = cfg->join,
         };
         rv = rgroup_init(&g->raft, loop, mux, &rc, &g->adapter);
         if (rv != 0) {
             LOG_ERROR("group=%u raft init failed: %s", g->id, eddy_strerror(rv));
             shard_fsm_destroy(g->fsm);
+            break;
+        }
+        rv = server_hydrate_init(g, cfg);
+        if (rv != 0) {
+            LOG_ERROR("group=%u hydrate init failed: %s", g->id, eddy_strerror(rv));
             break;
         }
     }
@@ -538,10 +604,107 @@ static void server_read(struct shard_server *s, struct rpc_call *call)
     eddy_free(resp.records);
 }
 
+/* ---- membership and leadership (rgroup_rejoin, rgroup_transfer) ---- */
+
+/* A JoinGroup or TransferLeader call waiting for its group's change. */
+struct server_change {
+    struct sgroup *group; /* outlives the change: rgroup completes it before closing */
+    struct rpc_call *call;
+};
+
+static void server_on_change(void *arg, int status)
+{
+    struct server_change *sc = arg;
+    if (status == 0) {
+        rpc_reply_ok(sc->call);
+    } else {
+        rpc_reply_error(sc->call, status, rgroup_leader(sc->group->raft), eddy_strerror(status));
+    }
+    eddy_free(sc);
+}
+
+/* The group of a membership or leadership request on its leader; answers
+ * the call and returns NULL otherwise. */
+static struct sgroup *
+server_change_group(struct shard_server *s, struct rpc_call *call, uint32_t group)
+{
+    struct sgroup *g = server_group(s, group);
+    if (g == NULL) {
+        rpc_reply_error(call, -EDDY_ENOTFOUND, 0, "no such group on this node");
+        return NULL;
+    }
+    if (!rgroup_is_ready(g->raft)) {
+        rpc_reply_error(call, -EDDY_ENOTLEADER, rgroup_leader(g->raft), NULL);
+        return NULL;
+    }
+    return g;
+}
+
+static void server_join_group(struct shard_server *s, struct rpc_call *call)
+{
+    const Eddy__JoinGroupReq *req = rpc_call_request(call)->join_group;
+    struct sgroup *g = server_change_group(s, call, req->group);
+    if (g == NULL) {
+        return;
+    }
+    struct server_change *sc = eddy_xmalloc(sizeof(*sc));
+    *sc = (struct server_change){.group = g, .call = call};
+    LOG_INFO("group=%u rejoin of node=%u requested", g->id, req->node);
+    rgroup_rejoin(g->raft, req->node, req->raft_address, server_on_change, sc);
+}
+
+static void server_transfer_leader(struct shard_server *s, struct rpc_call *call)
+{
+    const Eddy__TransferLeaderReq *req = rpc_call_request(call)->transfer_leader;
+    struct sgroup *g = server_change_group(s, call, req->group);
+    if (g == NULL) {
+        return;
+    }
+    struct server_change *sc = eddy_xmalloc(sizeof(*sc));
+    *sc = (struct server_change){.group = g, .call = call};
+    rgroup_transfer(g->raft, req->node, server_on_change, sc);
+}
+
+/* ---- segment fetches from hydrating replicas ---- */
+
+static void server_release(struct shard_server *s);
+
+static void server_on_fetch_served(void *arg)
+{
+    struct shard_server *s = arg;
+    EDDY_ASSERT(s->fetches_serving > 0);
+    s->fetches_serving--;
+    if (s->closing > 0) {
+        server_release(s);
+    }
+}
+
+/* Any replica serves the files its store lists, leader or not. */
+static void server_fetch_segment(struct shard_server *s, struct rpc_call *call)
+{
+    const Eddy__FetchSegmentReq *req = rpc_call_request(call)->fetch_segment;
+    if (s->fetches_serving >= HYDRATE_SERVE_INFLIGHT_MAX) {
+        rpc_reply_error(call, -EDDY_EFULL, 0, NULL);
+        return;
+    }
+    struct sgroup *g = server_group(s, req->group);
+    struct seg_store *store =
+        g != NULL ? shard_fsm_find(g->fsm, req->stream, req->stream_created_ms, req->shard) : NULL;
+    if (hydrate_serve(s->loop, store, call, server_on_fetch_served, s) == 0) {
+        s->fetches_serving++;
+    }
+}
+
 void shard_server_handle(struct shard_server *s, struct rpc_call *call)
 {
     const Eddy__Frame *f = rpc_call_request(call);
     switch (f->body_case) {
+    case EDDY__FRAME__BODY_JOIN_GROUP:
+        server_join_group(s, call);
+        break;
+    case EDDY__FRAME__BODY_TRANSFER_LEADER:
+        server_transfer_leader(s, call);
+        break;
     case EDDY__FRAME__BODY_PUT_RECORDS:
         server_put(s, call);
         break;
@@ -556,6 +719,9 @@ void shard_server_handle(struct shard_server *s, struct rpc_call *call)
     case EDDY__FRAME__BODY_DROP_STREAM:
         server_control(s, call, f->drop_stream->group, f->drop_stream->stream,
                        f->drop_stream->stream_created_ms, NULL, 0, true);
+        break;
+    case EDDY__FRAME__BODY_FETCH_SEGMENT:
+        server_fetch_segment(s, call);
         break;
     default:
         rpc_reply_error(call, -EDDY_EMALFORMED, 0, "not a shard server request");
@@ -576,6 +742,7 @@ void shard_server_status(struct shard_server *s, Eddy__NodeStatusResp *resp)
         gs->applied_index = rgroup_applied_index(g->raft);
         gs->last_index = rgroup_last_index(g->raft);
         gs->ready = rgroup_is_ready(g->raft);
+        gs->hydrating = rgroup_is_hydrating(g->raft);
         resp->groups[resp->n_groups++] = gs;
     }
 }
@@ -614,6 +781,14 @@ static void server_group_closed(void *arg)
     server_release(g->server);
 }
 
+/* The fetcher is closed first: it calls into the group's rgroup and FSM. */
+static void server_group_hydrate_closed(void *arg)
+{
+    struct sgroup *g = arg;
+    g->hydrate = NULL;
+    rgroup_close(g->raft, server_group_closed, g);
+}
+
 void shard_server_close(struct shard_server *s, void (*cb)(void *arg), void *arg)
 {
     s->close_cb = cb;
@@ -631,7 +806,12 @@ void shard_server_close(struct shard_server *s, void (*cb)(void *arg), void *arg
         }
         g->closed = true;
         s->closing++;
-        rgroup_close(g->raft, server_group_closed, g);
+        if (g->hydrate != NULL) {
+            hydrate_close(g->hydrate, server_group_hydrate_closed, g);
+        } else {
+            rgroup_close(g->raft, server_group_closed, g);
+        }
     }
+    s->closing += s->fetches_serving; /* each releases the server when answered */
     server_release(s);
 }

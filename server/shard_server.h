@@ -24,6 +24,7 @@
 
 struct shard_server;
 struct rmux;
+struct hydrate_peer;
 
 struct shard_server_config {
     uint64_t node_id;
@@ -31,6 +32,13 @@ struct shard_server_config {
     const struct rgroup_peer *peers; /* replicas of every group */
     unsigned peer_count;
     uint32_t group_count; /* groups 1..group_count */
+    /* The cluster exists already: replicas with no Raft data start in join
+     * mode (rgroup_config.join) and wait for their leader to add them. */
+    bool join;
+    /* Node id -> RPC address of every node, for segment fetches when a
+     * replica hydrates (hydrate.h); copied. */
+    const struct hydrate_peer *rpc_peers;
+    unsigned rpc_peer_count;
 };
 
 /* *out is freed in shard_server_close's callback. mux is borrowed. */
@@ -39,7 +47,12 @@ int shard_server_init(struct shard_server **out,
                       struct rmux *mux,
                       const struct shard_server_config *cfg);
 int shard_server_start(struct shard_server *s);
-/* Takes ownership of call: PutRecords, Read, CreateShards, DropStream. */
+/* Takes ownership of call: PutRecords, Read, CreateShards, DropStream,
+ * JoinGroup (the ready leader rejoins the node: rgroup_rejoin, Ack when
+ * done) and TransferLeader (the leader hands leadership over: Ack once it
+ * moved). Not the leader: -EDDY_ENOTLEADER with the leader hint.
+ * FetchSegment is served by any replica that has the file (hydrate_serve),
+ * at most HYDRATE_SERVE_INFLIGHT_MAX at once (-EDDY_EFULL past it). */
 void shard_server_handle(struct shard_server *s, struct rpc_call *call);
 /* Appends one GroupStatus per hosted group to resp (entries eddy_malloc'd,
  * freed by shard_server_status_free). */

@@ -757,3 +757,368 @@ def stop_and_check(test, *nodes):
         n.problems = []
     if problems:
         test.fail("\n".join(problems))
+
+
+# ---- three-process clusters ---------------------------------------------------
+
+GATEWAY_ERRORS_5XX = ("InternalFailure", "ServiceUnavailable", "InternalServerError",
+                      "InternalFailureException", "ServiceUnavailableException")
+SEG_NAME_RE = re.compile(r"^[0-9a-f]{32}\.seg$")
+
+
+def eddy_cli_path():
+    """The eddy CLI next to $EDDYD (or $EDDY)."""
+    return os.path.abspath(os.environ.get("EDDY")
+                           or os.path.join(os.path.dirname(eddyd_path()), "eddy"))
+
+
+class ClusterNode(Node):
+    """One all-roles eddyd of a Cluster: node_id, its three ports, its data dir."""
+
+    def __init__(self, name, node_id, ports, peers, groups, extra_args=()):
+        self.node_id = node_id
+        self.gw_port, self.rpc_port, self.raft_port = ports
+        self.data = os.path.join(tmp_root(), name, "data")
+        super().__init__(name, [
+            "--node-id", str(node_id),
+            "--data", self.data,
+            "--gateway", "127.0.0.1:%d" % self.gw_port,
+            "--rpc", "127.0.0.1:%d" % self.rpc_port,
+            "--raft", "127.0.0.1:%d" % self.raft_port,
+            "--peers", peers,
+            "--groups", str(groups),
+        ] + list(extra_args), gateway_port=self.gw_port)
+
+    @property
+    def rpc(self):
+        return "127.0.0.1:%d" % self.rpc_port
+
+    def wipe(self):
+        """Removes the data directory (the node must be down)."""
+        if self.is_running():
+            raise NodeError("%s: wipe while running" % self.name)
+        shutil.rmtree(self.data, ignore_errors=True)
+
+    def status(self, timeout_s=8):
+        """`eddy status` of this node: {group: {"leader", "ready", "applied",
+        "last"}} (group 0 is the coordinator), or None when it does not answer."""
+        try:
+            p = subprocess.run([eddy_cli_path(), "status", "--rpc", self.rpc],
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return None
+        out = {}
+        for line in p.stdout.decode(errors="replace").splitlines():
+            f = line.split()
+            if len(f) != 5 or f[0] == "group":
+                continue
+            try:
+                g = 0 if f[0] == "coord" else int(f[0])
+                out[g] = {"leader": int(f[1]), "ready": f[2] == "yes",
+                          "applied": int(f[3]), "last": int(f[4])}
+            except ValueError:
+                continue
+        return out or None
+
+
+class Cluster:
+    """n all-roles eddyd processes on free 127.0.0.1 ports sharing one --peers
+    list, as tools/up runs them (groups = 2 n unless given). Nodes are
+    cluster.nodes[0..n-1], node ids 1..n."""
+
+    def __init__(self, tag, n=3, groups=None, extra_args=()):
+        self.tag = tag
+        self.groups = groups if groups is not None else max(2, 2 * n)
+        ports = free_ports(3 * n)
+        triples = [tuple(ports[3 * i:3 * i + 3]) for i in range(n)]
+        peers = ",".join("%d=127.0.0.1:%d/127.0.0.1:%d" % (i + 1, t[1], t[2])
+                         for i, t in enumerate(triples))
+        self.nodes = [ClusterNode("%s-n%d" % (tag, i + 1), i + 1, triples[i], peers,
+                                  self.groups, extra_args) for i in range(n)]
+
+    def start(self):
+        for n in self.nodes:
+            n.start()
+        return self
+
+    def node(self, node_id):
+        return self.nodes[node_id - 1]
+
+    def running(self):
+        return [n for n in self.nodes if n.is_running()]
+
+    def endpoints(self, nodes=None):
+        return [n.endpoint for n in (nodes if nodes is not None else self.running())]
+
+    def statuses(self, nodes=None):
+        """{node_id: status or None} of the running nodes (or of nodes)."""
+        nodes = nodes if nodes is not None else self.running()
+        out = {}
+        threads = []
+
+        def one(n):
+            out[n.node_id] = n.status()
+
+        for n in nodes:
+            t = threading.Thread(target=one, args=(n,))
+            t.start()
+            threads.append(t)
+        for t in threads:
+            t.join()
+        return out
+
+    def _leaders(self, st):
+        """{group: node_id} for the groups whose leader every answering node
+        agrees on, that leader is running, answers and calls itself ready."""
+        leaders = {}
+        for g in range(self.groups + 1):
+            seen = set()
+            for s in st.values():
+                if s is None or g not in s:
+                    seen.add(None)
+                else:
+                    seen.add(s[g]["leader"])
+            if len(seen) != 1:
+                continue
+            lid = seen.pop()
+            if not lid or lid > len(self.nodes):
+                continue
+            ls = st.get(lid)
+            if ls is not None and ls.get(g, {}).get("ready"):
+                leaders[g] = lid
+        return leaders
+
+    def wait_healthy(self, timeout_s=60, nodes=None):
+        """Waits until every group (coordinator included) has one ready
+        leader that all running nodes (or nodes) agree on; returns
+        {group: leader node id}."""
+        deadline = time.monotonic() + timeout_s
+        st = {}
+        while True:
+            st = self.statuses(nodes)
+            leaders = self._leaders(st)
+            if len(leaders) == self.groups + 1:
+                return leaders
+            if time.monotonic() > deadline:
+                raise AssertionError("cluster %s not healthy after %ds; status:\n%s"
+                                     % (self.tag, timeout_s, format_statuses(st)))
+            time.sleep(0.1)
+
+    def leader_of(self, group, timeout_s=30):
+        """The ClusterNode leading group (0: coordinator)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            st = self.statuses()
+            lid = self._leaders(st).get(group)
+            if lid:
+                return self.node(lid)
+            if time.monotonic() > deadline:
+                raise AssertionError("group %d has no leader after %ds; status:\n%s"
+                                     % (group, timeout_s, format_statuses(st)))
+            time.sleep(0.1)
+
+    def wait_caught_up(self, node, timeout_s=60):
+        """Waits until node's applied index of every group reaches the
+        leader's applied index as read once at the start (call it with no
+        writes going on), and node knows the leader. Returns the leaders."""
+        leaders = self.wait_healthy(timeout_s)
+        st = self.statuses()
+        want = {g: st[lid][g]["applied"] for g, lid in leaders.items()}
+        deadline = time.monotonic() + timeout_s
+        while True:
+            s = node.status() or {}
+            behind = {g: (s.get(g, {}).get("applied"), a) for g, a in want.items()
+                      if s.get(g) is None or s[g]["applied"] < a or not s[g]["leader"]}
+            if not behind:
+                return leaders
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    "%s not caught up after %ds: group: (its applied, leader's) %r; status:\n%s"
+                    % (node.name, timeout_s, behind, format_statuses(self.statuses())))
+            time.sleep(0.1)
+
+    def shard_group(self, stream, shard_index):
+        """The group holding stream's shard (from the data dirs): an int, or
+        None when no node has the directory yet."""
+        for n in self.nodes:
+            base = os.path.join(n.data, "groups")
+            try:
+                groups = os.listdir(base)
+            except FileNotFoundError:
+                continue
+            for g in groups:
+                sdir = os.path.join(base, g, "shards")
+                try:
+                    for d in os.listdir(sdir):
+                        if d.rsplit("@", 1)[0] == stream and \
+                                os.path.isdir(os.path.join(sdir, d, str(shard_index))):
+                            return int(g)
+                except (FileNotFoundError, ValueError):
+                    continue
+        return None
+
+    def stop_all_nodes(self):
+        for n in self.nodes:
+            n.stop()
+
+
+def format_statuses(st):
+    lines = []
+    for nid in sorted(st):
+        s = st[nid]
+        if s is None:
+            lines.append("  node %d: no answer" % nid)
+            continue
+        lines.append("  node %d: %s" % (nid, " ".join(
+            "%s:L%d%s@%d" % ("coord" if g == 0 else g, v["leader"], "r" if v["ready"] else "",
+                             v["applied"]) for g, v in sorted(s.items()))))
+    return "\n".join(lines)
+
+
+def segment_records(path):
+    """Parses one segment file (server/README.md): yields (seq, arrival_ms,
+    raft_index, key, data). Stops at a torn tail."""
+    with open(path, "rb") as f:
+        buf = f.read()
+    off = 32
+    while off + 48 <= len(buf):
+        if buf[off:off + 4] != b"EDRE":
+            break
+        klen = int.from_bytes(buf[off + 10:off + 12], "big")
+        dlen = int.from_bytes(buf[off + 12:off + 16], "big")
+        seq = int.from_bytes(buf[off + 16:off + 32], "big")
+        arrival = int.from_bytes(buf[off + 32:off + 40], "big")
+        rindex = int.from_bytes(buf[off + 40:off + 48], "big")
+        end = off + 48 + klen + dlen
+        if end > len(buf):
+            break
+        yield seq, arrival, rindex, buf[off + 48:off + 48 + klen], buf[off + 48 + klen:end]
+        off = end
+
+
+def shard_digests(data_dir):
+    """Per shard of every group in one node's data dir:
+    {(group, "stream@ms", shard): {"files": [(name, size, sha256)],
+    "records": n, "payload": sha256 of (seq, key, data) of every record}}."""
+    out = {}
+    base = os.path.join(data_dir, "groups")
+    if not os.path.isdir(base):
+        return out
+    for g in sorted(os.listdir(base)):
+        sdir = os.path.join(base, g, "shards")
+        if not os.path.isdir(sdir):
+            continue
+        for stream in sorted(os.listdir(sdir)):
+            for shard in sorted(os.listdir(os.path.join(sdir, stream))):
+                d = os.path.join(sdir, stream, shard)
+                if not os.path.isdir(d):
+                    continue
+                files, payload, count = [], hashlib.sha256(), 0
+                for name in sorted(os.listdir(d)):
+                    if not SEG_NAME_RE.match(name):
+                        continue
+                    p = os.path.join(d, name)
+                    with open(p, "rb") as f:
+                        raw = f.read()
+                    files.append((name, len(raw), hashlib.sha256(raw).hexdigest()[:16]))
+                    for seq, _arr, _ri, key, data in segment_records(p):
+                        payload.update(b"%d\0%d\0%d\0" % (seq, len(key), len(data)) + key + data)
+                        count += 1
+                out[(g, stream, shard)] = {"files": files, "records": count,
+                                           "payload": payload.hexdigest()[:16]}
+    return out
+
+
+# ---- clients that retry like the SDKs -------------------------------------------
+
+THROTTLE_CODES = ("ProvisionedThroughputExceededException", "LimitExceededException",
+                  "ThrottlingException")
+
+
+def failure_kind(exc):
+    """How an SDK would treat exc: "unsent" (no connection: the request never
+    reached a server), "indeterminate" (5xx, connection dropped or timed out
+    after sending: it may have been applied), "throttled" (definitely not
+    applied, retry later) or None (any other error: do not retry)."""
+    if isinstance(exc, (botocore.exceptions.EndpointConnectionError,
+                        botocore.exceptions.ConnectTimeoutError)):
+        return "unsent"
+    if isinstance(exc, botocore.exceptions.ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        code = exc.response.get("Error", {}).get("Code")
+        if code in THROTTLE_CODES:
+            return "throttled"
+        if status >= 500:
+            return "indeterminate"
+        return None
+    if isinstance(exc, botocore.exceptions.BotoCoreError):
+        return "indeterminate"  # connection closed, read timeout, protocol error
+    return None
+
+
+def describe_failure(exc):
+    if isinstance(exc, botocore.exceptions.ClientError):
+        md = exc.response.get("ResponseMetadata", {})
+        return "HTTP %s %s: %s (request id %s)" % (
+            md.get("HTTPStatusCode"), exc.response.get("Error", {}).get("Code"),
+            exc.response.get("Error", {}).get("Message"),
+            md.get("HTTPHeaders", {}).get("x-amzn-requestid"))
+    return "%s: %s" % (type(exc).__name__, exc)
+
+
+class Retrier:
+    """Calls an operation on a list of gateways the way an SDK client with
+    retries does: throttling, 5xx and connection errors are retried with
+    exponential backoff (at most attempts tries, or until deadline); on a
+    connection error the next call goes to the next gateway (a client of a
+    dead endpoint cannot do better). Records every attempt's failure kind."""
+
+    def __init__(self, endpoints, attempts=8, base_s=0.05, cap_s=1.0, timeout_s=10, start=0,
+                 on_attempt=None):
+        self.endpoints = list(endpoints)
+        self.on_attempt = on_attempt  # f(endpoint, op, kwargs, t0, t1, response, error)
+        self.idx = start % len(self.endpoints)
+        self.attempts = attempts
+        self.base_s = base_s
+        self.cap_s = cap_s
+        self.timeout_s = timeout_s
+        self.failures = []  # (monotonic time, endpoint, op, kind, description)
+
+    @property
+    def endpoint(self):
+        return self.endpoints[self.idx]
+
+    def client(self):
+        return client(self.endpoint, timeout_s=self.timeout_s)
+
+    def call(self, op, deadline=None, **kwargs):
+        """Returns (response, kinds): kinds lists the failure kind of each
+        failed attempt before it. Raises the last error when the attempts
+        run out (its kinds in e.eddy_kinds)."""
+        kinds = []
+        delay = self.base_s
+        for attempt in range(self.attempts):
+            ep = self.endpoint
+            t0 = time.monotonic()
+            try:
+                resp = getattr(client(ep, timeout_s=self.timeout_s), op)(**kwargs)
+                if self.on_attempt:
+                    self.on_attempt(ep, op, kwargs, t0, time.monotonic(), resp, None)
+                return resp, kinds
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
+                if self.on_attempt:
+                    self.on_attempt(ep, op, kwargs, t0, time.monotonic(), None, e)
+                kind = failure_kind(e)
+                self.failures.append((time.monotonic(), ep, op, kind, describe_failure(e)))
+                if kind is None:
+                    e.eddy_kinds = kinds
+                    raise
+                kinds.append(kind)
+                if isinstance(e, botocore.exceptions.BotoCoreError):
+                    self.idx = (self.idx + 1) % len(self.endpoints)
+                if attempt == self.attempts - 1 or (deadline and time.monotonic() > deadline):
+                    e.eddy_kinds = kinds
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, self.cap_s)
+        raise AssertionError("unreachable")

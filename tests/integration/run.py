@@ -33,6 +33,7 @@ MODULES = [
     "test_volume",
     "test_roles",
     "test_crash",
+    "test_cluster",
 ]
 DEFAULT_TIMEOUT_S = 120
 

@@ -62,6 +62,21 @@
 #define RPC_CALL_TIMEOUT_MS 10000
 #define RPC_CONNECT_RETRY_MS 200
 
+/* --- cluster liveness --- */
+/* Every server node reports to the coordinator leader this often. Six
+ * heartbeats fit the default dead time (COORD_NODE_DEAD_MS_DEFAULT), so a
+ * node is called dead only after several consecutive losses; and the leader
+ * balancer, which acts on these reports, sees a leader move within one
+ * period. One heartbeat is a few hundred bytes per node and group. */
+#define EDDY_HEARTBEAT_MS 500
+/* A replica whose applied index is within this many entries of its leader's
+ * counts as caught up (for `eddy cluster status` health and for moving
+ * leadership to it). Reports of different nodes are taken up to one
+ * heartbeat apart, so under load replicas that keep up still differ by the
+ * entries committed in that time: 1000 covers 2000 group-committed entries
+ * per second per group. */
+#define EDDY_REPLICA_LAG_ENTRIES_MAX 1000
+
 /* --- Raft and storage --- */
 #define RAFT_ENTRY_BYTES_MAX (24 * 1024 * 1024) /* one batch entry */
 #define RAFT_ELECTION_TIMEOUT_MS 300            /* notes/raft-0.15.md 4.4: 300/50 + pre-vote */
@@ -75,9 +90,22 @@
 #define GROUP_COMMIT_BYTES_MAX (4 * 1024 * 1024)   /* appends batched into one entry */
 #define GROUP_PENDING_BYTES_MAX (64 * 1024 * 1024) /* queued appends per group */
 
+/* --- Hydration: segment files a replica fetches from a peer (server/hydrate.c) --- */
+/* One FetchSegment request. One fetch is in flight per group, so this is the
+ * fetch buffer per hydrating group; 1 MiB takes ~1 ms on a LAN. */
+#define HYDRATE_CHUNK_BYTES (1024 * 1024)
+#define HYDRATE_SERVE_BYTES_MAX (4 * 1024 * 1024) /* a reply carries at most this: longer asks clamp */
+#define HYDRATE_SERVE_INFLIGHT_MAX 8 /* reads a node serves at once; past it -EDDY_EFULL, retried */
+#define HYDRATE_RETRY_MS_MIN 100     /* back-off once every source failed, doubling to the max */
+#define HYDRATE_RETRY_MS_MAX 5000
+#define HYDRATE_CALL_TIMEOUT_MS 10000 /* one FetchSegment call */
+#define HYDRATE_SOURCES_MAX 16        /* peers asked for one file, leader hint first */
+
 static_assert(KIN_PUT_RECORDS_BYTES_MAX < RPC_FRAME_BYTES_MAX, "a PutRecords fits one frame");
 static_assert(GROUP_COMMIT_BYTES_MAX < RAFT_ENTRY_BYTES_MAX, "a commit batch fits one entry");
 static_assert(KIN_GET_RECORDS_BYTES_MAX < RPC_FRAME_BYTES_MAX, "a read reply fits one frame");
+static_assert(HYDRATE_CHUNK_BYTES <= HYDRATE_SERVE_BYTES_MAX, "a fetch chunk is served whole");
+static_assert(HYDRATE_SERVE_BYTES_MAX < RPC_FRAME_BYTES_MAX / 2, "a fetch reply fits one frame");
 static_assert(GW_BUFFERED_BYTES_MAX >= GW_HTTP_HEADER_BYTES_MAX + GW_HTTP_BODY_BYTES_MAX,
               "the largest request fits the gateway's buffered bytes");
 

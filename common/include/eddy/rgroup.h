@@ -54,6 +54,11 @@ struct rgroup_config {
     unsigned heartbeat_timeout_ms; /* 0: RAFT_HEARTBEAT_TIMEOUT_MS */
     uint64_t snapshot_log_bytes;   /* 0: RAFT_SNAPSHOT_LOG_BYTES */
     size_t segment_bytes;          /* 0: RAFT_SEGMENT_BYTES */
+    /* Join mode: never raft_bootstrap. A pristine directory then starts
+     * with an empty log and no configuration, and the replica waits for a
+     * leader to add it (rgroup_rejoin there); it never campaigns before.
+     * A directory with Raft data starts as usual either way. */
+    bool join;
 };
 
 /* status 0: committed and applied; result from the FSM (freed after the
@@ -88,6 +93,17 @@ void rgroup_close(struct rgroup *g, rgroup_close_cb cb, void *arg);
 
 /* ---- membership and leadership (three-node cluster) ---- */
 
+/* Upper bound of one rgroup_rejoin, catch-up included: past it the call
+ * fails with -EDDY_ETIMEDOUT. Callers waiting on a remote rejoin wait a
+ * little longer than this. */
+#define RGROUP_REJOIN_TIMEOUT_MS 60000
+
+/* True when dir holds Raft state of a replica that took part in a group:
+ * a term above 0 in raft_uv's metadata, a closed segment or a snapshot. A
+ * missing or empty directory, or one where raft_uv only prepared open
+ * segments of an empty log, is pristine. Blocking: start-up only. */
+bool rgroup_dir_has_data(const char *dir);
+
 /* status 0 or a negative error; runs exactly once, never synchronously. */
 typedef void (*rgroup_change_cb)(void *arg, int status);
 
@@ -96,11 +112,8 @@ typedef void (*rgroup_change_cb)(void *arg, int status);
  * as a spare, caught up (raft_assign does the catch-up rounds) and assigned
  * the voter role. One membership change at a time per group: a second call
  * while one runs fails with -EDDY_EINUSE. -EDDY_ENOTLEADER elsewhere. */
-void rgroup_rejoin(struct rgroup *g,
-                   uint64_t node_id,
-                   const char *raft_addr,
-                   rgroup_change_cb cb,
-                   void *arg);
+void rgroup_rejoin(
+    struct rgroup *g, uint64_t node_id, const char *raft_addr, rgroup_change_cb cb, void *arg);
 /* On the leader: hands leadership to node_id (0: raft picks the most
  * up-to-date voter). */
 void rgroup_transfer(struct rgroup *g, uint64_t node_id, rgroup_change_cb cb, void *arg);

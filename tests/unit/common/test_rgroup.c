@@ -277,9 +277,15 @@ static void on_state(void *arg, struct rgroup *g)
 }
 
 /* Opens replica r of group_id on node `node`, voters = nodes 0..n_nodes-1
- * (node id = index + 1). The FSM is kept unless is_fresh_fsm. */
-static void replica_open(
-    int r, int node, uint32_t group_id, int n_nodes, uint64_t snapshot_log_bytes, bool is_fresh_fsm)
+ * (node id = index + 1), in join mode when is_join. The FSM is kept unless
+ * is_fresh_fsm. */
+static void replica_open_mode(int r,
+                              int node,
+                              uint32_t group_id,
+                              int n_nodes,
+                              uint64_t snapshot_log_bytes,
+                              bool is_fresh_fsm,
+                              bool is_join)
 {
     struct treplica *rep = &reps[r];
     struct rgroup_peer peers[NODES_MAX];
@@ -304,11 +310,18 @@ static void replica_open(
         .peer_count = (unsigned)n_nodes,
         .snapshot_log_bytes = snapshot_log_bytes,
         .segment_bytes = SEGMENT_BYTES,
+        .join = is_join,
     };
     ck_assert_int_eq(rgroup_init(&rep->g, &loop, nodes[node].mux, &cfg, &rep->ops), 0);
     rgroup_set_state_cb(rep->g, on_state, rep);
     ck_assert_int_eq(rgroup_start(rep->g), 0);
     rep->is_open = true;
+}
+
+static void replica_open(
+    int r, int node, uint32_t group_id, int n_nodes, uint64_t snapshot_log_bytes, bool is_fresh_fsm)
+{
+    replica_open_mode(r, node, group_id, n_nodes, snapshot_log_bytes, is_fresh_fsm, false);
 }
 
 static void on_replica_closed(void *arg)
@@ -914,6 +927,258 @@ START_TEST(test_rgroup_cluster_entry_larger_than_segment)
 }
 END_TEST
 
+/* --- membership: rejoin, transfer, hydrating hand-off --- */
+
+struct change_wait {
+    bool is_done;
+    int status;
+    unsigned calls;
+};
+
+static void on_change_done(void *arg, int status)
+{
+    struct change_wait *w = arg;
+    w->calls++;
+    w->is_done = true;
+    w->status = status;
+}
+
+static bool pred_change_done(void *arg)
+{
+    return ((struct change_wait *)arg)->is_done;
+}
+
+/* Waits for w's callback; it must never have run synchronously. */
+static int change_wait(struct change_wait *w, uint64_t timeout_ms)
+{
+    ck_assert_msg(run_until(pred_change_done, w, timeout_ms), "change callback never ran");
+    ck_assert_uint_eq(w->calls, 1);
+    return w->status;
+}
+
+static bool has_voter(int r, uint64_t node_id)
+{
+    uint64_t ids[NODES_MAX + 1];
+    unsigned n = rgroup_voters(reps[r].g, ids, NODES_MAX + 1);
+    ck_assert_uint_le(n, NODES_MAX + 1);
+    for (unsigned i = 0; i < n; i++) {
+        if (ids[i] == node_id) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void open_group(uint32_t group_id, uint64_t snapshot_log_bytes)
+{
+    for (int i = 0; i < 3; i++) {
+        node_open(i);
+    }
+    for (int i = 0; i < 3; i++) {
+        replica_open(i, i, group_id, 3, snapshot_log_bytes, true);
+    }
+}
+
+/* Wipes follower `r` of a 3-replica group, restarts it in join mode and
+ * rejoins it through the leader; returns the leader's replica index. */
+static int wipe_and_rejoin(int leader, int r, uint32_t group_id, uint64_t snapshot_log_bytes)
+{
+    replica_close(r);
+    ck_assert_int_eq(rm_tree(reps[r].dir), 0);
+    ck_assert(!rgroup_dir_has_data(reps[r].dir));
+    replica_open_mode(r, r, group_id, 3, snapshot_log_bytes, true, true);
+    struct change_wait w = {0};
+    rgroup_rejoin(reps[leader].g, (uint64_t)r + 1, nodes[r].addr, on_change_done, &w);
+    ck_assert(!w.is_done);
+    ck_assert_int_eq(change_wait(&w, WAIT_MS), 0);
+    ck_assert(has_voter(leader, (uint64_t)r + 1));
+    ck_assert_uint_eq(rgroup_voters(reps[leader].g, NULL, 0), 3);
+    return wait_leader(0, 3);
+}
+
+START_TEST(test_rgroup_member_rejoin_from_log)
+{
+    open_group(21, 0);
+    int leader = wait_leader(0, 3);
+    propose_many(leader, 200, true);
+    int wiped = (leader + 1) % 3;
+    leader = wipe_and_rejoin(leader, wiped, 21, 0);
+    wait_converged(0, 3, leader);
+    ck_assert_uint_eq(reps[wiped].fsm.restores, 0);
+    ck_assert(has_voter(wiped, (uint64_t)wiped + 1));
+    ck_assert_uint_eq(rgroup_voters(reps[wiped].g, NULL, 0), 3);
+    ck_assert(rgroup_dir_has_data(reps[wiped].dir));
+    /* The group carries on with the rejoined voter, which can now lead. */
+    propose_many(leader, 50, true);
+    wait_converged(0, 3, leader);
+    struct change_wait w = {0};
+    rgroup_transfer(reps[leader].g, (uint64_t)wiped + 1, on_change_done, &w);
+    ck_assert_int_eq(change_wait(&w, WAIT_MS), 0);
+    ck_assert_int_eq(wait_leader(0, 3), wiped);
+    propose_many(wiped, 20, true);
+    wait_converged(0, 3, wiped);
+}
+END_TEST
+
+START_TEST(test_rgroup_member_rejoin_from_snapshot)
+{
+    open_group(22, 8 * 1024);
+    int leader = wait_leader(0, 3);
+    /* Compact the leader's log past index 1 so only a snapshot can carry
+     * the state to an empty replica. */
+    for (int round = 0; round < 20 && snapshot_index_on_disk(reps[leader].dir) < 1200; round++) {
+        propose_many(leader, 200, false);
+        run_for(50);
+    }
+    ck_assert_uint_ge(snapshot_index_on_disk(reps[leader].dir), 1200);
+    run_for(50);
+    int wiped = (leader + 2) % 3;
+    leader = wipe_and_rejoin(leader, wiped, 22, 8 * 1024);
+    wait_converged(0, 3, leader);
+    ck_assert_uint_ge(reps[wiped].fsm.restores, 1);
+    ck_assert(has_voter(wiped, (uint64_t)wiped + 1));
+}
+END_TEST
+
+START_TEST(test_rgroup_member_join_mode_waits)
+{
+    node_open(0);
+    /* A pristine replica in join mode is no member of anything: it never
+     * elects itself, even as the only peer of its configuration. */
+    replica_open_mode(0, 0, 23, 1, 0, true, true);
+    run_for(1500);
+    ck_assert(!rgroup_is_ready(reps[0].g));
+    ck_assert_uint_eq(rgroup_leader(reps[0].g), 0);
+    ck_assert_uint_eq(rgroup_voters(reps[0].g, NULL, 0), 0);
+    ck_assert_uint_eq(rgroup_last_index(reps[0].g), 0);
+    replica_close(0);
+    ck_assert(!rgroup_dir_has_data(reps[0].dir)); /* still pristine */
+    /* The same directory bootstraps when not in join mode. */
+    replica_open(0, 0, 23, 1, 0, true);
+    wait_leader(0, 1);
+    ck_assert(rgroup_dir_has_data(reps[0].dir));
+    char missing[160];
+    snprintf(missing, sizeof(missing), "%s/missing", base_dir);
+    ck_assert(!rgroup_dir_has_data(missing));
+}
+END_TEST
+
+START_TEST(test_rgroup_member_change_errors)
+{
+    open_group(24, 0);
+    int leader = wait_leader(0, 3);
+    int follower = (leader + 1) % 3;
+    struct change_wait w[6];
+    memset(w, 0, sizeof(w));
+    rgroup_rejoin(reps[follower].g, (uint64_t)leader + 1, nodes[leader].addr, on_change_done,
+                  &w[0]);
+    rgroup_transfer(reps[follower].g, 0, on_change_done, &w[1]);
+    rgroup_rejoin(reps[leader].g, 0, nodes[follower].addr, on_change_done, &w[2]);
+    rgroup_rejoin(reps[leader].g, (uint64_t)leader + 1, nodes[leader].addr, on_change_done, &w[3]);
+    rgroup_rejoin(reps[leader].g, (uint64_t)follower + 1, "", on_change_done, &w[4]);
+    rgroup_transfer(reps[leader].g, 9, on_change_done, &w[5]); /* not a member */
+    for (int i = 0; i < 6; i++) {
+        ck_assert(!w[i].is_done);
+    }
+    ck_assert_int_eq(change_wait(&w[0], WAIT_MS), -EDDY_ENOTLEADER);
+    ck_assert_int_eq(change_wait(&w[1], WAIT_MS), -EDDY_ENOTLEADER);
+    ck_assert_int_eq(change_wait(&w[2], WAIT_MS), -EDDY_EINVAL);
+    ck_assert_int_eq(change_wait(&w[3], WAIT_MS), -EDDY_EINVAL);
+    ck_assert_int_eq(change_wait(&w[4], WAIT_MS), -EDDY_EINVAL);
+    ck_assert_int_eq(change_wait(&w[5], WAIT_MS), -EDDY_EINVAL);
+    /* One rejoin at a time; rejoining a healthy voter is harmless. */
+    struct change_wait a = {0};
+    struct change_wait b = {0};
+    rgroup_rejoin(reps[leader].g, (uint64_t)follower + 1, nodes[follower].addr, on_change_done, &a);
+    rgroup_rejoin(reps[leader].g, (uint64_t)follower + 1, nodes[follower].addr, on_change_done, &b);
+    ck_assert_int_eq(change_wait(&b, WAIT_MS), -EDDY_EINUSE);
+    ck_assert_int_eq(change_wait(&a, WAIT_MS), 0);
+    leader = wait_leader(0, 3);
+    propose_many(leader, 20, true);
+    wait_converged(0, 3, leader);
+    /* Closing with a rejoin pending answers it once. */
+    struct change_wait c = {0};
+    rgroup_rejoin(reps[leader].g, (uint64_t)follower + 1, nodes[follower].addr, on_change_done, &c);
+    replica_close(leader);
+    ck_assert(c.is_done);
+    ck_assert_uint_eq(c.calls, 1);
+    ck_assert(c.status == 0 || c.status == -EDDY_ESHUTDOWN || c.status == -EDDY_ENOTLEADER);
+}
+END_TEST
+
+START_TEST(test_rgroup_member_transfer_moves_leadership)
+{
+    open_group(25, 0);
+    int leader = wait_leader(0, 3);
+    propose_many(leader, 30, true);
+    int target = (leader + 1) % 3;
+    struct change_wait w = {0};
+    rgroup_transfer(reps[leader].g, (uint64_t)target + 1, on_change_done, &w);
+    ck_assert(!rgroup_is_ready(reps[leader].g)); /* no entries while handing over */
+    ck_assert_int_eq(change_wait(&w, WAIT_MS), 0);
+    ck_assert_int_eq(wait_leader(0, 3), target);
+    /* 0: raft picks a voter. */
+    struct change_wait any = {0};
+    rgroup_transfer(reps[target].g, 0, on_change_done, &any);
+    ck_assert_int_eq(change_wait(&any, WAIT_MS), 0);
+    int next = wait_leader(0, 3);
+    ck_assert_int_ne(next, target);
+    /* To itself: nothing to do. */
+    struct change_wait self = {0};
+    rgroup_transfer(reps[next].g, (uint64_t)next + 1, on_change_done, &self);
+    ck_assert_int_eq(change_wait(&self, WAIT_MS), 0);
+    ck_assert_int_eq(wait_leader(0, 3), next);
+    propose_many(next, 30, true);
+    wait_converged(0, 3, next);
+}
+END_TEST
+
+START_TEST(test_rgroup_member_hydrating_leader_hands_off)
+{
+    open_group(26, 0);
+    int leader = wait_leader(0, 3);
+    propose_many(leader, 30, true);
+    rgroup_set_hydrating(reps[leader].g, true);
+    ck_assert(rgroup_is_hydrating(reps[leader].g));
+    ck_assert(!rgroup_is_ready(reps[leader].g)); /* at once, not at the next poll */
+    follower_done = false;
+    static const uint8_t payload[] = "while hydrating";
+    rgroup_propose(reps[leader].g, payload, sizeof(payload), on_follower_proposed, NULL);
+    ck_assert(run_until(pred_follower_done, NULL, WAIT_MS));
+    ck_assert_int_eq(follower_status, -EDDY_ENOTLEADER);
+    int next = wait_leader(0, 3);
+    ck_assert_int_ne(next, leader);
+    /* It never takes leadership back while hydrating. */
+    run_for(1000);
+    ck_assert_int_ne(wait_leader(0, 3), leader);
+    ck_assert(!rgroup_is_ready(reps[leader].g));
+    rgroup_set_hydrating(reps[leader].g, false);
+    ck_assert(!rgroup_is_hydrating(reps[leader].g));
+    struct change_wait w = {0};
+    int now = wait_leader(0, 3);
+    rgroup_transfer(reps[now].g, (uint64_t)leader + 1, on_change_done, &w);
+    ck_assert_int_eq(change_wait(&w, WAIT_MS), 0);
+    ck_assert_int_eq(wait_leader(0, 3), leader);
+    propose_many(leader, 10, true);
+    wait_converged(0, 3, leader);
+}
+END_TEST
+
+START_TEST(test_rgroup_member_hydrating_alone_stays_unready)
+{
+    node_open(0);
+    replica_open(0, 0, 27, 1, 0, true);
+    wait_leader(0, 1);
+    rgroup_set_hydrating(reps[0].g, true);
+    /* No other voter to hand leadership to: it keeps trying, never ready. */
+    run_for(700);
+    ck_assert(!rgroup_is_ready(reps[0].g));
+    rgroup_set_hydrating(reps[0].g, false);
+    wait_leader(0, 1);
+    propose_many(0, 5, false);
+}
+END_TEST
+
 static Suite *rgroup_suite(void)
 {
     Suite *s = suite_create("rgroup");
@@ -938,6 +1203,18 @@ static Suite *rgroup_suite(void)
     tcase_add_test(cluster, test_rgroup_cluster_entry_larger_than_segment);
     tcase_add_test(cluster, test_rgroup_cluster_close_leader_with_pending);
     suite_add_tcase(s, cluster);
+
+    TCase *member = tcase_create("member");
+    tcase_set_timeout(member, 60);
+    tcase_add_checked_fixture(member, setup, teardown);
+    tcase_add_test(member, test_rgroup_member_rejoin_from_log);
+    tcase_add_test(member, test_rgroup_member_rejoin_from_snapshot);
+    tcase_add_test(member, test_rgroup_member_join_mode_waits);
+    tcase_add_test(member, test_rgroup_member_change_errors);
+    tcase_add_test(member, test_rgroup_member_transfer_moves_leadership);
+    tcase_add_test(member, test_rgroup_member_hydrating_leader_hands_off);
+    tcase_add_test(member, test_rgroup_member_hydrating_alone_stays_unready);
+    suite_add_tcase(s, member);
 
     TCase *mux = tcase_create("mux");
     tcase_set_timeout(mux, 30);

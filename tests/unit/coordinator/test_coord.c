@@ -449,7 +449,94 @@ START_TEST(test_coord_bad_config_rejected)
     bad = cfg;
     bad.groups = groups;
     ck_assert_int_eq(coord_init(&other, &loop, mux, &bad), -EDDY_EINVAL);
+    bad = cfg;
+    bad.node_dead_ms = COORD_NODE_DEAD_MS_MIN - 1;
+    ck_assert_int_eq(coord_init(&other, &loop, mux, &bad), -EDDY_EINVAL);
+    bad.node_dead_ms = COORD_NODE_DEAD_MS_MAX + 1;
+    ck_assert_int_eq(coord_init(&other, &loop, mux, &bad), -EDDY_EINVAL);
     ck_assert_ptr_null(other);
+}
+END_TEST
+
+/* ---- heartbeats and ClusterStatus (cluster.c) ---- */
+
+/* A heartbeat of node reporting group 0 (ready) and group 1 at applied. */
+static int heartbeat(uint32_t node, uint64_t applied)
+{
+    Eddy__GroupStatus gs[2];
+    Eddy__GroupStatus *ptrs[2] = {&gs[0], &gs[1]};
+    for (int i = 0; i < 2; i++) {
+        eddy__group_status__init(&gs[i]);
+        gs[i].group = (uint32_t)i;
+        gs[i].applied_index = applied;
+        gs[i].ready = i == 0;
+    }
+    Eddy__HeartbeatReq req = EDDY__HEARTBEAT_REQ__INIT;
+    req.node = node;
+    req.rpc_address = rpc_addr;
+    req.gateway_address = "127.0.0.1:4567";
+    req.n_groups = 2;
+    req.groups = ptrs;
+    Eddy__Frame f = EDDY__FRAME__INIT;
+    f.body_case = EDDY__FRAME__BODY_HEARTBEAT;
+    f.heartbeat = &req;
+    return call(&f, NULL);
+}
+
+/* ClusterStatus; *out gets the response (free it). */
+static int cluster_status(Eddy__Frame **out)
+{
+    Eddy__ClusterStatusReq req = EDDY__CLUSTER_STATUS_REQ__INIT;
+    Eddy__Frame f = EDDY__FRAME__INIT;
+    f.body_case = EDDY__FRAME__BODY_CLUSTER_STATUS;
+    f.cluster_status = &req;
+    int code = call(&f, out);
+    ck_assert_int_eq((*out)->body_case, EDDY__FRAME__BODY_CLUSTER_STATUS_RESP);
+    return code;
+}
+
+START_TEST(test_coord_heartbeat_alive_then_dead)
+{
+    wait_initialized();
+    Eddy__Frame *resp;
+    ck_assert_int_eq(cluster_status(&resp), 0);
+    const Eddy__ClusterStatusResp *cs = resp->cluster_status_resp;
+    ck_assert_ptr_nonnull(cs->catalog);
+    ck_assert_uint_eq(cs->catalog->n_groups, 3);
+    ck_assert_uint_eq(cs->n_nodes, 1);
+    ck_assert_uint_eq(cs->nodes[0]->node, 1);
+    ck_assert(!cs->nodes[0]->alive); /* nothing heard yet: unknown */
+    ck_assert(!cs->nodes[0]->seen);
+    ck_assert_int_eq(cs->nodes[0]->state, EDDY__NODE_STATE__NODE_UNKNOWN);
+    eddy__frame__free_unpacked(resp, NULL);
+
+    ck_assert_int_eq(heartbeat(1, 42), 0);
+    ck_assert_int_eq(heartbeat(7, 42), -EDDY_ENOTFOUND); /* not in the catalogue */
+    ck_assert_int_eq(cluster_status(&resp), 0);
+    cs = resp->cluster_status_resp;
+    ck_assert(cs->nodes[0]->alive);
+    ck_assert(cs->nodes[0]->seen);
+    ck_assert_int_eq(cs->nodes[0]->state, EDDY__NODE_STATE__NODE_ALIVE);
+    ck_assert_str_eq(cs->nodes[0]->gateway_address, "127.0.0.1:4567");
+    ck_assert_uint_eq(cs->nodes[0]->n_groups, 2);
+    ck_assert(cs->nodes[0]->groups[0]->ready);
+    ck_assert_uint_eq(cs->nodes[0]->groups[1]->applied_index, 42);
+    eddy__frame__free_unpacked(resp, NULL);
+
+    sleep_ms(COORD_NODE_DEAD_MS_DEFAULT + 100);
+    ck_assert_int_eq(cluster_status(&resp), 0);
+    cs = resp->cluster_status_resp;
+    ck_assert(!cs->nodes[0]->alive);
+    ck_assert(cs->nodes[0]->seen);
+    ck_assert_int_eq(cs->nodes[0]->state, EDDY__NODE_STATE__NODE_DEAD);
+    ck_assert_uint_ge(cs->nodes[0]->last_seen_ms_ago, COORD_NODE_DEAD_MS_DEFAULT);
+    eddy__frame__free_unpacked(resp, NULL);
+
+    ck_assert_int_eq(heartbeat(1, 43), 0);
+    ck_assert_int_eq(cluster_status(&resp), 0);
+    ck_assert(resp->cluster_status_resp->nodes[0]->alive);
+    ck_assert_uint_eq(resp->cluster_status_resp->nodes[0]->groups[1]->applied_index, 43);
+    eddy__frame__free_unpacked(resp, NULL);
 }
 END_TEST
 
@@ -463,6 +550,12 @@ START_TEST(test_coord_no_quorum_not_leader)
     ck_assert_uint_eq(leader, 0);
     Eddy__Frame *resp;
     ck_assert_int_eq(get_catalog(0, &resp), -EDDY_ENOTLEADER);
+    eddy__frame__free_unpacked(resp, NULL);
+    ck_assert_int_eq(heartbeat(1, 1), -EDDY_ENOTLEADER);
+    ck_assert_int_eq(cluster_status(&resp), -EDDY_ENOTLEADER);
+    ck_assert_uint_eq(resp->cluster_status_resp->status->leader_node, 0);
+    ck_assert_ptr_null(resp->cluster_status_resp->catalog); /* none yet to send along */
+    ck_assert_uint_eq(resp->cluster_status_resp->n_nodes, 0);
     eddy__frame__free_unpacked(resp, NULL);
     ck_assert_uint_eq(coord_catalog(coord)->version, 0);
 }
@@ -481,6 +574,7 @@ static Suite *coord_suite(void)
     tcase_add_test(tc, test_coord_get_catalog_by_version);
     tcase_add_test(tc, test_coord_restart_keeps_catalogue);
     tcase_add_test(tc, test_coord_bad_config_rejected);
+    tcase_add_test(tc, test_coord_heartbeat_alive_then_dead);
     suite_add_tcase(s, tc);
     tc = tcase_create("follower");
     tcase_add_checked_fixture(tc, setup_no_quorum, teardown);

@@ -1,7 +1,7 @@
 /*
  * Unit tests for server/segment.c: round trips, read positions, limits,
- * sealing across files, recovery of torn and corrupt tails, trim and an
- * allocation-failure sweep. Each test gets a fresh directory under /tmp,
+ * sealing across files, recovery of torn and corrupt tails, trim, imports of
+ * files fetched from a peer (hydration) and an allocation-failure sweep. Each test gets a fresh directory under /tmp,
  * removed at teardown.
  *
  * Record i of a test has a fixed shape (t_seq, t_arrival, t_index, key
@@ -11,6 +11,7 @@
 
 #include "eddy/alloc.h"
 #include "eddy/assert.h"
+#include "eddy/crc32c.h"
 #include "eddy/errors.h"
 #include "eddy/limits.h"
 #include "eddy/log.h"
@@ -208,6 +209,7 @@ struct t_files {
     char names[T_FILES_MAX][64];
     uint64_t bytes[T_FILES_MAX];
     bool sealed[T_FILES_MAX];
+    uint32_t crc[T_FILES_MAX];
 };
 
 static void t_files_cb(void *arg, const struct seg_file_info *f)
@@ -217,6 +219,7 @@ static void t_files_cb(void *arg, const struct seg_file_info *f)
     snprintf(tf->names[tf->count], sizeof(tf->names[0]), "%s", f->name);
     tf->bytes[tf->count] = f->bytes;
     tf->sealed[tf->count] = f->sealed;
+    tf->crc[tf->count] = f->crc32c;
     tf->count++;
 }
 
@@ -864,6 +867,289 @@ START_TEST(test_segment_alloc_failure_sweep)
 }
 END_TEST
 
+/* --- import (hydration) --- */
+
+/* A peer's store under t_root/<sub>: count small records, a new file after
+ * every id in rolls. */
+static void t_make_peer(const char *sub,
+                        uint32_t count,
+                        const uint32_t *rolls,
+                        size_t roll_count,
+                        struct t_files *tf)
+{
+    char dir[160];
+    snprintf(dir, sizeof(dir), "%s/%s", t_root, sub);
+    struct seg_store *p = NULL;
+    ck_assert_int_eq(seg_store_open(dir, &p), 0);
+    size_t r = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        t_append(p, i, t_small_len(i) + 1);
+        if (r < roll_count && rolls[r] == i) {
+            ck_assert_int_eq(seg_store_roll(p), 0);
+            ck_assert_int_eq(seg_store_roll(p), 0); /* no active file: a no-op */
+            r++;
+        }
+    }
+    t_files(p, tf);
+    seg_store_close(p);
+}
+
+/* Copies the first bytes (all when bytes < 0) of t_root/<sub>/<name> into t_dir. */
+static void t_copy_in(const char *sub, const char *name, off_t bytes)
+{
+    char from[256];
+    char to[256];
+    snprintf(from, sizeof(from), "%s/%s/%s", t_root, sub, name);
+    t_path(name, to, sizeof(to));
+    char parent[160];
+    snprintf(parent, sizeof(parent), "%s/shard", t_root);
+    ck_assert(mkdir(parent, 0755) == 0 || errno == EEXIST);
+    ck_assert(mkdir(t_dir, 0755) == 0 || errno == EEXIST);
+    int in = open(from, O_RDONLY);
+    ck_assert_int_ge(in, 0);
+    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ck_assert_int_ge(out, 0);
+    static uint8_t buf[64 * 1024];
+    off_t done = 0;
+    for (;;) {
+        size_t want = sizeof(buf);
+        if (bytes >= 0 && (off_t)want > bytes - done) {
+            want = (size_t)(bytes - done);
+        }
+        ssize_t n = want > 0 ? read(in, buf, want) : 0;
+        ck_assert_int_ge(n, 0);
+        if (n == 0) {
+            break;
+        }
+        ck_assert_int_eq(write(out, buf, (size_t)n), n);
+        done += n;
+    }
+    close(in);
+    close(out);
+}
+
+static uint32_t t_file_crc(const char *name)
+{
+    char path[256];
+    t_path(name, path, sizeof(path));
+    int fd = open(path, O_RDONLY);
+    ck_assert_int_ge(fd, 0);
+    static uint8_t buf[64 * 1024];
+    uint32_t crc = 0;
+    for (ssize_t n; (n = read(fd, buf, sizeof(buf))) > 0;) {
+        crc = crc32c_update(crc, buf, (size_t)n);
+    }
+    close(fd);
+    return crc;
+}
+
+static bool t_exists(const char *name)
+{
+    char path[256];
+    t_path(name, path, sizeof(path));
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+START_TEST(test_segment_import_fills_gaps)
+{
+    static const uint32_t rolls[] = {9, 19};
+    struct t_files pf;
+    t_make_peer("peer", 30, rolls, 2, &pf);
+    ck_assert_uint_eq(pf.count, 3);
+    ck_assert(pf.sealed[0] && pf.sealed[1] && !pf.sealed[2]);
+    /* The newest file first (restart of a replica with its newest file
+     * only), then the oldest, then the one between. */
+    t_copy_in("peer", pf.names[2], -1);
+    struct seg_store *s = t_open();
+    ck_assert(seg_store_last_seq(s) == t_seq(29));
+    t_copy_in("peer", pf.names[0], -1);
+    ck_assert_int_eq(seg_store_import_file(s, pf.names[0]), 0);
+    t_copy_in("peer", pf.names[1], -1);
+    ck_assert_int_eq(seg_store_import_file(s, pf.names[1]), 0);
+    ck_assert(seg_store_last_seq(s) == t_seq(29));
+    ck_assert_uint_eq(seg_store_last_index(s), t_index(29));
+    t_read_all(s, 0, 29, 7);
+    struct t_files tf;
+    t_files(s, &tf);
+    ck_assert_uint_eq(tf.count, 3);
+    uint64_t total = 0;
+    for (size_t k = 0; k < 3; k++) {
+        ck_assert_str_eq(tf.names[k], pf.names[k]);
+        ck_assert_uint_eq(tf.bytes[k], pf.bytes[k]);
+        ck_assert_uint_eq(tf.crc[k], pf.crc[k]);
+        ck_assert_uint_eq(tf.crc[k], t_file_crc(tf.names[k]));
+        total += tf.bytes[k];
+    }
+    ck_assert_uint_eq(seg_store_bytes(s), total);
+    t_append(s, 30, 10); /* into the active file, still the newest */
+    t_read_all(s, 0, 30, 7);
+    seg_store_close(s);
+    s = t_open();
+    t_read_all(s, 0, 30, 9);
+    seg_store_close(s);
+}
+END_TEST
+
+START_TEST(test_segment_import_as_hydration_orders_them)
+{
+    /* As a hydrating shard does: an empty store, one fetched file, new
+     * records in a new file, then the fetched file between them. */
+    static const uint32_t rolls[] = {9, 19};
+    struct t_files pf;
+    t_make_peer("peer", 30, rolls, 2, &pf);
+    struct seg_store *s = t_open();
+    t_copy_in("peer", pf.names[1], -1);
+    ck_assert_int_eq(seg_store_import_file(s, pf.names[1]), 0);
+    ck_assert(seg_store_last_seq(s) == t_seq(19));
+    t_append(s, 30, 5); /* the imported file is sealed: a new file starts */
+    struct t_files tf;
+    t_files(s, &tf);
+    ck_assert_uint_eq(tf.count, 2);
+    ck_assert(tf.sealed[0]);
+    t_copy_in("peer", pf.names[2], -1);
+    ck_assert_int_eq(seg_store_import_file(s, pf.names[2]), 0);
+    t_copy_in("peer", pf.names[0], -1);
+    ck_assert_int_eq(seg_store_import_file(s, pf.names[0]), 0);
+    t_read_all(s, 0, 30, 4);
+    ck_assert(seg_store_last_seq(s) == t_seq(30));
+    seg_store_close(s);
+    s = t_open();
+    t_read_all(s, 0, 30, 100);
+    t_files(s, &tf);
+    ck_assert_uint_eq(tf.count, 4);
+    seg_store_close(s);
+}
+END_TEST
+
+START_TEST(test_segment_import_rejects_what_does_not_fit)
+{
+    static const uint32_t rolls[] = {9, 19};
+    static const uint32_t other_rolls[] = {4, 14};
+    struct t_files pf;
+    struct t_files of;
+    t_make_peer("peer", 30, rolls, 2, &pf);
+    t_make_peer("other", 30, other_rolls, 2, &of);
+    t_copy_in("peer", pf.names[0], -1);
+    t_copy_in("peer", pf.names[2], -1);
+    struct seg_store *s = t_open();
+    /* Names: not a segment name, or not there. */
+    ck_assert_int_eq(seg_store_import_file(s, "../peer/x.seg"), -EDDY_EINVAL);
+    ck_assert_int_eq(seg_store_import_file(s, "00000000000000000000000000000001.seg"), -ENOENT);
+    /* Listed already. */
+    ck_assert_int_eq(seg_store_import_file(s, pf.names[0]), -EDDY_EEXISTS);
+    /* Records 5..14 overlap the first file's 0..9. */
+    t_copy_in("other", of.names[1], -1);
+    ck_assert_int_eq(seg_store_import_file(s, of.names[1]), -EDDY_ECORRUPT);
+    /* A torn copy is refused whole, never cut. */
+    t_copy_in("peer", pf.names[1], (off_t)pf.bytes[1] - 3);
+    ck_assert_int_eq(seg_store_import_file(s, pf.names[1]), -EDDY_ECORRUPT);
+    ck_assert_uint_eq((uint64_t)t_file_size(pf.names[1]), pf.bytes[1] - 3);
+    /* Past the active file: appends own what follows it. */
+    seg_store_close(s);
+    char path[256];
+    t_path(pf.names[1], path, sizeof(path));
+    ck_assert_int_eq(unlink(path), 0);
+    t_path(pf.names[2], path, sizeof(path));
+    ck_assert_int_eq(unlink(path), 0);
+    s = t_open();
+    t_copy_in("peer", pf.names[2], -1);
+    ck_assert_int_eq(seg_store_import_file(s, pf.names[2]), -EDDY_EINVAL);
+    t_read_all(s, 0, 9, 5);
+    seg_store_close(s);
+}
+END_TEST
+
+START_TEST(test_segment_import_roll_starts_a_new_file)
+{
+    struct seg_store *s = t_open();
+    ck_assert_int_eq(seg_store_roll(s), 0); /* empty: a no-op */
+    for (uint32_t i = 0; i < 5; i++) {
+        t_append(s, i, 50);
+    }
+    ck_assert_int_eq(seg_store_roll(s), 0);
+    for (uint32_t i = 5; i < 10; i++) {
+        t_append(s, i, 50);
+    }
+    struct t_files tf;
+    t_files(s, &tf);
+    ck_assert_uint_eq(tf.count, 2);
+    ck_assert(tf.sealed[0]);
+    ck_assert(!tf.sealed[1]);
+    seg_store_close(s);
+    s = t_open();
+    t_read_all(s, 0, 9, 3);
+    t_files(s, &tf);
+    ck_assert_uint_eq(tf.count, 2);
+    seg_store_close(s);
+}
+END_TEST
+
+START_TEST(test_segment_import_file_crc_follows_the_bytes)
+{
+    char name[64];
+    uint64_t end_of_48;
+    t_make_fifty(name, sizeof(name), &end_of_48);
+    struct seg_store *s = t_open();
+    struct seg_file_info info;
+    ck_assert_int_eq(seg_store_file(s, name, &info), 0);
+    ck_assert_uint_eq(info.crc32c, t_file_crc(name));
+    t_append(s, 50, 77);
+    ck_assert_int_eq(seg_store_file(s, name, &info), 0);
+    ck_assert_uint_eq(info.crc32c, t_file_crc(name));
+    ck_assert_uint_eq(info.bytes, (uint64_t)t_file_size(name));
+    seg_store_close(s);
+    t_truncate(name, t_file_size(name) - 5); /* torn: cut back to record 49 */
+    s = t_open();
+    ck_assert_int_eq(seg_store_file(s, name, &info), 0);
+    ck_assert_uint_eq(info.crc32c, t_file_crc(name));
+    ck_assert_str_eq(info.name, name);
+    ck_assert_int_eq(seg_store_file(s, "../../etc/passwd", &info), -EDDY_ENOTFOUND);
+    ck_assert_int_eq(seg_store_file(s, "00000000000000000000000000000001.seg", &info),
+                     -EDDY_ENOTFOUND);
+    ck_assert_str_eq(seg_store_dir(s), t_dir);
+    ck_assert(seg_file_name_is_valid(name));
+    ck_assert(seg_file_name_seq(name) == t_seq(0));
+    ck_assert(!seg_file_name_is_valid("0000000000000000000000000000000A.seg"));
+    ck_assert(!seg_file_name_is_valid("../00000000000000000000000000000.seg"));
+    ck_assert(!seg_file_name_is_valid(NULL));
+    seg_store_close(s);
+}
+END_TEST
+
+static bool t_keep_named(void *arg, const char *name)
+{
+    return strcmp(name, arg) == 0;
+}
+
+START_TEST(test_segment_import_set_aside_and_remove)
+{
+    static const uint32_t rolls[] = {9, 19};
+    struct t_files pf;
+    t_make_peer("peer", 30, rolls, 2, &pf);
+    for (size_t k = 0; k < 3; k++) {
+        t_copy_in("peer", pf.names[k], -1);
+    }
+    ck_assert_int_eq(seg_dir_set_aside(t_dir, t_keep_named, pf.names[2]), 2);
+    char aside[128];
+    snprintf(aside, sizeof(aside), "%s.aside", pf.names[0]);
+    ck_assert(t_exists(aside));
+    ck_assert(!t_exists(pf.names[0]));
+    struct seg_store *s = t_open();
+    t_read_all(s, 20, 29, 4);
+    seg_store_close(s);
+    ck_assert_int_eq(seg_dir_remove_aside(t_dir), 2);
+    ck_assert(!t_exists(aside));
+    ck_assert(t_exists(pf.names[2]));
+    ck_assert_int_eq(seg_dir_set_aside(t_dir, NULL, NULL), 1);
+    s = t_open();
+    ck_assert(seg_store_is_empty(s));
+    ck_assert_int_eq(seg_store_destroy(s), 0); /* removes the aside file too */
+    ck_assert_int_eq(seg_dir_set_aside(t_dir, NULL, NULL), 0);
+    ck_assert_int_eq(seg_dir_remove_aside(t_dir), 0);
+}
+END_TEST
+
 static Suite *segment_suite(void)
 {
     Suite *s = suite_create("segment");
@@ -871,7 +1157,7 @@ static Suite *segment_suite(void)
         const char *name;
         int timeout_s;
     } groups[] = {{"roundtrip", 10}, {"position", 20}, {"limits", 10}, {"files", 60},
-                  {"recovery", 60},  {"trim", 60},     {"alloc", 20}};
+                  {"recovery", 60},  {"trim", 60},     {"alloc", 20},  {"import", 20}};
     TCase *tc[EDDY_ARRAY_LEN(groups)];
     for (size_t k = 0; k < EDDY_ARRAY_LEN(groups); k++) {
         tc[k] = tcase_create(groups[k].name);
@@ -905,6 +1191,12 @@ static Suite *segment_suite(void)
     tcase_add_test(tc[4], test_segment_recovery_read_detects_corruption);
     tcase_add_test(tc[5], test_segment_trim_sealed_files);
     tcase_add_loop_test(tc[6], test_segment_alloc_failure_sweep, 0, 40);
+    tcase_add_test(tc[7], test_segment_import_fills_gaps);
+    tcase_add_test(tc[7], test_segment_import_as_hydration_orders_them);
+    tcase_add_test(tc[7], test_segment_import_rejects_what_does_not_fit);
+    tcase_add_test(tc[7], test_segment_import_roll_starts_a_new_file);
+    tcase_add_test(tc[7], test_segment_import_file_crc_follows_the_bytes);
+    tcase_add_test(tc[7], test_segment_import_set_aside_and_remove);
     return s;
 }
 

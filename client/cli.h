@@ -1,0 +1,20 @@
+/*
+ * The eddy command line: one entry point per command. Each takes the
+ * arguments after its command words, prints to stdout (errors to stderr)
+ * and returns the process exit code: 0 success (or healthy), 1 failure (or
+ * unhealthy), 2 usage error.
+ */
+#ifndef EDDY_CLI_H
+#define EDDY_CLI_H
+
+/* Default internal RPC address of a node started by tools/up. */
+#define CLI_RPC_DEFAULT "127.0.0.1:4568"
+/* Deadline of one RPC call from the CLI. */
+#define CLI_CALL_TIMEOUT_MS 5000
+
+/* eddy status [--rpc HOST:PORT] */
+int cli_node_status_main(int argc, char **argv);
+/* eddy cluster status [--rpc LIST] [--wait-healthy [--timeout S]] */
+int cli_cluster_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,161 @@
+/*
+ * The insides of one Raft group replica, shared by rgroup.c (start-up,
+ * proposals, leadership, close) and rgroup_change.c (membership changes,
+ * leadership transfer, hydration hand-off). Not for use outside common/.
+ */
+#ifndef EDDY_RGROUP_INTERNAL_H
+#define EDDY_RGROUP_INTERNAL_H
+
+#include "eddy/assert.h"
+#include "eddy/rgroup.h"
+
+#include <raft.h>
+#include <raft/uv.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+/* DRAINING: closing, waiting for raft_uv to store every appended entry. */
+enum rgroup_state {
+    RGROUP_INITED,
+    RGROUP_STARTED,
+    RGROUP_DRAINING,
+    RGROUP_CLOSING,
+    RGROUP_STATE_COUNT
+};
+
+struct rgroup_link {
+    struct rgroup_link *prev;
+    struct rgroup_link *next;
+};
+
+struct rgroup_prop {
+    struct raft_apply req;
+    struct rgroup *g;
+    rgroup_propose_cb cb;
+    void *arg;
+    size_t bytes; /* envelope bytes counted in g->inflight_bytes */
+    int status;   /* for deferred completions */
+    struct rgroup_link link;
+};
+
+struct rgroup_op; /* rgroup_change.c */
+
+struct rgroup {
+    uv_loop_t *loop;
+    const struct rgroup_fsm *fsm;
+    enum rgroup_state state;
+    uint32_t group_id;
+    uint64_t node_id;
+    bool is_join;                   /* never bootstrap (rgroup_config.join) */
+    struct raft_configuration conf; /* bootstrap configuration until start */
+    struct raft_uv_transport transport;
+    struct raft_io io;
+    struct raft_fsm raft_fsm;
+    struct raft raft;
+    uv_timer_t poll;
+    uv_idle_t defer;
+    unsigned handles_open;
+    bool is_raft_closed;
+
+    /* Leadership. */
+    bool is_ready;
+    uint64_t leader_id;
+    raft_term ready_term; /* term whose election barrier was applied */
+    struct raft_barrier barrier;
+    bool is_barrier_inflight;
+    raft_term barrier_term;
+    rgroup_state_cb state_cb;
+    void *state_arg;
+    bool is_notify_due; /* readiness changed outside the poll: tell state_cb */
+
+    /* Proposals. */
+    struct rgroup_link inflight; /* handed to raft_apply, in index order */
+    struct rgroup_link deferred; /* completed without raft, callback due */
+    size_t inflight_bytes;
+
+    /* Membership and leadership changes (rgroup_change.c). */
+    struct rgroup_op *rejoin;    /* the one running rgroup_rejoin, or NULL */
+    struct rgroup_op *transfer;  /* the raft_transfer in flight, or NULL */
+    struct rgroup_link ops_done; /* completed ops whose callback is due */
+    bool is_hydrating;
+    uint64_t handoff_at_ms; /* next hand-off attempt of a hydrating leader */
+    uint64_t handoff_warned_ms;
+
+    /* The FSM result of the last applied entry until its proposer takes it. */
+    void *result;
+    raft_index apply_index; /* index of the last fsm->apply call */
+
+    /* Snapshot sizing. */
+    uint64_t snapshot_log_bytes;
+    uint64_t entry_count;
+    uint64_t entry_bytes;
+    unsigned snapshot_threshold;
+
+    raft_index leader_index_max; /* last entry this replica appended as leader */
+    uint64_t drain_deadline_ms;
+    rgroup_close_cb close_cb;
+    void *close_arg;
+};
+
+static inline void rgroup_list_init(struct rgroup_link *head)
+{
+    head->prev = head;
+    head->next = head;
+}
+
+static inline bool rgroup_list_is_empty(const struct rgroup_link *head)
+{
+    return head->next == head;
+}
+
+static inline void rgroup_list_push(struct rgroup_link *head, struct rgroup_link *l)
+{
+    l->prev = head->prev;
+    l->next = head;
+    head->prev->next = l;
+    head->prev = l;
+}
+
+static inline void rgroup_list_remove(struct rgroup_link *l)
+{
+    l->prev->next = l->next;
+    l->next->prev = l->prev;
+    l->prev = l;
+    l->next = l;
+}
+
+/* Moves every element of src to the (empty) dst. */
+static inline void rgroup_list_take(struct rgroup_link *dst, struct rgroup_link *src)
+{
+    EDDY_ASSERT(rgroup_list_is_empty(dst));
+    if (rgroup_list_is_empty(src)) {
+        return;
+    }
+    dst->next = src->next;
+    dst->prev = src->prev;
+    dst->next->prev = dst;
+    dst->prev->next = dst;
+    rgroup_list_init(src);
+}
+
+/* ---- rgroup.c ---- */
+
+/* Maps a RAFT_* code to an Eddy code. */
+int rgroup_errno_from_raft(int rv);
+/* Runs the deferred callbacks (proposals and ops) from the loop soon. */
+void rgroup_defer_start(struct rgroup *g);
+
+/* ---- rgroup_change.c ---- */
+
+/* On every poll of a started replica, after its state was sampled: drives
+ * the running rejoin and the hydrating leader's hand-off. */
+void rgroup_change_poll(struct rgroup *g);
+/* Runs the callbacks of completed ops queued so far. */
+void rgroup_change_run_done(struct rgroup *g);
+bool rgroup_change_has_done(const struct rgroup *g);
+/* After raft closed: fails the ops still open with -EDDY_ESHUTDOWN and runs
+ * every callback due. */
+void rgroup_change_close(struct rgroup *g);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * Internals of the shard group state machine, shared by shard_fsm.c (the
+ * shard table, apply, snapshot) and shard_fsm_restore.c (restore and
+ * hydration). No other module includes this.
+ */
+#ifndef EDDY_SHARD_FSM_INTERNAL_H
+#define EDDY_SHARD_FSM_INTERNAL_H
+
+#include "shard_fsm.h"
+
+#include "eddy/u128.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct seg_store;
+
+/* A manifest file the shard lacks, with what the manifest says of it. */
+struct shard_missing {
+    char *file;
+    uint64_t bytes;
+    uint32_t crc32c;
+};
+
+struct shard_entry {
+    struct shard_entry *next;
+    char *stream;
+    uint64_t created_ms;
+    uint32_t shard;
+    char *dir; /* the store's directory */
+    struct seg_store *store;
+    /* Hydration: files of the restored manifest not yet here, by name. */
+    struct shard_missing *missing;
+    size_t missing_count;
+    /* The manifest's last record: records at or below it were applied
+     * before the snapshot and live in the missing files. */
+    u128 hydrate_last_seq;
+    uint64_t hydrate_last_index;
+    bool seen; /* named by the manifest being restored */
+};
+
+struct shard_fsm {
+    char *dir;
+    uint32_t group_id;
+    struct shard_entry **buckets;
+    size_t bucket_count; /* power of two */
+    size_t shard_count;
+    size_t hydrating_count; /* shards with missing files */
+    uint64_t applied_index;
+    uint64_t last_arrival_ms;
+    shard_fsm_hydrate_cb hydrate_cb;
+    void *hydrate_arg;
+};
+
+/* The shard's entry, NULL when the group does not hold it. */
+struct shard_entry *
+shard_fsm_entry(struct shard_fsm *f, const char *stream, uint64_t created_ms, uint32_t shard);
+/* Opens (creating if needed) the store of a shard; idempotent. */
+int shard_fsm_open_shard(struct shard_fsm *f,
+                         const char *stream,
+                         uint64_t created_ms,
+                         uint32_t shard);
+/* The directory of a shard's store (not created). */
+int shard_fsm_shard_path(const struct shard_fsm *f,
+                         const char *stream,
+                         uint64_t created_ms,
+                         uint32_t shard,
+                         char *path,
+                         size_t size);
+/* Closes and removes the shard's store and files, and forgets the shard. */
+void shard_fsm_drop_entry(struct shard_fsm *f, struct shard_entry *e);
+/* Forgets the shard and closes its store (NULL allowed); the files stay. */
+void shard_fsm_forget_entry(struct shard_fsm *f, struct shard_entry *e);
+/* Forgets the shard's missing files (hydration of it is over or moot). */
+void shard_fsm_clear_missing(struct shard_fsm *f, struct shard_entry *e);
+void shard_fsm_notify(struct shard_fsm *f);
+/* The Raft restore callback (rgroup_fsm.restore). */
+int shard_fsm_restore(void *data, const uint8_t *buf, size_t len);
+
+#define SHARD_FSM_PATH_MAX 4096
+
+#endif
