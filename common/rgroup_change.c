@@ -72,6 +72,11 @@
 #define RGROUP_HANDOFF_RETRY_MS 200 /* a hydrating leader whose transfer failed */
 #endif
 #define RGROUP_HANDOFF_WARN_MS 5000 /* rate limit of the failed hand-off warning */
+/* A transfer target further behind than this many entries is refused at
+ * once: 0.15 would wait for it to catch up (up to an election timeout) with
+ * the leader refusing every write meanwhile. A live follower trails by the
+ * few entries in flight (SERVER_BATCHES_INFLIGHT_MAX and a barrier). */
+#define RGROUP_TRANSFER_LAG_MAX 256
 #define RGROUP_ADDRESS_LEN_MAX 255  /* the rmux header's bound (common/README.md) */
 #define RGROUP_UV_DISK_FORMAT 1     /* raft_uv metadata format version in 0.15 */
 #define RGROUP_UV_METADATA_BYTES 32 /* format, version, term, voted_for: u64 LE each */
@@ -388,6 +393,23 @@ static void rgroup_on_transfer(struct raft_transfer *req)
     rgroup_op_complete(op, status);
 }
 
+/* Entries the leader has that node_id has not acknowledged; 0 for a node
+ * that is not in the configuration (raft_transfer refuses it) or for 0
+ * (raft picks the most up-to-date voter). Reads 0.15's public progress
+ * array, indexed like the configuration's servers. */
+static uint64_t rgroup_follower_lag(struct rgroup *g, uint64_t node_id)
+{
+    const struct raft_configuration *c = &g->raft.configuration;
+    raft_index last = raft_last_index(&g->raft);
+    for (unsigned i = 0; node_id != 0 && i < c->n; i++) {
+        if (c->servers[i].id == node_id) {
+            raft_index match = g->raft.leader_state.progress[i].match_index;
+            return match < last ? last - match : 0;
+        }
+    }
+    return 0;
+}
+
 /* raft_transfer for op; 0 or a RAFT_* code (op not handed over then). */
 static int rgroup_transfer_issue(struct rgroup *g, struct rgroup_op *op, uint64_t node_id)
 {
@@ -426,6 +448,13 @@ void rgroup_transfer(struct rgroup *g, uint64_t node_id, rgroup_change_cb cb, vo
     }
     if (g->transfer != NULL || g->raft.transfer != NULL) {
         rgroup_op_complete(op, -EDDY_EINUSE);
+        return;
+    }
+    uint64_t lag = rgroup_follower_lag(g, node_id);
+    if (lag > RGROUP_TRANSFER_LAG_MAX) {
+        LOG_INFO("rgroup transfer refused group=%u to=%llu: %llu entries behind",
+                 (unsigned)g->group_id, (unsigned long long)node_id, (unsigned long long)lag);
+        rgroup_op_complete(op, -EDDY_EUNAVAILABLE);
         return;
     }
     int rv = rgroup_transfer_issue(g, op, node_id);

@@ -55,11 +55,13 @@ enum hydrate_state {
 static const bool hydrate_transitions[HYDRATE_STATE_COUNT][HYDRATE_STATE_COUNT] = {
     [HYDRATE_IDLE] = {[HYDRATE_WAITING] = true, [HYDRATE_OPENING] = true},
     [HYDRATE_WAITING] = {[HYDRATE_IDLE] = true},
-    [HYDRATE_OPENING] = {[HYDRATE_CALLING] = true, [HYDRATE_IDLE] = true,
-                         [HYDRATE_DISCARDING] = true},
+    [HYDRATE_OPENING] =
+        {[HYDRATE_CALLING] = true, [HYDRATE_IDLE] = true, [HYDRATE_DISCARDING] = true},
     [HYDRATE_CALLING] = {[HYDRATE_WRITING] = true, [HYDRATE_DISCARDING] = true},
-    [HYDRATE_WRITING] = {[HYDRATE_WRITING] = true, [HYDRATE_CALLING] = true,
-                         [HYDRATE_FINISHING] = true, [HYDRATE_DISCARDING] = true},
+    [HYDRATE_WRITING] = {[HYDRATE_WRITING] = true,
+                         [HYDRATE_CALLING] = true,
+                         [HYDRATE_FINISHING] = true,
+                         [HYDRATE_DISCARDING] = true},
     [HYDRATE_FINISHING] = {[HYDRATE_IDLE] = true},
     [HYDRATE_DISCARDING] = {[HYDRATE_IDLE] = true},
 };
@@ -116,7 +118,7 @@ struct hydrate {
     /* Sources that failed this round: each is asked once a round. */
     uint64_t failed[HYDRATE_SOURCES_MAX];
     unsigned failed_count;
-    uint64_t good_node;      /* served the last file: asked first while it serves */
+    uint64_t good_node;       /* served the last file: asked first while it serves */
     uint64_t failures_in_row; /* since the last file fetched, for thinning warnings */
     unsigned backoff_ms;
     bool is_hydrating; /* as reported */
@@ -429,8 +431,7 @@ static void hydrate_report(struct hydrate *h)
                  shard_fsm_missing_count(h->fsm));
     } else {
         LOG_INFO("group=%u hydrated: files=%" PRIu64 " bytes=%" PRIu64 " failures=%" PRIu64,
-                 h->group_id, h->stats.files_fetched, h->stats.bytes_fetched,
-                 h->stats.failures);
+                 h->group_id, h->stats.files_fetched, h->stats.bytes_fetched, h->stats.failures);
         eddy_free(h->buf);
         h->buf = NULL;
     }
@@ -559,8 +560,8 @@ static void hydrate_start(struct hydrate *h, const struct shard_fsm_missing *m, 
     LOG_DEBUG("group=%u stream=%s shard=%u file=%s bytes=%" PRIu64 " fetching from node=%" PRIu64,
               h->group_id, m->stream, m->shard, m->file, m->bytes, node_id);
     hydrate_set_state(h, HYDRATE_OPENING);
-    int rv = uv_fs_open(h->loop, &h->fs, h->job->part_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                        0644, hydrate_on_open);
+    int rv = uv_fs_open(h->loop, &h->fs, h->job->part_path,
+                        O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644, hydrate_on_open);
     if (rv != 0) {
         hydrate_set_state(h, HYDRATE_IDLE);
         hydrate_fail(h, rv, "open part file");
@@ -645,7 +646,8 @@ static void hydrate_on_write(uv_fs_t *req)
 static void hydrate_write(struct hydrate *h)
 {
     struct hydrate_job *j = h->job;
-    uv_buf_t b = uv_buf_init((char *)h->buf + j->chunk_done, (unsigned)(j->chunk_len - j->chunk_done));
+    uv_buf_t b =
+        uv_buf_init((char *)h->buf + j->chunk_done, (unsigned)(j->chunk_len - j->chunk_done));
     hydrate_set_state(h, HYDRATE_WRITING);
     int rv = uv_fs_write(h->loop, &h->fs, j->fd, &b, 1, (int64_t)(j->offset + j->chunk_done),
                          hydrate_on_write);
@@ -794,122 +796,4 @@ static void hydrate_finish(struct hydrate *h)
     hydrate_set_state(h, HYDRATE_FINISHING);
     int rv = uv_queue_work(h->loop, &h->work, hydrate_on_finish_work, hydrate_on_finished);
     EDDY_ASSERT(rv == 0); /* fails only for a NULL callback */
-}
-
-/* ---- serving ---- */
-
-/* One FetchSegment read on the threadpool. */
-struct hydrate_read {
-    uv_work_t work;
-    struct rpc_call *call;
-    char *path;
-    uint64_t offset;
-    size_t len;
-    uint64_t file_bytes; /* the verified length when the call arrived */
-    uint8_t *data;
-    int result;
-    hydrate_served_cb done;
-    void *arg;
-};
-
-static void hydrate_on_read_work(uv_work_t *w)
-{
-    struct hydrate_read *r = container_of(w, struct hydrate_read, work);
-    int fd = open(r->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        r->result = errno == ENOENT ? -EDDY_ENOTFOUND : -errno;
-        return;
-    }
-    size_t got = 0;
-    while (got < r->len) {
-        ssize_t n = pread(fd, r->data + got, r->len - got, (off_t)(r->offset + got));
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            /* The file is shorter than its store says: trimmed or cut since. */
-            r->result = n < 0 ? -errno : -EDDY_EUNAVAILABLE;
-            break;
-        }
-        got += (size_t)n;
-    }
-    close(fd);
-}
-
-static void hydrate_on_read(uv_work_t *w, int status)
-{
-    (void)status;
-    struct hydrate_read *r = container_of(w, struct hydrate_read, work);
-    if (r->result != 0) {
-        rpc_reply_error(r->call, r->result, 0, "segment read failed");
-    } else {
-        Eddy__Status st = EDDY__STATUS__INIT;
-        Eddy__FetchSegmentResp resp = EDDY__FETCH_SEGMENT_RESP__INIT;
-        resp.status = &st;
-        resp.data.data = r->data;
-        resp.data.len = r->len;
-        resp.file_bytes = r->file_bytes;
-        Eddy__Frame f = EDDY__FRAME__INIT;
-        f.body_case = EDDY__FRAME__BODY_FETCH_SEGMENT_RESP;
-        f.fetch_segment_resp = &resp;
-        rpc_call_reply(r->call, &f);
-    }
-    hydrate_served_cb done = r->done;
-    void *arg = r->arg;
-    eddy_free(r->data);
-    eddy_free(r->path);
-    eddy_free(r);
-    done(arg);
-}
-
-/* What the request may read: a file the store lists, a range inside it. */
-static int hydrate_serve_check(struct seg_store *store,
-                               const Eddy__FetchSegmentReq *req,
-                               struct seg_file_info *info)
-{
-    if (store == NULL || req->file == NULL || !seg_file_name_is_valid(req->file)) {
-        return -EDDY_ENOTFOUND;
-    }
-    if (seg_store_file(store, req->file, info) != 0) {
-        return -EDDY_ENOTFOUND;
-    }
-    return req->offset > info->bytes ? -EDDY_EINVAL : 0;
-}
-
-int hydrate_serve(uv_loop_t *loop,
-                  struct seg_store *store,
-                  struct rpc_call *call,
-                  hydrate_served_cb done,
-                  void *arg)
-{
-    EDDY_ASSERT(done != NULL);
-    const Eddy__FetchSegmentReq *req = rpc_call_request(call)->fetch_segment;
-    EDDY_ASSERT(req != NULL);
-    struct seg_file_info info;
-    int rv = hydrate_serve_check(store, req, &info);
-    char *path = rv == 0 ? hydrate_path(seg_store_dir(store), req->file, "") : NULL;
-    if (rv == 0 && path == NULL) {
-        rv = -ENAMETOOLONG;
-    }
-    if (rv != 0) {
-        rpc_reply_error(call, rv, 0, rv == -EDDY_ENOTFOUND ? "no such segment file" : NULL);
-        return rv;
-    }
-    uint64_t left = info.bytes - req->offset;
-    uint64_t len = req->length < left ? req->length : left;
-    if (len > HYDRATE_SERVE_BYTES_MAX) {
-        len = HYDRATE_SERVE_BYTES_MAX;
-    }
-    struct hydrate_read *r = eddy_xcalloc(1, sizeof(*r));
-    r->call = call;
-    r->path = path;
-    r->offset = req->offset;
-    r->len = (size_t)len;
-    r->file_bytes = info.bytes;
-    r->data = eddy_xmalloc(r->len ? r->len : 1);
-    r->done = done;
-    r->arg = arg;
-    rv = uv_queue_work(loop, &r->work, hydrate_on_read_work, hydrate_on_read);
-    EDDY_ASSERT(rv == 0); /* fails only for a NULL callback */
-    return 0;
 }

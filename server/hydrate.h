@@ -19,9 +19,9 @@
  * not), never from inside a call into this module or into the FSM; it makes
  * the replica neither serve nor lead meanwhile (rgroup_set_hydrating).
  *
- * Serve side: hydrate_serve answers one FetchSegmentReq from a shard's store
- * with pread on the threadpool. Any replica serves any file its store
- * lists, leader or not.
+ * Serve side (hydrate_serve.c): hydrate_serve answers one FetchSegmentReq
+ * from a shard's store with pread on the threadpool. Any replica serves any
+ * file its store lists, leader or not.
  *
  * Lifecycle: hydrate_init -> (the FSM's changes drive it) ->
  * hydrate_close(cb); the FSM must outlive the close callback. All calls on
@@ -57,10 +57,10 @@ struct hydrate_config {
     uint64_t node_id;                 /* this replica: never asked */
     const struct hydrate_peer *peers; /* node id -> RPC address; copied */
     unsigned peer_count;
-    uint32_t chunk_bytes;     /* 0: HYDRATE_CHUNK_BYTES; at most HYDRATE_SERVE_BYTES_MAX */
-    unsigned retry_ms_min;    /* 0: HYDRATE_RETRY_MS_MIN */
-    unsigned retry_ms_max;    /* 0: HYDRATE_RETRY_MS_MAX */
-    unsigned call_timeout_ms; /* 0: HYDRATE_CALL_TIMEOUT_MS */
+    uint32_t chunk_bytes;       /* 0: HYDRATE_CHUNK_BYTES; at most HYDRATE_SERVE_BYTES_MAX */
+    unsigned retry_ms_min;      /* 0: HYDRATE_RETRY_MS_MIN */
+    unsigned retry_ms_max;      /* 0: HYDRATE_RETRY_MS_MAX */
+    unsigned call_timeout_ms;   /* 0: HYDRATE_CALL_TIMEOUT_MS */
     hydrate_sources_cb sources; /* preferred sources or NULL; every other peer follows */
     hydrate_state_cb state;     /* may be NULL */
     void *arg;

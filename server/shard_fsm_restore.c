@@ -150,8 +150,8 @@ static void shard_plan_decide(struct shard_plan *p)
             continue;
         }
         bool newest = j + 1 == m->n_segments;
-        l->keep = shard_plan_matches(l, m->segments[j]) ||
-                  (newest && l->bytes > m->segments[j]->bytes);
+        l->keep =
+            shard_plan_matches(l, m->segments[j]) || (newest && l->bytes > m->segments[j]->bytes);
         p->have[j] = l->keep;
     }
     for (size_t j = 0; j < m->n_segments; j++) {
@@ -195,8 +195,7 @@ static bool shard_plan_needs_roll(const struct shard_plan *p)
             newest_missing = p->m->segments[j]->file;
         }
     }
-    return newest_kept != NULL && newest_missing != NULL &&
-           strcmp(newest_kept, newest_missing) < 0;
+    return newest_kept != NULL && newest_missing != NULL && strcmp(newest_kept, newest_missing) < 0;
 }
 
 /* ---- restoring one shard ---- */
@@ -368,9 +367,8 @@ bool shard_fsm_is_hydrating(const struct shard_fsm *f)
     return f->hydrating_count > 0;
 }
 
-static void shard_fsm_missing_fill(const struct shard_entry *e,
-                                   size_t i,
-                                   struct shard_fsm_missing *out)
+static void
+shard_fsm_missing_fill(const struct shard_entry *e, size_t i, struct shard_fsm_missing *out)
 {
     EDDY_ASSERT(i < e->missing_count);
     *out = (struct shard_fsm_missing){
@@ -436,11 +434,8 @@ static size_t shard_fsm_missing_find(const struct shard_entry *e, const char *na
 }
 
 /* Removes a fetched file the store will not take. */
-static void shard_fsm_discard(struct shard_fsm *f,
-                              const char *stream,
-                              uint64_t created_ms,
-                              uint32_t shard,
-                              const char *name)
+static void shard_fsm_discard(
+    struct shard_fsm *f, const char *stream, uint64_t created_ms, uint32_t shard, const char *name)
 {
     char path[SHARD_FSM_PATH_MAX];
     if (shard_fsm_shard_path(f, stream, created_ms, shard, path, sizeof(path)) != 0) {
@@ -464,8 +459,8 @@ static void shard_fsm_hydrated(struct shard_fsm *f, struct shard_entry *e)
     EDDY_ASSERT(f->hydrating_count > 0);
     f->hydrating_count--;
     int n = seg_dir_remove_aside(e->dir);
-    LOG_INFO("group=%u stream=%s shard=%u hydrated bytes=%" PRIu64 " aside_removed=%d",
-             f->group_id, e->stream, e->shard, seg_store_bytes(e->store), n);
+    LOG_INFO("group=%u stream=%s shard=%u hydrated bytes=%" PRIu64 " aside_removed=%d", f->group_id,
+             e->stream, e->shard, seg_store_bytes(e->store), n);
 }
 
 static int shard_fsm_import_check(struct shard_entry *e, const struct seg_import *imp, size_t *at)

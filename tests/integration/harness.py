@@ -837,9 +837,26 @@ class Cluster:
                                   self.groups, extra_args) for i in range(n)]
 
     def start(self):
+        if not os.access(eddy_cli_path(), os.X_OK):
+            raise NodeError("no eddy CLI at %s (it is built with eddyd; or set EDDY)"
+                            % eddy_cli_path())
         for n in self.nodes:
             n.start()
         return self
+
+    def cluster_status_text(self, timeout_s=10):
+        """`eddy cluster status` over the running nodes, for failure messages."""
+        rpcs = ",".join(n.rpc for n in self.running())
+        if not rpcs:
+            return "(no node running)"
+        try:
+            p = subprocess.run([eddy_cli_path(), "cluster", "status", "--rpc", rpcs],
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return "(eddy cluster status did not answer within %ds)" % timeout_s
+        out = (p.stdout + p.stderr).decode(errors="replace").rstrip()
+        return "eddy cluster status (exit %d):\n%s" % (
+            p.returncode, "\n".join("    " + l for l in out.splitlines()))
 
     def node(self, node_id):
         return self.nodes[node_id - 1]
@@ -900,8 +917,9 @@ class Cluster:
             if len(leaders) == self.groups + 1:
                 return leaders
             if time.monotonic() > deadline:
-                raise AssertionError("cluster %s not healthy after %ds; status:\n%s"
-                                     % (self.tag, timeout_s, format_statuses(st)))
+                raise AssertionError("cluster %s not healthy after %ds; eddy status per node:\n%s\n%s"
+                                     % (self.tag, timeout_s, format_statuses(st),
+                                        self.cluster_status_text()))
             time.sleep(0.1)
 
     def leader_of(self, group, timeout_s=30):
@@ -933,8 +951,10 @@ class Cluster:
                 return leaders
             if time.monotonic() > deadline:
                 raise AssertionError(
-                    "%s not caught up after %ds: group: (its applied, leader's) %r; status:\n%s"
-                    % (node.name, timeout_s, behind, format_statuses(self.statuses())))
+                    "%s not caught up after %ds: group: (its applied, leader's) %r; eddy status "
+                    "per node:\n%s\n%s" % (node.name, timeout_s, behind,
+                                            format_statuses(self.statuses()),
+                                            self.cluster_status_text()))
             time.sleep(0.1)
 
     def shard_group(self, stream, shard_index):

@@ -370,8 +370,9 @@ def wait_same_segments(test, cluster, nodes, timeout_s=60):
                 diffs.append("group %s %s shard %s records (count, sha256): %r"
                              % (k[0], k[1], k[2], recs))
             elif len(set(map(repr, files.values()))) > 1:
-                diffs.append("group %s %s shard %s files (name, size, sha256): %r"
-                             % (k[0], k[1], k[2], files))
+                diffs.append("group %s %s shard %s: same records (count, sha256 %r), but the "
+                             "segment files differ (name, size, sha256): %r"
+                             % (k[0], k[1], k[2], next(iter(recs.values())), files))
         if not diffs:
             return d
         if time.monotonic() > deadline:
@@ -767,13 +768,16 @@ class ClusterTest(unittest.TestCase):
         except AssertionError as e:
             self.fail("%s\nits log since the restart:\n%s" % (e, self.log_excerpt(wiped, log_at)))
         info("%s rejoined all groups in %.1fs" % (wiped.name, time.monotonic() - t0))
+        segments_differ = None
         try:
             wait_same_segments(self, cl, cl.nodes, 60)
+            info("segment contents equal on all three nodes %.1fs after the restart"
+                 % (time.monotonic() - t0))
         except AssertionError as e:
-            raise AssertionError("%s\nlog of %s since the restart:\n%s"
-                                 % (e, wiped.name, self.log_excerpt(wiped, log_at))) from None
-        info("segment contents equal on all three nodes %.1fs after the restart"
-             % (time.monotonic() - t0))
+            # Go on: whether the data survives the next step says how bad.
+            segments_differ = "%s\nlog of %s since the restart:\n%s" % (
+                e, wiped.name, self.log_excerpt(wiped, log_at))
+            info("segment contents still differ; reading back with %s down anyway" % lead.name)
         # The re-replicated copy carries the data when the big group's
         # leader goes away.
         lead.stop()
@@ -784,8 +788,11 @@ class ClusterTest(unittest.TestCase):
         bigreads = read_all(retrier(cl, [wiped]), big)["shardId-000000000000"]
         got = [(int(x["Data"][1:10]), x["SequenceNumber"]) for x in bigreads]
         if got != sorted(big_acked.items()):
-            self.fail("the 1-shard stream read back through %s differs: %d records vs %d acked"
-                      % (wiped.name, len(got), len(big_acked)))
+            self.fail("the 1-shard stream read back through %s differs: %d records vs %d acked%s"
+                      % (wiped.name, len(got), len(big_acked),
+                         "\n" + segments_differ if segments_differ else ""))
+        if segments_differ:
+            self.fail(segments_differ)
 
     # -- e ------------------------------------------------------------------
 
@@ -803,7 +810,7 @@ class ClusterTest(unittest.TestCase):
             n.kill9()
         c = client(keep.endpoint, timeout_s=60)
         answers = []
-        for k in range(2):
+        for k in range(1):
             for op, kw in (("put_record", {"PartitionKey": "x%d" % k, "Data": b"x"}),
                            ("put_records", {"Records": [{"PartitionKey": "y%d-%d" % (k, j),
                                                          "Data": b"y"} for j in range(10)]})):

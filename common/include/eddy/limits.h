@@ -94,8 +94,8 @@
 /* One FetchSegment request. One fetch is in flight per group, so this is the
  * fetch buffer per hydrating group; 1 MiB takes ~1 ms on a LAN. */
 #define HYDRATE_CHUNK_BYTES (1024 * 1024)
-#define HYDRATE_SERVE_BYTES_MAX (4 * 1024 * 1024) /* a reply carries at most this: longer asks clamp */
-#define HYDRATE_SERVE_INFLIGHT_MAX 8 /* reads a node serves at once; past it -EDDY_EFULL, retried */
+#define HYDRATE_SERVE_BYTES_MAX (4 * 1024 * 1024) /* per reply: longer asks are clamped */
+#define HYDRATE_SERVE_INFLIGHT_MAX 8 /* reads a node serves at once; then -EDDY_EFULL, retried */
 #define HYDRATE_RETRY_MS_MIN 100     /* back-off once every source failed, doubling to the max */
 #define HYDRATE_RETRY_MS_MAX 5000
 #define HYDRATE_CALL_TIMEOUT_MS 10000 /* one FetchSegment call */

@@ -1133,6 +1133,23 @@ START_TEST(test_rgroup_member_transfer_moves_leadership)
 }
 END_TEST
 
+START_TEST(test_rgroup_member_transfer_refuses_lagging)
+{
+    open_group(28, 0);
+    int leader = wait_leader(0, 3);
+    int down = (leader + 1) % 3;
+    replica_close(down);
+    propose_many(leader, 400, false);
+    /* Far behind: refused at once, and the leader keeps taking writes. */
+    struct change_wait w = {0};
+    rgroup_transfer(reps[leader].g, (uint64_t)down + 1, on_change_done, &w);
+    ck_assert(rgroup_is_ready(reps[leader].g));
+    ck_assert_int_eq(change_wait(&w, WAIT_MS), -EDDY_EUNAVAILABLE);
+    ck_assert(rgroup_is_ready(reps[leader].g));
+    propose_many(leader, 10, false);
+}
+END_TEST
+
 START_TEST(test_rgroup_member_hydrating_leader_hands_off)
 {
     open_group(26, 0);
@@ -1212,6 +1229,7 @@ static Suite *rgroup_suite(void)
     tcase_add_test(member, test_rgroup_member_join_mode_waits);
     tcase_add_test(member, test_rgroup_member_change_errors);
     tcase_add_test(member, test_rgroup_member_transfer_moves_leadership);
+    tcase_add_test(member, test_rgroup_member_transfer_refuses_lagging);
     tcase_add_test(member, test_rgroup_member_hydrating_leader_hands_off);
     tcase_add_test(member, test_rgroup_member_hydrating_alone_stays_unready);
     suite_add_tcase(s, member);

@@ -262,8 +262,8 @@ static size_t collect(struct shard_fsm *f, uint32_t shard, struct trec *out)
     ck_assert_ptr_nonnull(s);
     struct tcollect c = {.recs = out};
     u128 next;
-    int n = seg_store_read(s, SEG_TRIM_HORIZON, 0, 0, T_RECORDS_MAX, SIZE_MAX, collect_cb, &c,
-                           &next);
+    int n =
+        seg_store_read(s, SEG_TRIM_HORIZON, 0, 0, T_RECORDS_MAX, SIZE_MAX, collect_cb, &c, &next);
     ck_assert_int_ge(n, 0);
     ck_assert_uint_eq((size_t)n, c.count);
     return c.count;
@@ -320,8 +320,8 @@ static uint32_t file_crc(const char *dir, const char *name, uint64_t bytes, uint
 
 /* Every file the manifest names is on the hydrated replica, with the
  * manifest's length and checksum, equal to the source's bytes. */
-static void assert_same_files(const Eddy__GroupSnapshot *snap, struct shard_fsm *src,
-                              struct shard_fsm *dst)
+static void
+assert_same_files(const Eddy__GroupSnapshot *snap, struct shard_fsm *src, struct shard_fsm *dst)
 {
     for (size_t i = 0; i < snap->n_shards; i++) {
         const Eddy__ShardManifest *m = snap->shards[i];
@@ -746,8 +746,7 @@ START_TEST(test_hydrate_import_checks_against_the_manifest)
     ck_assert_int_eq(shard_fsm_import(dst, m->stream, m->created_ms, m->shard, imp), 0);
     /* Twice: the store has it. */
     ck_assert_int_eq(seg_import_scan(dst_dir, newest->file, &imp), 0);
-    ck_assert_int_eq(shard_fsm_import(dst, m->stream, m->created_ms, m->shard, imp),
-                     -EDDY_EEXISTS);
+    ck_assert_int_eq(shard_fsm_import(dst, m->stream, m->created_ms, m->shard, imp), -EDDY_EEXISTS);
     ck_assert(path_exists(dst_dir, newest->file, ""));
     ck_assert_uint_eq(shard_fsm_missing_count(dst), T_SHARDS * T_ROUNDS - 1);
     eddy__group_snapshot__free_unpacked(snap, NULL);
@@ -812,7 +811,7 @@ START_TEST(test_hydrate_fetch_copies_every_file)
     struct hydrate_stats st;
     hydrate_stats(t.h, &st);
     ck_assert_uint_eq(st.files_fetched, T_SHARDS * T_ROUNDS);
-    ck_assert_uint_ge(st.failures, 1); /* node 2 listens nowhere */
+    ck_assert_uint_ge(st.failures, 1);               /* node 2 listens nowhere */
     ck_assert_uint_gt(peer.calls, st.files_fetched); /* several chunks a file */
     /* Entries keep coming after hydration, on both. */
     apply_records(&p.sa, p.next);
@@ -966,11 +965,8 @@ static void tcall_on_reply(void *arg, int status, const Eddy__Frame *resp)
     c->file_bytes = fs->file_bytes;
 }
 
-static struct tcall *fetch(struct rpc_client *client,
-                           uint32_t shard,
-                           const char *file,
-                           uint64_t offset,
-                           uint32_t length)
+static struct tcall *
+fetch(struct rpc_client *client, uint32_t shard, const char *file, uint64_t offset, uint32_t length)
 {
     static struct tcall c;
     memset(&c, 0, sizeof(c));

@@ -1,8 +1,8 @@
 /*
  * Unit tests for server/segment.c: round trips, read positions, limits,
  * sealing across files, recovery of torn and corrupt tails, trim, imports of
- * files fetched from a peer (hydration) and an allocation-failure sweep. Each test gets a fresh directory under /tmp,
- * removed at teardown.
+ * files fetched from a peer (hydration) and an allocation-failure sweep.
+ * Each test gets a fresh directory under /tmp, removed at teardown.
  *
  * Record i of a test has a fixed shape (t_seq, t_arrival, t_index, key
  * "pk-<i>", data bytes t_byte(i, k)), so a reader checks every field it gets.
@@ -871,11 +871,8 @@ END_TEST
 
 /* A peer's store under t_root/<sub>: count small records, a new file after
  * every id in rolls. */
-static void t_make_peer(const char *sub,
-                        uint32_t count,
-                        const uint32_t *rolls,
-                        size_t roll_count,
-                        struct t_files *tf)
+static void t_make_peer(
+    const char *sub, uint32_t count, const uint32_t *rolls, size_t roll_count, struct t_files *tf)
 {
     char dir[160];
     snprintf(dir, sizeof(dir), "%s/%s", t_root, sub);
