@@ -247,7 +247,7 @@ static void rgroup_defer(struct rgroup *g, struct rgroup_prop *prop, int status)
 {
     EDDY_ASSERT(status < 0);
     prop->status = status;
-    rgroup_list_push(&g->deferred, &prop->link);
+    list_push(&g->deferred, &prop->link);
     rgroup_defer_start(g);
 }
 
@@ -262,12 +262,12 @@ void rgroup_defer_start(struct rgroup *g)
  * wait for the next round. */
 static void rgroup_deferred_run(struct rgroup *g)
 {
-    struct rgroup_link batch;
-    rgroup_list_init(&batch);
-    rgroup_list_take(&batch, &g->deferred);
-    while (!rgroup_list_is_empty(&batch)) {
+    struct list_link batch;
+    list_init(&batch);
+    list_take(&batch, &g->deferred);
+    while (!list_is_empty(&batch)) {
         struct rgroup_prop *prop = container_of(batch.next, struct rgroup_prop, link);
-        rgroup_list_remove(&prop->link);
+        list_remove(&prop->link);
         rgroup_propose_cb cb = prop->cb;
         void *arg = prop->arg;
         int status = prop->status;
@@ -281,7 +281,7 @@ static void rgroup_on_defer(uv_idle_t *idle)
     struct rgroup *g = idle->data;
     rgroup_deferred_run(g);
     rgroup_change_run_done(g);
-    if (rgroup_list_is_empty(&g->deferred) && !rgroup_change_has_done(g)) {
+    if (list_is_empty(&g->deferred) && !rgroup_change_has_done(g)) {
         uv_idle_stop(idle);
     }
 }
@@ -290,7 +290,7 @@ static void rgroup_on_applied(struct raft_apply *req, int status, void *result)
 {
     struct rgroup_prop *prop = container_of(req, struct rgroup_prop, req);
     struct rgroup *g = prop->g;
-    rgroup_list_remove(&prop->link);
+    list_remove(&prop->link);
     EDDY_ASSERT(g->inflight_bytes >= prop->bytes);
     g->inflight_bytes -= prop->bytes;
     rgroup_propose_cb cb = prop->cb;
@@ -663,9 +663,9 @@ int rgroup_init(struct rgroup **out,
     g->is_join = cfg->join;
     g->snapshot_log_bytes =
         cfg->snapshot_log_bytes ? cfg->snapshot_log_bytes : RAFT_SNAPSHOT_LOG_BYTES;
-    rgroup_list_init(&g->inflight);
-    rgroup_list_init(&g->deferred);
-    rgroup_list_init(&g->ops_done);
+    list_init(&g->inflight);
+    list_init(&g->deferred);
+    list_init(&g->ops_done);
     rv = rgroup_conf_build(&g->conf, cfg);
     if (rv != 0) {
         goto err_after_alloc;
@@ -763,7 +763,7 @@ void rgroup_propose(
     prop->g = g;
     prop->cb = cb;
     prop->arg = arg;
-    rgroup_list_init(&prop->link);
+    list_init(&prop->link);
     if (g->state == RGROUP_DRAINING || g->state == RGROUP_CLOSING) {
         rgroup_defer(g, prop, -EDDY_ESHUTDOWN);
         return;
@@ -796,7 +796,7 @@ void rgroup_propose(
     prop->bytes = bytes;
     g->inflight_bytes += bytes;
     g->leader_index_max = prop->req.index;
-    rgroup_list_push(&g->inflight, &prop->link);
+    list_push(&g->inflight, &prop->link);
 }
 
 bool rgroup_is_ready(const struct rgroup *g)
@@ -835,10 +835,10 @@ static void rgroup_maybe_finish_close(struct rgroup *g)
     raft_configuration_close(&g->conf);
     rgroup_result_flush(g);
     /* raft_close failed every pending request already; this is a backstop. */
-    while (!rgroup_list_is_empty(&g->inflight)) {
+    while (!list_is_empty(&g->inflight)) {
         struct rgroup_prop *prop = container_of(g->inflight.next, struct rgroup_prop, link);
         LOG_WARN("rgroup proposal left after close group=%u", (unsigned)g->group_id);
-        rgroup_list_remove(&prop->link);
+        list_remove(&prop->link);
         g->inflight_bytes -= prop->bytes;
         rgroup_propose_cb cb = prop->cb;
         void *arg = prop->arg;
@@ -847,7 +847,7 @@ static void rgroup_maybe_finish_close(struct rgroup *g)
     }
     rgroup_change_close(g);
     /* Callbacks may make new calls; those fail with -EDDY_ESHUTDOWN. */
-    while (!rgroup_list_is_empty(&g->deferred) || rgroup_change_has_done(g)) {
+    while (!list_is_empty(&g->deferred) || rgroup_change_has_done(g)) {
         rgroup_deferred_run(g);
         rgroup_change_run_done(g);
     }

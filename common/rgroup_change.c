@@ -111,9 +111,9 @@ struct rgroup_op {
     enum rgroup_op_kind kind;
     rgroup_change_cb cb;
     void *arg;
-    int status;              /* final status, once on g->ops_done */
-    struct rgroup_link link; /* on g->ops_done */
-    bool is_raft_pending;    /* raft owns change or transfer until its callback */
+    int status;            /* final status, once on g->ops_done */
+    struct list_link link; /* on g->ops_done */
+    bool is_raft_pending;  /* raft owns change or transfer until its callback */
 
     /* Rejoin. */
     enum rgroup_rejoin_step step;
@@ -138,7 +138,7 @@ rgroup_op_create(struct rgroup *g, enum rgroup_op_kind kind, rgroup_change_cb cb
     op->kind = kind;
     op->cb = cb;
     op->arg = arg;
-    rgroup_list_init(&op->link);
+    list_init(&op->link);
     op->change.data = op;
     op->transfer.data = op;
     return op;
@@ -158,23 +158,23 @@ static void rgroup_op_complete(struct rgroup_op *op, int status)
         g->transfer = NULL;
     }
     op->status = status;
-    rgroup_list_push(&g->ops_done, &op->link);
+    list_push(&g->ops_done, &op->link);
     rgroup_defer_start(g);
 }
 
 bool rgroup_change_has_done(const struct rgroup *g)
 {
-    return !rgroup_list_is_empty(&g->ops_done);
+    return !list_is_empty(&g->ops_done);
 }
 
 void rgroup_change_run_done(struct rgroup *g)
 {
-    struct rgroup_link batch;
-    rgroup_list_init(&batch);
-    rgroup_list_take(&batch, &g->ops_done);
-    while (!rgroup_list_is_empty(&batch)) {
+    struct list_link batch;
+    list_init(&batch);
+    list_take(&batch, &g->ops_done);
+    while (!list_is_empty(&batch)) {
         struct rgroup_op *op = container_of(batch.next, struct rgroup_op, link);
-        rgroup_list_remove(&op->link);
+        list_remove(&op->link);
         rgroup_change_cb cb = op->cb;
         void *arg = op->arg;
         int status = op->status;

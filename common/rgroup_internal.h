@@ -8,6 +8,7 @@
 
 #include "eddy/assert.h"
 #include "eddy/rgroup.h"
+#include "eddy/list.h"
 
 #include <raft.h>
 #include <raft/uv.h>
@@ -24,11 +25,6 @@ enum rgroup_state {
     RGROUP_STATE_COUNT
 };
 
-struct rgroup_link {
-    struct rgroup_link *prev;
-    struct rgroup_link *next;
-};
-
 struct rgroup_prop {
     struct raft_apply req;
     struct rgroup *g;
@@ -36,7 +32,7 @@ struct rgroup_prop {
     void *arg;
     size_t bytes; /* envelope bytes counted in g->inflight_bytes */
     int status;   /* for deferred completions */
-    struct rgroup_link link;
+    struct list_link link;
 };
 
 struct rgroup_op; /* rgroup_change.c */
@@ -70,14 +66,14 @@ struct rgroup {
     bool is_notify_due; /* readiness changed outside the poll: tell state_cb */
 
     /* Proposals. */
-    struct rgroup_link inflight; /* handed to raft_apply, in index order */
-    struct rgroup_link deferred; /* completed without raft, callback due */
+    struct list_link inflight; /* handed to raft_apply, in index order */
+    struct list_link deferred; /* completed without raft, callback due */
     size_t inflight_bytes;
 
     /* Membership and leadership changes (rgroup_change.c). */
-    struct rgroup_op *rejoin;    /* the one running rgroup_rejoin, or NULL */
-    struct rgroup_op *transfer;  /* the raft_transfer in flight, or NULL */
-    struct rgroup_link ops_done; /* completed ops whose callback is due */
+    struct rgroup_op *rejoin;   /* the one running rgroup_rejoin, or NULL */
+    struct rgroup_op *transfer; /* the raft_transfer in flight, or NULL */
+    struct list_link ops_done;  /* completed ops whose callback is due */
     bool is_hydrating;
     uint64_t handoff_at_ms; /* next hand-off attempt of a hydrating leader */
     uint64_t handoff_warned_ms;
@@ -97,47 +93,6 @@ struct rgroup {
     rgroup_close_cb close_cb;
     void *close_arg;
 };
-
-static inline void rgroup_list_init(struct rgroup_link *head)
-{
-    head->prev = head;
-    head->next = head;
-}
-
-static inline bool rgroup_list_is_empty(const struct rgroup_link *head)
-{
-    return head->next == head;
-}
-
-static inline void rgroup_list_push(struct rgroup_link *head, struct rgroup_link *l)
-{
-    l->prev = head->prev;
-    l->next = head;
-    head->prev->next = l;
-    head->prev = l;
-}
-
-static inline void rgroup_list_remove(struct rgroup_link *l)
-{
-    l->prev->next = l->next;
-    l->next->prev = l->prev;
-    l->prev = l;
-    l->next = l;
-}
-
-/* Moves every element of src to the (empty) dst. */
-static inline void rgroup_list_take(struct rgroup_link *dst, struct rgroup_link *src)
-{
-    EDDY_ASSERT(rgroup_list_is_empty(dst));
-    if (rgroup_list_is_empty(src)) {
-        return;
-    }
-    dst->next = src->next;
-    dst->prev = src->prev;
-    dst->next->prev = dst;
-    dst->prev->next = dst;
-    rgroup_list_init(src);
-}
 
 /* ---- rgroup.c ---- */
 

@@ -18,6 +18,7 @@
  * Header wire format: common/README.md, "Raft mux header".
  */
 #include "eddy/rmux.h"
+#include "eddy/list.h"
 
 #include "eddy/alloc.h"
 #include "eddy/assert.h"
@@ -55,47 +56,14 @@
 static_assert(RMUX_ADDRESS_LEN_MAX <= UINT16_MAX, "address length fits the u16 header field");
 static_assert(RMUX_SWEEP_PERIOD_MS > 0, "the sweep timer has a period");
 
-/* Intrusive circular doubly-linked list. */
-struct rmux_link {
-    struct rmux_link *prev;
-    struct rmux_link *next;
-};
-
-static void rmux_list_init(struct rmux_link *head)
-{
-    head->prev = head;
-    head->next = head;
-}
-
-static bool rmux_list_is_empty(const struct rmux_link *head)
-{
-    return head->next == head;
-}
-
-static void rmux_list_push(struct rmux_link *head, struct rmux_link *l)
-{
-    l->prev = head->prev;
-    l->next = head;
-    head->prev->next = l;
-    head->prev = l;
-}
-
-static void rmux_list_remove(struct rmux_link *l)
-{
-    l->prev->next = l->next;
-    l->next->prev = l->prev;
-    l->prev = l;
-    l->next = l;
-}
-
 struct rmux {
     uv_loop_t *loop;
     uv_tcp_t listener;
     uv_timer_t sweep;         /* closes inbound connections that stall */
     uv_idle_t defer;          /* delivers transport close callbacks */
-    struct rmux_link groups;  /* every struct rmux_group of this hub */
-    struct rmux_link inbound; /* struct rmux_inbound still reading a header */
-    struct rmux_link due;     /* groups whose close callback is due */
+    struct list_link groups;  /* every struct rmux_group of this hub */
+    struct list_link inbound; /* struct rmux_inbound still reading a header */
+    struct list_link due;     /* groups whose close callback is due */
     unsigned inbound_count;   /* entries of `inbound` not yet closing */
     unsigned handles_open;    /* of listener, sweep, defer */
     bool closing;
@@ -117,15 +85,15 @@ struct rmux_group {
     bool is_registered; /* init succeeded: inbound streams may be routed here */
     bool is_closing;
     bool is_due;
-    struct rmux_link link;     /* in mux->groups */
-    struct rmux_link due_link; /* in mux->due */
-    struct rmux_link connects; /* struct rmux_connect in flight */
+    struct list_link link;     /* in mux->groups */
+    struct list_link due_link; /* in mux->due */
+    struct list_link connects; /* struct rmux_connect in flight */
 };
 
 struct rmux_inbound {
     struct rmux *mux;
     uv_tcp_t *tcp; /* raft_malloc'd alone: handed to raft_uv as is */
-    struct rmux_link link;
+    struct list_link link;
     uint64_t accepted_ms;
     size_t got;  /* header bytes received */
     size_t want; /* header bytes expected so far */
@@ -141,7 +109,7 @@ struct rmux_connect {
     uv_connect_t connect;
     uv_write_t write;
     int status; /* RAFT_* reported from the close callback */
-    struct rmux_link link;
+    struct list_link link;
     size_t hdr_len;
     uint8_t hdr[RMUX_HEADER_BYTES_MAX];
 };
@@ -303,7 +271,7 @@ static int rmux_header_decode_fixed(const uint8_t *src, struct rmux_header *h)
 
 static void rmux_maybe_finish_close(struct rmux *m)
 {
-    if (!m->closing || m->handles_open > 0 || !rmux_list_is_empty(&m->inbound)) {
+    if (!m->closing || m->handles_open > 0 || !list_is_empty(&m->inbound)) {
         return;
     }
     void (*cb)(void *) = m->close_cb;
@@ -328,7 +296,7 @@ static void rmux_on_inbound_close(uv_handle_t *handle)
 {
     struct rmux_inbound *inb = handle->data;
     struct rmux *m = inb->mux;
-    rmux_list_remove(&inb->link);
+    list_remove(&inb->link);
     raft_free(inb->tcp);
     eddy_free(inb);
     rmux_maybe_finish_close(m);
@@ -359,7 +327,7 @@ static void rmux_inbound_reject(struct rmux_inbound *inb, const char *why)
 
 static struct rmux_group *rmux_find_group(struct rmux *m, uint32_t group_id)
 {
-    for (struct rmux_link *l = m->groups.next; l != &m->groups; l = l->next) {
+    for (struct list_link *l = m->groups.next; l != &m->groups; l = l->next) {
         struct rmux_group *grp = container_of(l, struct rmux_group, link);
         if (grp->is_registered && !grp->is_closing && grp->group_id == group_id) {
             return grp;
@@ -392,7 +360,7 @@ static void rmux_inbound_dispatch(struct rmux_inbound *inb)
         return;
     }
     uv_tcp_t *tcp = inb->tcp;
-    rmux_list_remove(&inb->link);
+    list_remove(&inb->link);
     EDDY_ASSERT(m->inbound_count > 0);
     m->inbound_count--;
     eddy_free(inb);
@@ -472,7 +440,7 @@ static void rmux_on_connection(uv_stream_t *server, int status)
     inb->accepted_ms = uv_now(m->loop);
     inb->want = RMUX_HEADER_FIXED_BYTES;
     tcp->data = inb;
-    rmux_list_push(&m->inbound, &inb->link);
+    list_push(&m->inbound, &inb->link);
     m->inbound_count++;
     uv_tcp_nodelay(tcp, 1);
     rv = uv_read_start((uv_stream_t *)tcp, rmux_on_inbound_alloc, rmux_on_inbound_read);
@@ -485,7 +453,7 @@ static void rmux_on_sweep(uv_timer_t *timer)
 {
     struct rmux *m = timer->data;
     uint64_t now = uv_now(m->loop);
-    struct rmux_link *l = m->inbound.next;
+    struct list_link *l = m->inbound.next;
     while (l != &m->inbound) {
         struct rmux_inbound *inb = container_of(l, struct rmux_inbound, link);
         l = l->next;
@@ -498,9 +466,9 @@ static void rmux_on_sweep(uv_timer_t *timer)
 static void rmux_on_defer(uv_idle_t *idle)
 {
     struct rmux *m = idle->data;
-    while (!rmux_list_is_empty(&m->due)) {
+    while (!list_is_empty(&m->due)) {
         struct rmux_group *grp = container_of(m->due.next, struct rmux_group, due_link);
-        rmux_list_remove(&grp->due_link);
+        list_remove(&grp->due_link);
         raft_uv_transport_close_cb cb = grp->close_cb;
         grp->close_cb = NULL;
         /* May free grp through rmux_transport_close: touch nothing after. */
@@ -528,9 +496,9 @@ int rmux_init(struct rmux **out, uv_loop_t *loop, const char *address)
     }
     m->loop = loop;
     snprintf(m->address, sizeof(m->address), "%s", address);
-    rmux_list_init(&m->groups);
-    rmux_list_init(&m->inbound);
-    rmux_list_init(&m->due);
+    list_init(&m->groups);
+    list_init(&m->inbound);
+    list_init(&m->due);
     rv = uv_tcp_init(loop, &m->listener);
     if (rv != 0) {
         goto err_after_alloc;
@@ -576,12 +544,12 @@ void rmux_close(struct rmux *m, void (*cb)(void *arg), void *arg)
     EDDY_ASSERT(m != NULL);
     EDDY_ASSERT(!m->closing);
     /* Lifecycle: every group transport is released before its hub. */
-    EDDY_ASSERT(rmux_list_is_empty(&m->groups));
-    EDDY_ASSERT(rmux_list_is_empty(&m->due));
+    EDDY_ASSERT(list_is_empty(&m->groups));
+    EDDY_ASSERT(list_is_empty(&m->due));
     m->closing = true;
     m->close_cb = cb;
     m->close_arg = arg;
-    struct rmux_link *l = m->inbound.next;
+    struct list_link *l = m->inbound.next;
     while (l != &m->inbound) {
         struct rmux_inbound *inb = container_of(l, struct rmux_inbound, link);
         l = l->next;
@@ -596,12 +564,12 @@ void rmux_close(struct rmux *m, void (*cb)(void *arg), void *arg)
 
 static void rmux_group_maybe_closed(struct rmux_group *grp)
 {
-    if (!grp->is_closing || grp->is_due || !rmux_list_is_empty(&grp->connects)) {
+    if (!grp->is_closing || grp->is_due || !list_is_empty(&grp->connects)) {
         return;
     }
     /* Delivered from the loop, never from inside transport->close(). */
     grp->is_due = true;
-    rmux_list_push(&grp->mux->due, &grp->due_link);
+    list_push(&grp->mux->due, &grp->due_link);
     uv_idle_start(&grp->mux->defer, rmux_on_defer);
 }
 
@@ -614,7 +582,7 @@ static void rmux_on_connect_close(uv_handle_t *handle)
     int status = op->status;
     EDDY_ASSERT(status != 0);
     raft_free(op->tcp);
-    rmux_list_remove(&op->link);
+    list_remove(&op->link);
     eddy_free(op);
     if (cb != NULL) {
         cb(req, NULL, status);
@@ -647,7 +615,7 @@ static void rmux_on_header_written(uv_write_t *wreq, int status)
     raft_uv_connect_cb cb = op->cb;
     struct raft_uv_connect *req = op->req;
     EDDY_ASSERT(cb != NULL);
-    rmux_list_remove(&op->link);
+    list_remove(&op->link);
     eddy_free(op);
     tcp->data = NULL;
     cb(req, (uv_stream_t *)tcp, 0);
@@ -736,7 +704,7 @@ static int rmux_t_connect(struct raft_uv_transport *t,
     int rv = uv_tcp_init(grp->mux->loop, op->tcp);
     EDDY_ASSERT(rv == 0);
     op->tcp->data = op;
-    rmux_list_push(&grp->connects, &op->link);
+    list_push(&grp->connects, &op->link);
     rv = uv_tcp_connect(&op->connect, op->tcp, (const struct sockaddr *)&sa, rmux_on_connected);
     if (rv != 0) {
         snprintf(t->errmsg, sizeof(t->errmsg), "connect %.64s: %s", address, uv_strerror(rv));
@@ -754,7 +722,7 @@ static void rmux_t_close(struct raft_uv_transport *t, raft_uv_transport_close_cb
     grp->is_closing = true;
     grp->close_cb = cb;
     grp->accept_cb = NULL;
-    for (struct rmux_link *l = grp->connects.next; l != &grp->connects; l = l->next) {
+    for (struct list_link *l = grp->connects.next; l != &grp->connects; l = l->next) {
         struct rmux_connect *op = container_of(l, struct rmux_connect, link);
         rmux_connect_fail(op, RAFT_CANCELED);
     }
@@ -773,9 +741,9 @@ int rmux_transport_init(struct rmux *m, uint32_t group_id, struct raft_uv_transp
     grp->mux = m;
     grp->t = t;
     grp->group_id = group_id;
-    rmux_list_init(&grp->connects);
-    rmux_list_init(&grp->due_link);
-    rmux_list_push(&m->groups, &grp->link);
+    list_init(&grp->connects);
+    list_init(&grp->due_link);
+    list_push(&m->groups, &grp->link);
     memset(t, 0, sizeof(*t));
     t->impl = grp;
     t->init = rmux_t_init;
@@ -792,9 +760,9 @@ void rmux_transport_close(struct raft_uv_transport *t)
     EDDY_ASSERT(grp != NULL);
     /* raft_uv closed the transport (or never initialised raft_io), so no
      * connect attempt is left. */
-    EDDY_ASSERT(rmux_list_is_empty(&grp->connects));
-    rmux_list_remove(&grp->due_link);
-    rmux_list_remove(&grp->link);
+    EDDY_ASSERT(list_is_empty(&grp->connects));
+    list_remove(&grp->due_link);
+    list_remove(&grp->link);
     eddy_free(grp->address);
     eddy_free(grp);
     t->impl = NULL;

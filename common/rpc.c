@@ -28,6 +28,7 @@
  * never runs inside rpc_client_call or rpc_client_close.
  */
 #include "eddy/rpc.h"
+#include "eddy/list.h"
 #include "eddy/alloc.h"
 #include "eddy/assert.h"
 #include "eddy/buf.h"
@@ -62,55 +63,6 @@ static_assert(RPC_SERVER_CONNECTIONS_MAX >= 1, "a server takes at least one conn
 /* Test hook, declared again in tests/unit/common/test_rpc.c: how many of the
  * server's connections are reading. */
 unsigned rpc_server_reading_count_for_test(const struct rpc_server *s);
-
-/* ---- intrusive list ---- */
-
-struct rpc_list {
-    struct rpc_list *prev;
-    struct rpc_list *next;
-};
-
-static void rpc_list_init(struct rpc_list *l)
-{
-    l->prev = l;
-    l->next = l;
-}
-
-static bool rpc_list_is_empty(const struct rpc_list *l)
-{
-    return l->next == l;
-}
-
-static void rpc_list_push(struct rpc_list *head, struct rpc_list *n)
-{
-    n->prev = head->prev;
-    n->next = head;
-    head->prev->next = n;
-    head->prev = n;
-}
-
-/* Unlinks n and leaves it self-linked, so rpc_list_is_empty(n) tells that it
- * is in no list. */
-static void rpc_list_remove(struct rpc_list *n)
-{
-    n->prev->next = n->next;
-    n->next->prev = n->prev;
-    rpc_list_init(n);
-}
-
-/* Moves every element of from to the empty list to. */
-static void rpc_list_move(struct rpc_list *from, struct rpc_list *to)
-{
-    EDDY_ASSERT(rpc_list_is_empty(to));
-    if (rpc_list_is_empty(from)) {
-        return;
-    }
-    to->next = from->next;
-    to->prev = from->prev;
-    to->next->prev = to;
-    to->prev->next = to;
-    rpc_list_init(from);
-}
 
 /* ---- framing ---- */
 
@@ -322,8 +274,8 @@ struct rpc_conn {
     unsigned calls;     /* handed to the handler, not yet answered */
     size_t write_bytes; /* response bytes handed to libuv, not yet written */
     bool is_reading;
-    struct rpc_list node;   /* in server->conns while the handle is open */
-    struct rpc_list resume; /* in server->resume while waiting to resume */
+    struct list_link node;   /* in server->conns while the handle is open */
+    struct list_link resume; /* in server->resume while waiting to resume */
 };
 
 struct rpc_server {
@@ -332,8 +284,8 @@ struct rpc_server {
     uv_idle_t resume_idle; /* resumes connections whose limits freed up */
     rpc_handler_cb handler;
     void *data;
-    struct rpc_list conns;
-    struct rpc_list resume;
+    struct list_link conns;
+    struct list_link resume;
     unsigned conn_count;   /* in conns: at most RPC_SERVER_CONNECTIONS_MAX */
     unsigned handles_open; /* listener, idle, connections, refused connections */
     uint64_t refuse_log_ms;
@@ -386,7 +338,7 @@ static void rpc_conn_on_close(uv_handle_t *h)
     struct rpc_conn *c = container_of((uv_tcp_t *)h, struct rpc_conn, tcp);
     struct rpc_server *s = c->server;
     rpc_conn_set_state(c, RPC_CONN_CLOSED);
-    rpc_list_remove(&c->node);
+    list_remove(&c->node);
     EDDY_ASSERT(s->conn_count > 0);
     s->conn_count--;
     buf_free(&c->rbuf);
@@ -407,7 +359,7 @@ static void rpc_conn_close(struct rpc_conn *c)
         return;
     }
     rpc_conn_set_state(c, RPC_CONN_CLOSING);
-    rpc_list_remove(&c->resume);
+    list_remove(&c->resume);
     uv_close((uv_handle_t *)&c->tcp, rpc_conn_on_close);
 }
 
@@ -444,10 +396,10 @@ static void rpc_conn_update_reading(struct rpc_conn *c)
  * that rpc_call_reply never runs the handler. */
 static void rpc_conn_maybe_resume(struct rpc_conn *c)
 {
-    if (c->is_reading || !rpc_conn_can_take(c) || !rpc_list_is_empty(&c->resume)) {
+    if (c->is_reading || !rpc_conn_can_take(c) || !list_is_empty(&c->resume)) {
         return;
     }
-    rpc_list_push(&c->server->resume, &c->resume);
+    list_push(&c->server->resume, &c->resume);
     uv_idle_start(&c->server->resume_idle, rpc_server_on_resume);
 }
 
@@ -587,15 +539,15 @@ static void rpc_conn_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
 static void rpc_server_on_resume(uv_idle_t *h)
 {
     struct rpc_server *s = h->data;
-    struct rpc_list batch;
-    rpc_list_init(&batch);
-    rpc_list_move(&s->resume, &batch);
-    while (!rpc_list_is_empty(&batch)) {
+    struct list_link batch;
+    list_init(&batch);
+    list_take(&batch, &s->resume);
+    while (!list_is_empty(&batch)) {
         struct rpc_conn *c = container_of(batch.next, struct rpc_conn, resume);
-        rpc_list_remove(&c->resume);
+        list_remove(&c->resume);
         rpc_conn_process(c);
     }
-    if (rpc_list_is_empty(&s->resume)) {
+    if (list_is_empty(&s->resume)) {
         uv_idle_stop(h);
     }
 }
@@ -647,14 +599,14 @@ static void rpc_server_on_connection(uv_stream_t *ls, int status)
     c->server = s;
     c->state = RPC_CONN_OPEN;
     buf_init(&c->rbuf, RPC_HEADER_BYTES + RPC_FRAME_BYTES_MAX);
-    rpc_list_init(&c->resume);
+    list_init(&c->resume);
     int rv = uv_tcp_init(s->loop, &c->tcp);
     if (rv != 0) {
         LOG_ERROR("rpc: tcp init failed err=%s", uv_strerror(rv));
         eddy_free(c);
         return;
     }
-    rpc_list_push(&s->conns, &c->node);
+    list_push(&s->conns, &c->node);
     s->conn_count++;
     s->handles_open++;
     rv = uv_accept(ls, (uv_stream_t *)&c->tcp);
@@ -692,8 +644,8 @@ int rpc_server_init(struct rpc_server **out,
     s->loop = loop;
     s->handler = handler;
     s->data = data;
-    rpc_list_init(&s->conns);
-    rpc_list_init(&s->resume);
+    list_init(&s->conns);
+    list_init(&s->resume);
     uv_idle_init(loop, &s->resume_idle);
     s->resume_idle.data = s;
     s->handles_open = 1;
@@ -731,7 +683,7 @@ void rpc_server_close(struct rpc_server *s, void (*cb)(void *arg), void *arg)
     s->close_arg = arg;
     uv_close((uv_handle_t *)&s->listener, rpc_server_on_handle_close);
     uv_close((uv_handle_t *)&s->resume_idle, rpc_server_on_handle_close);
-    for (struct rpc_list *n = s->conns.next; n != &s->conns; n = n->next) {
+    for (struct list_link *n = s->conns.next; n != &s->conns; n = n->next) {
         rpc_conn_close(container_of(n, struct rpc_conn, node));
     }
 }
@@ -740,7 +692,7 @@ unsigned rpc_server_reading_count_for_test(const struct rpc_server *s)
 {
     EDDY_ASSERT(s != NULL);
     unsigned n = 0;
-    for (const struct rpc_list *l = s->conns.next; l != &s->conns; l = l->next) {
+    for (const struct list_link *l = s->conns.next; l != &s->conns; l = l->next) {
         n += container_of(l, struct rpc_conn, node)->is_reading ? 1 : 0;
     }
     return n;
@@ -806,7 +758,7 @@ struct rpc_pending {
     void *arg;
     int status;            /* once done */
     struct rpc_write *req; /* while queued */
-    struct rpc_list node;
+    struct list_link node;
     struct rpc_pending *bucket_next; /* while sent */
 };
 
@@ -842,9 +794,9 @@ struct rpc_client {
     size_t write_bytes;   /* encoded requests not yet written */
     unsigned queued_count;
     unsigned sent_count;
-    struct rpc_list queued;
-    struct rpc_list sent;
-    struct rpc_list done;
+    struct list_link queued;
+    struct list_link sent;
+    struct list_link done;
     struct rpc_pending *table[RPC_ID_BUCKETS];
     unsigned handles_open; /* timer, idle, links, resolve requests */
     bool is_closing_handles;
@@ -872,7 +824,7 @@ static struct rpc_pending *rpc_client_take_sent(struct rpc_client *c, uint64_t i
         if (p->id == id) {
             *pp = p->bucket_next;
             p->bucket_next = NULL;
-            rpc_list_remove(&p->node);
+            list_remove(&p->node);
             EDDY_ASSERT(c->sent_count > 0);
             c->sent_count--;
             return p;
@@ -890,7 +842,7 @@ static void rpc_client_detach(struct rpc_client *c, struct rpc_pending *p)
         c->write_bytes -= p->req->len;
         rpc_write_destroy(p->req);
         p->req = NULL;
-        rpc_list_remove(&p->node);
+        list_remove(&p->node);
         c->queued_count--;
         return;
     }
@@ -904,15 +856,15 @@ static void rpc_client_on_done(uv_idle_t *h);
 static void rpc_client_fail(struct rpc_client *c, struct rpc_pending *p, int status)
 {
     EDDY_ASSERT(status < 0);
-    EDDY_ASSERT(rpc_list_is_empty(&p->node));
+    EDDY_ASSERT(list_is_empty(&p->node));
     p->status = status;
-    rpc_list_push(&c->done, &p->node);
+    list_push(&c->done, &p->node);
     uv_idle_start(&c->done_idle, rpc_client_on_done);
 }
 
 static void rpc_client_fail_all(struct rpc_client *c, int status)
 {
-    while (!rpc_list_is_empty(&c->queued)) {
+    while (!list_is_empty(&c->queued)) {
         struct rpc_pending *p = container_of(c->queued.next, struct rpc_pending, node);
         rpc_client_detach(c, p);
         rpc_client_fail(c, p, status);
@@ -920,7 +872,7 @@ static void rpc_client_fail_all(struct rpc_client *c, int status)
     /* A request already handed to the socket may have been executed: its
      * caller must not take a lost connection for "not done". */
     int sent_status = status == -EDDY_EUNAVAILABLE ? -EDDY_EUNKNOWN : status;
-    while (!rpc_list_is_empty(&c->sent)) {
+    while (!list_is_empty(&c->sent)) {
         struct rpc_pending *p = container_of(c->sent.next, struct rpc_pending, node);
         rpc_client_detach(c, p);
         rpc_client_fail(c, p, sent_status);
@@ -1002,7 +954,7 @@ static int rpc_client_send(struct rpc_client *c, struct rpc_pending *p)
     struct rpc_pending **bucket = rpc_client_bucket(c, p->id);
     p->bucket_next = *bucket;
     *bucket = p;
-    rpc_list_push(&c->sent, &p->node);
+    list_push(&c->sent, &p->node);
     c->sent_count++;
     int rv = rpc_write_start(w, (uv_stream_t *)&c->link->tcp, rpc_link_on_write);
     if (rv != 0) {
@@ -1114,9 +1066,9 @@ static void rpc_link_on_connect(uv_connect_t *req, int status)
     rpc_client_set_state(c, RPC_CLIENT_CONNECTED);
     c->has_warned = false;
     LOG_DEBUG("rpc: connected address=%s", c->address);
-    while (!rpc_list_is_empty(&c->queued)) {
+    while (!list_is_empty(&c->queued)) {
         struct rpc_pending *p = container_of(c->queued.next, struct rpc_pending, node);
-        rpc_list_remove(&p->node);
+        list_remove(&p->node);
         c->queued_count--;
         rv = rpc_client_send(c, p);
         if (rv != 0) {
@@ -1203,9 +1155,9 @@ static void rpc_client_on_timer(uv_timer_t *h)
     c->timer_due_ms = 0;
     uint64_t now = uv_now(c->loop);
     uint64_t next = UINT64_MAX;
-    struct rpc_list *lists[] = {&c->queued, &c->sent};
+    struct list_link *lists[] = {&c->queued, &c->sent};
     for (size_t i = 0; i < EDDY_ARRAY_LEN(lists); i++) {
-        struct rpc_list *n = lists[i]->next;
+        struct list_link *n = lists[i]->next;
         while (n != lists[i]) {
             struct rpc_pending *p = container_of(n, struct rpc_pending, node);
             n = n->next;
@@ -1236,16 +1188,16 @@ static void rpc_client_arm(struct rpc_client *c, uint64_t deadline_ms)
 static void rpc_client_on_done(uv_idle_t *h)
 {
     struct rpc_client *c = h->data;
-    struct rpc_list batch;
-    rpc_list_init(&batch);
-    rpc_list_move(&c->done, &batch);
-    while (!rpc_list_is_empty(&batch)) {
+    struct list_link batch;
+    list_init(&batch);
+    list_take(&batch, &c->done);
+    while (!list_is_empty(&batch)) {
         struct rpc_pending *p = container_of(batch.next, struct rpc_pending, node);
-        rpc_list_remove(&p->node);
+        list_remove(&p->node);
         p->cb(p->arg, p->status, NULL);
         eddy_free(p);
     }
-    if (!rpc_list_is_empty(&c->done)) {
+    if (!list_is_empty(&c->done)) {
         return;
     }
     uv_idle_stop(h);
@@ -1278,9 +1230,9 @@ int rpc_client_init(struct rpc_client **out, uv_loop_t *loop, const char *addres
     c->loop = loop;
     c->state = RPC_CLIENT_IDLE;
     c->next_id = 1;
-    rpc_list_init(&c->queued);
-    rpc_list_init(&c->sent);
-    rpc_list_init(&c->done);
+    list_init(&c->queued);
+    list_init(&c->sent);
+    list_init(&c->done);
     uv_timer_init(loop, &c->timer);
     c->timer.data = c;
     uv_idle_init(loop, &c->done_idle);
@@ -1321,13 +1273,13 @@ static int rpc_client_admit(struct rpc_client *c, Eddy__Frame *req, struct rpc_p
     }
     p->req = rpc_write_create(data, len);
     c->write_bytes += len;
-    rpc_list_push(&c->queued, &p->node);
+    list_push(&c->queued, &p->node);
     c->queued_count++;
     rpc_client_arm(c, p->deadline_ms);
     if (c->state == RPC_CLIENT_IDLE) {
         rpc_client_connect(c); /* may fail p through rpc_client_disconnect */
     } else if (c->state == RPC_CLIENT_CONNECTED) {
-        rpc_list_remove(&p->node);
+        list_remove(&p->node);
         c->queued_count--;
         rv = rpc_client_send(c, p);
         if (rv != 0) {
@@ -1352,7 +1304,7 @@ void rpc_client_call(
     p->deadline_ms = uv_now(c->loop) + timeout_ms;
     p->cb = cb;
     p->arg = arg;
-    rpc_list_init(&p->node);
+    list_init(&p->node);
     int rv = rpc_client_admit(c, req, p);
     if (rv != 0) {
         rpc_client_fail(c, p, rv);
