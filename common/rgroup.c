@@ -58,7 +58,7 @@
 #define RGROUP_PEERS_MAX 9 /* initial voters of one group */
 #endif
 #ifndef RGROUP_SNAPSHOT_THRESHOLD_MIN
-#define RGROUP_SNAPSHOT_THRESHOLD_MIN 16 /* entries: each snapshot stalls the loop ~32 ms */
+#define RGROUP_SNAPSHOT_THRESHOLD_MIN 4 /* entries: each snapshot stalls the loop ~32 ms */
 #endif
 #ifndef RGROUP_SEGMENT_BYTES_MIN
 #define RGROUP_SEGMENT_BYTES_MIN (64 * 1024) /* raft_uv rounds down to its block size */
@@ -218,12 +218,31 @@ static unsigned rgroup_threshold_compute(const struct rgroup *g)
     return (unsigned)n;
 }
 
+/* Trailing entries worth RAFT_SNAPSHOT_TRAILING_BYTES at the mean size. */
+static unsigned rgroup_trailing_compute(const struct rgroup *g)
+{
+    uint64_t mean = g->entry_count > 0 ? g->entry_bytes / g->entry_count : RGROUP_ENTRY_BYTES_GUESS;
+    uint64_t n = RAFT_SNAPSHOT_TRAILING_BYTES / (mean + RGROUP_ENTRY_OVERHEAD_BYTES);
+    if (n < RAFT_SNAPSHOT_TRAILING_MIN) {
+        n = RAFT_SNAPSHOT_TRAILING_MIN;
+    }
+    if (n > RAFT_SNAPSHOT_TRAILING_MAX) {
+        n = RAFT_SNAPSHOT_TRAILING_MAX;
+    }
+    return (unsigned)n;
+}
+
 static void rgroup_threshold_update(struct rgroup *g)
 {
     unsigned n = rgroup_threshold_compute(g);
     if (n != g->snapshot_threshold) {
         g->snapshot_threshold = n;
         raft_set_snapshot_threshold(&g->raft, n);
+    }
+    unsigned t = rgroup_trailing_compute(g);
+    if (t != g->snapshot_trailing) {
+        g->snapshot_trailing = t;
+        raft_set_snapshot_trailing(&g->raft, t);
     }
 }
 
@@ -626,7 +645,6 @@ static void rgroup_raft_tune(struct rgroup *g, const struct rgroup_config *cfg)
     raft_set_heartbeat_timeout(&g->raft, cfg->heartbeat_timeout_ms ? cfg->heartbeat_timeout_ms
                                                                    : RAFT_HEARTBEAT_TIMEOUT_MS);
     raft_set_pre_vote(&g->raft, true);
-    raft_set_snapshot_trailing(&g->raft, RAFT_SNAPSHOT_TRAILING);
     rgroup_threshold_update(g);
 }
 

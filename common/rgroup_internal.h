@@ -87,6 +87,7 @@ struct rgroup {
     uint64_t entry_count;
     uint64_t entry_bytes;
     unsigned snapshot_threshold;
+    unsigned snapshot_trailing;
 
     raft_index leader_index_max; /* last entry this replica appended as leader */
     uint64_t drain_deadline_ms;

@@ -83,8 +83,14 @@
 #define RAFT_HEARTBEAT_TIMEOUT_MS 50
 #define RAFT_CONNECT_RETRY_MS 100
 #define RAFT_SEGMENT_BYTES (8 * 1024 * 1024)
-#define RAFT_SNAPSHOT_LOG_BYTES (64 * 1024 * 1024) /* take a snapshot after this much log */
-#define RAFT_SNAPSHOT_TRAILING 1024
+/* canonical/raft keeps in memory the whole log since the last snapshot plus
+ * the trailing entries it keeps after one, so both are sized in bytes from
+ * the observed mean entry size (docs/BENCHMARKS.md, memory): a fixed count
+ * of 1,024 trailing entries of 4 MiB each held 4 GiB per group. */
+#define RAFT_SNAPSHOT_LOG_BYTES (32 * 1024 * 1024)     /* take a snapshot after this much log */
+#define RAFT_SNAPSHOT_TRAILING_BYTES (8 * 1024 * 1024) /* log kept after a snapshot */
+#define RAFT_SNAPSHOT_TRAILING_MIN 4 /* entries: lets a briefly lagging follower catch up */
+#define RAFT_SNAPSHOT_TRAILING_MAX 1024
 #define SEG_FILE_BYTES_MAX (64 * 1024 * 1024)      /* seal a segment file past this */
 #define SEG_INDEX_STRIDE_BYTES (64 * 1024)         /* one sparse index point per this much data */
 #define GROUP_COMMIT_BYTES_MAX (4 * 1024 * 1024)   /* appends batched into one entry */

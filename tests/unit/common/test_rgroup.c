@@ -736,8 +736,8 @@ START_TEST(test_rgroup_snapshot_install_on_new_follower)
     int leader = wait_leader(0, 3);
     int lagging = (leader + 1) % 3;
     replica_close(lagging);
-    /* A snapshot more than RAFT_SNAPSHOT_TRAILING entries past index 1, so
-     * the leader's log no longer reaches back to the wiped follower. */
+    /* A snapshot more than RAFT_SNAPSHOT_TRAILING_MAX entries (the most raft keeps) past index 1,
+     * so the leader's log no longer reaches back to the wiped follower. */
     for (int round = 0; round < 20 && snapshot_index_on_disk(reps[leader].dir) < 1200; round++) {
         propose_many(leader, 200, false);
         run_for(50);
