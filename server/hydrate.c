@@ -6,17 +6,23 @@
  * and one request in flight at any time:
  *
  *   IDLE -> OPENING -> CALLING <-> WRITING -> FINISHING -> IDLE
- *                          \          \
- *                           +----------+--> DISCARDING -> IDLE
+ *                          \          \   \
+ *                           \          \   +-> MERGING (-> MERGING) -> IDLE
+ *                            +----------+--> DISCARDING -> IDLE
  *   IDLE -> WAITING (back-off) -> IDLE
  *
  * OPENING creates "<file>.part" (uv_fs_open), CALLING is one FetchSegment
  * call, WRITING writes its chunk (uv_fs_write), FINISHING runs fsync, close,
  * rename, directory fsync and seg_import_scan on the threadpool, and
- * DISCARDING closes and unlinks a part file after a failure. Every step
- * that goes on to the next file passes through the kick timer, so no
- * callback recurses into the next step and the FSM's change notifications
- * (which may come from inside Raft callbacks) only arm that timer.
+ * DISCARDING closes and unlinks a part file after a failure. A manifest's
+ * active file goes to MERGING instead of FINISHING: seg_merge_copy on the
+ * threadpool appends to the part file the records the shard's store got
+ * since, then shard_fsm_merge_end on the loop copies what arrived meanwhile
+ * and swaps the result in, or asks for another round when much arrived.
+ * Every step that goes on to the next file passes through the kick timer,
+ * so no callback recurses into the next step and the FSM's change
+ * notifications (which may come from inside Raft callbacks) only arm that
+ * timer.
  */
 #include "hydrate.h"
 #include "segment.h"
@@ -48,6 +54,7 @@ enum hydrate_state {
     HYDRATE_CALLING,
     HYDRATE_WRITING,
     HYDRATE_FINISHING,
+    HYDRATE_MERGING,
     HYDRATE_DISCARDING,
     HYDRATE_STATE_COUNT
 };
@@ -61,8 +68,10 @@ static const bool hydrate_transitions[HYDRATE_STATE_COUNT][HYDRATE_STATE_COUNT] 
     [HYDRATE_WRITING] = {[HYDRATE_WRITING] = true,
                          [HYDRATE_CALLING] = true,
                          [HYDRATE_FINISHING] = true,
+                         [HYDRATE_MERGING] = true,
                          [HYDRATE_DISCARDING] = true},
     [HYDRATE_FINISHING] = {[HYDRATE_IDLE] = true},
+    [HYDRATE_MERGING] = {[HYDRATE_IDLE] = true},
     [HYDRATE_DISCARDING] = {[HYDRATE_IDLE] = true},
 };
 
@@ -84,15 +93,17 @@ struct hydrate_job {
     char *final_path;
     uint64_t bytes;       /* to fetch: the manifest's length */
     uint32_t crc32c_want; /* 0: unknown */
+    bool is_active;       /* the manifest's active file: merged, not imported */
     uint64_t node_id;     /* the source asked */
     uv_file fd;           /* the part file, -1 when closed */
     uint64_t offset;      /* bytes written */
     uint32_t crc;         /* of the bytes written */
     size_t chunk_len;     /* the chunk being written */
     size_t chunk_done;
-    struct seg_import *imp; /* from FINISHING */
-    int result;             /* of the threadpool work */
-    const char *why;        /* what the work failed at */
+    struct seg_import *imp;  /* from FINISHING */
+    struct seg_merge *merge; /* MERGING */
+    int result;              /* of the threadpool work */
+    const char *why;         /* what the work failed at */
 };
 
 struct hydrate {
@@ -206,6 +217,7 @@ void hydrate_stats(const struct hydrate *h, struct hydrate_stats *out)
 static void hydrate_job_free(struct hydrate_job *j)
 {
     seg_import_free(j->imp);
+    seg_merge_free(j->merge); /* removes the part file unless merged */
     eddy_free(j->stream);
     eddy_free(j->dir);
     eddy_free(j->file);
@@ -233,6 +245,7 @@ static struct hydrate_job *hydrate_job_create(const struct shard_fsm_missing *m,
     j->final_path = hydrate_path(m->dir, m->file, "");
     j->bytes = m->bytes;
     j->crc32c_want = m->crc32c;
+    j->is_active = m->is_active;
     j->node_id = node_id;
     j->fd = -1;
     if (j->part_path == NULL || j->final_path == NULL) {
@@ -754,6 +767,27 @@ static void hydrate_on_finish_work(uv_work_t *w)
     }
 }
 
+/* The fetched file joined the store (rv 0), or did not. */
+static void hydrate_joined(struct hydrate *h, int rv, const char *what)
+{
+    struct hydrate_job *j = h->job;
+    if (rv == 0) {
+        h->stats.files_fetched++;
+        h->stats.bytes_fetched += j->bytes;
+        h->failed_count = 0;
+        h->failures_in_row = 0;
+        h->good_node = j->node_id;
+        h->backoff_ms = h->retry_ms_min;
+        LOG_INFO("group=%u stream=%s shard=%u file=%s bytes=%" PRIu64 " fetched from node=%" PRIu64,
+                 h->group_id, j->stream, j->shard, j->file, j->bytes, j->node_id);
+        hydrate_job_end(h);
+    } else if (rv == -EDDY_ENOTFOUND || rv == -EDDY_EEXISTS) {
+        hydrate_job_end(h); /* no longer missing */
+    } else {
+        hydrate_fail(h, rv, what);
+    }
+}
+
 static void hydrate_on_finished(uv_work_t *w, int status)
 {
     (void)status;
@@ -773,27 +807,69 @@ static void hydrate_on_finished(uv_work_t *w, int status)
     }
     struct seg_import *imp = j->imp;
     j->imp = NULL;
-    int rv = shard_fsm_import(h->fsm, j->stream, j->created_ms, j->shard, imp);
-    if (rv == 0) {
-        h->stats.files_fetched++;
-        h->stats.bytes_fetched += j->bytes;
-        h->failed_count = 0;
-        h->failures_in_row = 0;
-        h->good_node = j->node_id;
-        h->backoff_ms = h->retry_ms_min;
-        LOG_INFO("group=%u stream=%s shard=%u file=%s bytes=%" PRIu64 " fetched from node=%" PRIu64,
-                 h->group_id, j->stream, j->shard, j->file, j->bytes, j->node_id);
-        hydrate_job_end(h);
-    } else if (rv == -EDDY_ENOTFOUND || rv == -EDDY_EEXISTS) {
-        hydrate_job_end(h); /* no longer missing */
-    } else {
-        hydrate_fail(h, rv, "import");
+    hydrate_joined(h, shard_fsm_import(h->fsm, j->stream, j->created_ms, j->shard, imp), "import");
+}
+
+/* On the threadpool: closes the part file (the merge makes it durable) and
+ * runs one round of the merge's copy. */
+static void hydrate_on_merge_work(uv_work_t *w)
+{
+    struct hydrate *h = container_of(w, struct hydrate, work);
+    struct hydrate_job *j = h->job;
+    j->result = 0;
+    if (j->fd >= 0 && close(j->fd) != 0) {
+        j->result = -errno;
     }
+    j->fd = -1;
+    if (j->result == 0) {
+        j->result = seg_merge_copy(j->merge);
+    }
+}
+
+static void hydrate_on_merged(uv_work_t *w, int status);
+
+static void hydrate_merge_round(struct hydrate *h)
+{
+    int rv = uv_queue_work(h->loop, &h->work, hydrate_on_merge_work, hydrate_on_merged);
+    EDDY_ASSERT(rv == 0); /* fails only for a NULL callback */
+}
+
+static void hydrate_on_merged(uv_work_t *w, int status)
+{
+    (void)status;
+    struct hydrate *h = container_of(w, struct hydrate, work);
+    struct hydrate_job *j = h->job;
+    EDDY_ASSERT(j->fd < 0);
+    if (h->is_closing) {
+        hydrate_job_end(h); /* frees the merge: the part file goes */
+        return;
+    }
+    if (j->result != 0) {
+        hydrate_fail(h, j->result, "merge");
+        return;
+    }
+    int rv = shard_fsm_merge_end(h->fsm, j->stream, j->created_ms, j->shard, j->merge);
+    if (rv == SEG_MERGE_AGAIN) {
+        hydrate_merge_round(h);
+        return;
+    }
+    hydrate_joined(h, rv, "merge");
 }
 
 static void hydrate_finish(struct hydrate *h)
 {
-    hydrate_set_state(h, HYDRATE_FINISHING);
-    int rv = uv_queue_work(h->loop, &h->work, hydrate_on_finish_work, hydrate_on_finished);
-    EDDY_ASSERT(rv == 0); /* fails only for a NULL callback */
+    struct hydrate_job *j = h->job;
+    if (!j->is_active) {
+        hydrate_set_state(h, HYDRATE_FINISHING);
+        int rv = uv_queue_work(h->loop, &h->work, hydrate_on_finish_work, hydrate_on_finished);
+        EDDY_ASSERT(rv == 0); /* fails only for a NULL callback */
+        return;
+    }
+    int rv = shard_fsm_merge_begin(h->fsm, j->stream, j->created_ms, j->shard, j->file, &j->merge);
+    if (rv != 0) {
+        hydrate_fail(h, rv, "merge");
+        return;
+    }
+    hydrate_set_state(h, HYDRATE_MERGING);
+    hydrate_merge_round(h);
 }

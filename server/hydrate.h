@@ -10,10 +10,14 @@
  * "<shard dir>/<file>.part" through libuv fs requests; a complete file is
  * checked against the manifest's length and checksum, fsynced, renamed into
  * place, the directory fsynced, and the file scanned, all on the
- * threadpool; shard_fsm_import then adds it to the store on the loop. A
- * failed call, a short or damaged chunk, a checksum or import failure moves
- * to the next source; once every source failed the fetcher backs off,
- * doubling from retry_ms_min to retry_ms_max, and starts over.
+ * threadpool; shard_fsm_import then adds it to the store on the loop. The
+ * manifest's active file is instead merged, in its part file, with the
+ * records the shard got since the manifest (seg_merge_copy on the
+ * threadpool, shard_fsm_merge_end on the loop), so that the replica's files
+ * end byte for byte as its peers'. A failed call, a short or damaged chunk,
+ * a checksum, import or merge failure moves to the next source; once every
+ * source failed the fetcher backs off, doubling from retry_ms_min to
+ * retry_ms_max, and starts over.
  *
  * The owner hears of the group's state through state_cb (hydrating or
  * not), never from inside a call into this module or into the FSM; it makes

@@ -7,6 +7,8 @@
  * and the indexes are rebuilt. Format: server/README.md.
  *
  * Lifecycle: seg_store_open -> (append | read | sync | trim)* -> seg_store_close.
+ * Hydration adds imports of fetched files and, for a fetched active file, a
+ * merge (seg_merge_*) whose copy alone may run on another thread.
  * Not thread-safe; all calls from the owning loop thread.
  */
 #ifndef EDDY_SEGMENT_H
@@ -119,11 +121,68 @@ uint32_t seg_import_crc32c(const struct seg_import *imp); /* of the whole file *
  * that reads see old and new records as one sequence. Its records must fall
  * strictly between those of its neighbours (seq and arrival order);
  * -EDDY_ECORRUPT otherwise, -EDDY_EEXISTS for a listed name, -EDDY_EINVAL
- * for a file that would follow the active file or lives elsewhere. Always
- * takes ownership of imp. */
+ * for a file that would follow the active file, is not below a tracked base
+ * (seg_store_track_base) or lives elsewhere. Always takes ownership of imp. */
 int seg_store_import(struct seg_store *s, struct seg_import *imp);
 /* seg_import_scan then seg_store_import, on the calling thread. */
 int seg_store_import_file(struct seg_store *s, const char *name);
+
+/* ---- hydration: the manifest's active file and the records after it ----
+ *
+ * A peer kept appending to the file that was active in a snapshot manifest
+ * (the base); a replica that restored the manifest without that file
+ * appends the same records into files of its own. seg_store_track_base
+ * makes the store keep, record by record, the layout the peer holds (the
+ * base grown by those records, sealed past SEG_FILE_BYTES_MAX, then files
+ * named by their first record), so that snapshots can name it. Once the
+ * base is fetched, a merge rewrites the store's files after it into that
+ * layout, byte for byte. server/README.md, "Hydration". */
+
+/* The store's next records follow the file name (bytes long, CRC-32C
+ * crc32c of those bytes, 0 when unknown) that it lacks. -EDDY_EINVAL when
+ * the store has an active file or a file not below name; -ENOMEM. Replaces
+ * any base tracked before. */
+int seg_store_track_base(struct seg_store *s, const char *name, uint64_t bytes, uint32_t crc32c);
+/* Forgets the base, if any. */
+void seg_store_untrack_base(struct seg_store *s);
+/* The base's name, NULL when none is tracked. Borrowed until it changes. */
+const char *seg_store_base(const struct seg_store *s);
+/* The files a peer holds from the base on: the base extended by every
+ * record appended since seg_store_track_base, and the files sealing starts
+ * after it. The base's checksum is 0 when it was tracked with 0. */
+void seg_store_base_files(const struct seg_store *s, seg_file_cb cb, void *arg);
+
+/* A merge of the fetched base ("<dir>/<base>.part", exactly its manifest
+ * length) with the store's files after it. Returned by seg_merge_finish when
+ * more than a little arrived during the copy: copy again, then finish. */
+struct seg_merge;
+#define SEG_MERGE_AGAIN 1
+/* On the loop: starts merging the tracked base with the files the store
+ * holds after it, as they are now. -EDDY_EINVAL without a base,
+ * -EDDY_EINUSE while another merge of the store runs, the store's error.
+ * *out is freed by seg_merge_free. */
+int seg_merge_create(struct seg_store *s, struct seg_merge **out);
+/* On any thread, never two at once for one merge, touching no store: the
+ * first call verifies the part file whole; every call appends the records
+ * captured so far to it (and to "<name>.part" files after it when it passes
+ * SEG_FILE_BYTES_MAX), as the store appends them. -EDDY_ECORRUPT for damage
+ * or records out of order, -errno. After a failure only seg_merge_free. */
+int seg_merge_copy(struct seg_merge *m);
+/* After a successful first seg_merge_copy: the base as fetched. */
+const char *seg_merge_name(const struct seg_merge *m);
+uint64_t seg_merge_base_bytes(const struct seg_merge *m);
+uint32_t seg_merge_base_crc32c(const struct seg_merge *m);
+/* On the loop, after seg_merge_copy: SEG_MERGE_AGAIN (see above), or copies
+ * what arrived since, checks the result against the tracked layout, makes it
+ * durable and puts it in place of the files after the base (removed), in
+ * one step for readers. 0: the store's files are the peer's; the base is no
+ * longer tracked. -EDDY_EINUSE when the store closed, reopened or changed its
+ * base since seg_merge_create; -EDDY_ECORRUPT; -errno (a failure while
+ * renaming makes the store's error sticky: a restart converges). */
+int seg_merge_finish(struct seg_store *s, struct seg_merge *m);
+/* Frees m; unless it finished, removes its part files, the fetched base's
+ * included. On the loop. NULL allowed. */
+void seg_merge_free(struct seg_merge *m);
 
 /* For a directory no store has open: renames every segment file for which
  * keep returns false to "<name>.aside" (ignored by seg_store_open, removed by

@@ -237,6 +237,9 @@ void shard_fsm_clear_missing(struct shard_fsm *f, struct shard_entry *e)
     eddy_free(e->missing);
     e->missing = NULL;
     e->missing_count = 0;
+    if (e->store != NULL) {
+        seg_store_untrack_base(e->store);
+    }
     EDDY_ASSERT(f->hydrating_count > 0);
     f->hydrating_count--;
 }
@@ -393,6 +396,7 @@ shard_fsm_apply(void *data, uint64_t index, const uint8_t *buf, size_t len, void
 struct manifest_build {
     Eddy__ShardManifest *m;
     size_t cap;
+    const char *base; /* the store's tracked base, or NULL */
 };
 
 static void shard_fsm_manifest_add(
@@ -413,7 +417,11 @@ static void shard_fsm_manifest_add(
 
 static void shard_fsm_manifest_file(void *arg, const struct seg_file_info *fi)
 {
-    shard_fsm_manifest_add(arg, fi->name, fi->bytes, fi->crc32c, fi->sealed);
+    struct manifest_build *b = arg;
+    if (b->base != NULL && strcmp(fi->name, b->base) > 0) {
+        return; /* after the base: described by the base's layout instead */
+    }
+    shard_fsm_manifest_add(b, fi->name, fi->bytes, fi->crc32c, fi->sealed);
 }
 
 static int shard_fsm_segment_cmp(const void *a, const void *b)
@@ -425,7 +433,10 @@ static int shard_fsm_segment_cmp(const void *a, const void *b)
 
 /* The manifest of one shard. A hydrating shard lists its missing files
  * too, as the manifest it restored described them, so that a restart
- * fetches them again instead of forgetting them. */
+ * fetches them again instead of forgetting them. In place of a missing
+ * active file and the store's files after it, it lists the files the peers
+ * hold there (seg_store_base_files): the manifest is the one any replica
+ * would write at this index, whatever it restores or serves to. */
 static Eddy__ShardManifest *shard_fsm_manifest(struct shard_entry *e)
 {
     Eddy__ShardManifest *m = eddy_xmalloc(sizeof(*m));
@@ -435,13 +446,18 @@ static Eddy__ShardManifest *shard_fsm_manifest(struct shard_entry *e)
     m->shard = e->shard;
     u128 last_seq = seg_store_last_seq(e->store);
     m->last_index = seg_store_last_index(e->store);
-    struct manifest_build b = {.m = m, .cap = 0};
+    struct manifest_build b = {.m = m, .cap = 0, .base = seg_store_base(e->store)};
+    EDDY_ASSERT(b.base == NULL || e->missing_count > 0);
     seg_store_files(e->store, shard_fsm_manifest_file, &b);
     if (e->missing_count > 0) {
         for (size_t i = 0; i < e->missing_count; i++) {
             const struct shard_missing *x = &e->missing[i];
-            shard_fsm_manifest_add(&b, x->file, x->bytes, x->crc32c, true);
+            if (!x->is_active) {
+                shard_fsm_manifest_add(&b, x->file, x->bytes, x->crc32c, true);
+            }
         }
+        b.base = NULL;
+        seg_store_base_files(e->store, shard_fsm_manifest_file, &b);
         qsort(m->segments, m->n_segments, sizeof(*m->segments), shard_fsm_segment_cmp);
         if (last_seq < e->hydrate_last_seq) {
             last_seq = e->hydrate_last_seq;

@@ -13,8 +13,11 @@
  * manifest (and those holding only later records), sets the others aside,
  * and lists the manifest files it lacks; records applied after the snapshot
  * go into its store as usual. A fetcher (hydrate.c) copies the listed files
- * from a peer and hands each to shard_fsm_import. The group is hydrating
- * while any shard lists a file. server/README.md, "Hydration".
+ * from a peer and hands each to shard_fsm_import, but for the manifest's
+ * active file, which is merged with those later records
+ * (shard_fsm_merge_begin) so that the files end byte for byte as the peers'.
+ * The group is hydrating while any shard lists a file. server/README.md,
+ * "Hydration".
  *
  * Lifecycle: shard_fsm_create -> shard_fsm_adapter (handed to rgroup) ->
  * shard_fsm_destroy after the group closed.
@@ -57,6 +60,7 @@ size_t shard_fsm_shard_count(const struct shard_fsm *f);
 /* ---- hydration ---- */
 
 struct seg_import;
+struct seg_merge;
 
 /* One file a hydrating shard lacks. The strings are borrowed from the FSM
  * until it next changes (apply, restore, import). */
@@ -68,6 +72,8 @@ struct shard_fsm_missing {
     const char *file; /* a valid segment file name */
     uint64_t bytes;   /* fetch exactly this many bytes: a record boundary */
     uint32_t crc32c;  /* CRC-32C of those bytes; 0 when the manifest had none */
+    bool is_active;   /* the manifest's active file: fetch it to "<file>.part" and
+                         merge it (shard_fsm_merge_begin), never import it */
 };
 typedef void (*shard_fsm_missing_cb)(void *arg, const struct shard_fsm_missing *m);
 /* Called on the loop whenever the set of missing files may have changed
@@ -84,7 +90,9 @@ void shard_fsm_missing_files(const struct shard_fsm *f, shard_fsm_missing_cb cb,
 bool shard_fsm_next_missing(const struct shard_fsm *f, struct shard_fsm_missing *out);
 /* A fetched file, complete in the shard's directory and scanned
  * (seg_import_scan), joins the shard's store and leaves the missing list.
- * Always takes ownership of imp. On failure the file is removed unless the
+ * An active file is renamed "<file>.part" and merged on the calling thread
+ * (shard_fsm_merge_begin and _end do it off the loop). Always takes
+ * ownership of imp. On failure the file is removed unless the
  * store lists it: -EDDY_ENOTFOUND (no such shard, or the file is no longer
  * missing), -EDDY_EEXISTS (the store has it), -EDDY_ECORRUPT (length or
  * checksum differ from the manifest, or the records do not fit), -errno. */
@@ -93,6 +101,29 @@ int shard_fsm_import(struct shard_fsm *f,
                      uint64_t created_ms,
                      uint32_t shard,
                      struct seg_import *imp);
+/* The active file of a shard's manifest, fetched whole to
+ * "<dir>/<file>.part", joins the store as peers hold it: grown by the records
+ * the store appended since the manifest (seg_merge, segment.h). begin, on the
+ * loop, starts the merge: *out is the caller's, freed with seg_merge_free.
+ * -EDDY_ENOTFOUND when there is no such shard or the file is not its missing
+ * active file, -EDDY_EINUSE while another merge of the shard runs. */
+int shard_fsm_merge_begin(struct shard_fsm *f,
+                          const char *stream,
+                          uint64_t created_ms,
+                          uint32_t shard,
+                          const char *file,
+                          struct seg_merge **out);
+/* On the loop, once seg_merge_copy(m) succeeded (on any thread): checks the
+ * fetched bytes against the manifest and finishes the merge. Returns
+ * SEG_MERGE_AGAIN (copy again, then call again), 0 (the file is in the store
+ * and no longer missing), -EDDY_ENOTFOUND (no longer missing: the shard or
+ * its manifest changed), -EDDY_ECORRUPT (length or checksum differ from the
+ * manifest), or the merge's error. Never frees m. */
+int shard_fsm_merge_end(struct shard_fsm *f,
+                        const char *stream,
+                        uint64_t created_ms,
+                        uint32_t shard,
+                        struct seg_merge *m);
 /* One receiver at a time; cb NULL removes it. */
 void shard_fsm_set_hydrate_cb(struct shard_fsm *f, shard_fsm_hydrate_cb cb, void *arg);
 

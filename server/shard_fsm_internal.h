@@ -21,6 +21,10 @@ struct shard_missing {
     char *file;
     uint64_t bytes;
     uint32_t crc32c;
+    /* The manifest's active file (its newest, not sealed): the store tracks
+     * it as its base (seg_store_track_base) and it joins the store through a
+     * merge with the records appended since. At most one per shard. */
+    bool is_active;
 };
 
 struct shard_entry {

@@ -6,17 +6,22 @@
  * local files are compared with the manifest's, by name:
  * - a local file is kept when the manifest lists it with the same length
  *   (and checksum, when the manifest has one), or when it is the manifest's
- *   newest file and at least as long (records appended after the snapshot),
- *   or when its first record is past the manifest's last sequence number (a
- *   file written after the snapshot);
- * - when every manifest file is kept, nothing else changes: the shard is
- *   whole (a restart, or a follower that was only a little behind);
- * - otherwise the files not kept are renamed "<name>.aside" (removed once
- *   the shard is whole again), the store is reopened over the kept ones, its
- *   active file is sealed when a missing file would sort after it, and the
- *   missing files are listed. Records of entries after the snapshot then go
- *   into the store as usual, into a new file named by their first sequence
- *   number, so fetched older files sort before it.
+ *   newest file and longer (records appended after the snapshot);
+ * - a local file the manifest does not list is kept when its first record is
+ *   past the manifest's last sequence number (a file written after the
+ *   snapshot) and it follows the newest file as on the peers: that file was
+ *   sealed in the manifest or is sealed here (64 MiB or more). Otherwise it
+ *   holds records the raft log replays, and it goes;
+ * - files not kept are renamed "<name>.aside" (removed once the shard is
+ *   whole) and the store is reopened over the kept ones;
+ * - when every manifest file is kept the shard is whole (a restart, or a
+ *   follower that was only a little behind). Otherwise the store's active
+ *   file is sealed when a missing file would sort after it and the missing
+ *   files are listed. When the manifest's active file (newest, not sealed)
+ *   is missing, the store tracks it as its base (seg_store_track_base):
+ *   records of later entries go into files of their own, and the fetched
+ *   file is merged with them (shard_fsm_merge_begin), so that the files end
+ *   as the peers'.
  * Shards the FSM holds and the manifest does not name were dropped before
  * the snapshot and are removed.
  */
@@ -27,6 +32,7 @@
 #include "eddy/alloc.h"
 #include "eddy/assert.h"
 #include "eddy/errors.h"
+#include "eddy/limits.h"
 #include "eddy/log.h"
 #include "group.pb-c.h"
 
@@ -138,23 +144,41 @@ static bool shard_plan_matches(const struct shard_local *l, const Eddy__SegmentM
     return l->bytes == s->bytes && (s->crc32c == 0 || l->crc32c == s->crc32c);
 }
 
+/* The manifest's active file: its newest, appended to after the snapshot
+ * on every peer. */
+static bool shard_plan_is_active(const Eddy__ShardManifest *m, size_t j)
+{
+    const Eddy__SegmentManifest *s = m->segments[j];
+    return j + 1 == m->n_segments && !s->sealed && s->bytes < SEG_FILE_BYTES_MAX;
+}
+
 /* Decides which local files stay and which manifest files are missing. */
 static void shard_plan_decide(struct shard_plan *p)
 {
     const Eddy__ShardManifest *m = p->m;
+    size_t n = m->n_segments;
+    /* Files after the manifest's newest: on the peers they start only once
+     * it is sealed. */
+    bool follow = n == 0 || !shard_plan_is_active(m, n - 1);
     for (size_t i = 0; i < p->local_count; i++) {
         struct shard_local *l = &p->local[i];
         size_t j = shard_plan_find(m, l->name);
-        if (j == m->n_segments) {
-            l->keep = seg_file_name_seq(l->name) > p->last_seq;
+        if (j == n) {
             continue;
         }
-        bool newest = j + 1 == m->n_segments;
+        bool newest = j + 1 == n;
         l->keep =
             shard_plan_matches(l, m->segments[j]) || (newest && l->bytes > m->segments[j]->bytes);
         p->have[j] = l->keep;
+        follow = follow || (newest && l->keep && l->bytes >= SEG_FILE_BYTES_MAX);
     }
-    for (size_t j = 0; j < m->n_segments; j++) {
+    for (size_t i = 0; i < p->local_count; i++) {
+        struct shard_local *l = &p->local[i];
+        if (shard_plan_find(m, l->name) == n) {
+            l->keep = follow && seg_file_name_seq(l->name) > p->last_seq;
+        }
+    }
+    for (size_t j = 0; j < n; j++) {
         p->missing_count += p->have[j] ? 0 : 1;
     }
 }
@@ -217,20 +241,33 @@ static int shard_fsm_reopen(struct shard_fsm *f, struct shard_entry *e, struct s
     return rv;
 }
 
-static void shard_fsm_set_missing(struct shard_fsm *f, struct shard_entry *e, struct shard_plan *p)
+static int shard_fsm_set_missing(struct shard_fsm *f, struct shard_entry *e, struct shard_plan *p)
 {
     const Eddy__ShardManifest *m = p->m;
     EDDY_ASSERT(e->missing_count == 0);
     EDDY_ASSERT(p->missing_count > 0);
+    size_t n = m->n_segments;
+    if (!p->have[n - 1] && shard_plan_is_active(m, n - 1)) {
+        const Eddy__SegmentManifest *s = m->segments[n - 1];
+        int rv = seg_store_track_base(e->store, s->file, s->bytes, s->crc32c);
+        if (rv != 0) {
+            LOG_ERROR("group=%u stream=%s shard=%u track of file=%s failed: %s", f->group_id,
+                      e->stream, e->shard, s->file, eddy_strerror(rv));
+            return rv;
+        }
+    }
     e->missing = eddy_xcalloc(p->missing_count, sizeof(*e->missing));
     uint64_t bytes = 0;
-    for (size_t j = 0; j < m->n_segments; j++) {
+    for (size_t j = 0; j < n; j++) {
         if (p->have[j]) {
             continue;
         }
         const Eddy__SegmentManifest *s = m->segments[j];
-        e->missing[e->missing_count++] = (struct shard_missing){
-            .file = eddy_xstrdup(s->file), .bytes = s->bytes, .crc32c = s->crc32c};
+        e->missing[e->missing_count++] =
+            (struct shard_missing){.file = eddy_xstrdup(s->file),
+                                   .bytes = s->bytes,
+                                   .crc32c = s->crc32c,
+                                   .is_active = shard_plan_is_active(m, j)};
         bytes += s->bytes;
     }
     EDDY_ASSERT(e->missing_count == p->missing_count);
@@ -243,6 +280,7 @@ static void shard_fsm_set_missing(struct shard_fsm *f, struct shard_entry *e, st
     }
     LOG_INFO("group=%u stream=%s shard=%u hydrating files=%zu bytes=%" PRIu64 " kept=%zu",
              f->group_id, e->stream, e->shard, e->missing_count, bytes, kept);
+    return 0;
 }
 
 /* Opens a shard whose store is damaged past repair (a sealed file failed
@@ -284,17 +322,18 @@ static int shard_fsm_restore_shard(struct shard_fsm *f, const Eddy__ShardManifes
     };
     seg_store_files(e->store, shard_plan_collect, &p);
     shard_plan_decide(&p);
-    if (p.missing_count == 0) {
-        if (was_hydrating) {
-            seg_dir_remove_aside(e->dir);
-        }
-        goto out;
-    }
-    if (shard_plan_drops_any(&p)) {
+    bool drops = shard_plan_drops_any(&p);
+    if (drops) {
         rv = shard_fsm_reopen(f, e, &p);
         if (rv != 0) {
             goto out;
         }
+    }
+    if (p.missing_count == 0) {
+        if (was_hydrating || drops) {
+            seg_dir_remove_aside(e->dir);
+        }
+        goto out;
     }
     if (shard_plan_needs_roll(&p)) {
         rv = seg_store_roll(e->store);
@@ -302,7 +341,7 @@ static int shard_fsm_restore_shard(struct shard_fsm *f, const Eddy__ShardManifes
             goto out;
         }
     }
-    shard_fsm_set_missing(f, e, &p);
+    rv = shard_fsm_set_missing(f, e, &p);
 out:
     eddy_free(p.have);
     eddy_free(p.local);
@@ -379,6 +418,7 @@ shard_fsm_missing_fill(const struct shard_entry *e, size_t i, struct shard_fsm_m
         .file = e->missing[i].file,
         .bytes = e->missing[i].bytes,
         .crc32c = e->missing[i].crc32c,
+        .is_active = e->missing[i].is_active,
     };
 }
 
@@ -485,6 +525,53 @@ static int shard_fsm_import_check(struct shard_entry *e, const struct seg_import
     return 0;
 }
 
+/* The missing file at has joined the store. */
+static void shard_fsm_joined(struct shard_fsm *f, struct shard_entry *e, size_t at)
+{
+    LOG_DEBUG("group=%u stream=%s shard=%u fetched file=%s in the store, missing=%zu", f->group_id,
+              e->stream, e->shard, e->missing[at].file, e->missing_count - 1);
+    eddy_free(e->missing[at].file);
+    memmove(&e->missing[at], &e->missing[at + 1],
+            (e->missing_count - at - 1) * sizeof(*e->missing));
+    e->missing_count--;
+    if (e->missing_count == 0) {
+        shard_fsm_hydrated(f, e);
+    }
+    shard_fsm_notify(f);
+}
+
+/* shard_fsm_import of an active file: renamed "<name>.part" and merged on
+ * the calling thread. */
+static int shard_fsm_import_active(struct shard_fsm *f, struct shard_entry *e, const char *name)
+{
+    char path[SHARD_FSM_PATH_MAX];
+    char part[SHARD_FSM_PATH_MAX];
+    if ((size_t)snprintf(path, sizeof(path), "%s/%s", e->dir, name) >= sizeof(path) ||
+        (size_t)snprintf(part, sizeof(part), "%s.part", path) >= sizeof(part)) {
+        return -ENAMETOOLONG;
+    }
+    if (rename(path, part) != 0) {
+        return -errno;
+    }
+    struct seg_merge *m = NULL;
+    int rv = shard_fsm_merge_begin(f, e->stream, e->created_ms, e->shard, name, &m);
+    while (rv == 0) {
+        rv = seg_merge_copy(m);
+        if (rv == 0) {
+            rv = shard_fsm_merge_end(f, e->stream, e->created_ms, e->shard, m);
+        }
+        if (rv != SEG_MERGE_AGAIN) {
+            break;
+        }
+        rv = 0;
+    }
+    if (m == NULL) {
+        unlink(part);
+    }
+    seg_merge_free(m); /* removes the part file unless merged */
+    return rv;
+}
+
 int shard_fsm_import(struct shard_fsm *f,
                      const char *stream,
                      uint64_t created_ms,
@@ -498,10 +585,16 @@ int shard_fsm_import(struct shard_fsm *f,
     struct shard_entry *e = shard_fsm_entry(f, stream, created_ms, shard);
     size_t at = 0;
     int rv = shard_fsm_import_check(e, imp, &at);
-    if (rv == 0) {
+    if (rv == 0 && !e->missing[at].is_active) {
         rv = seg_store_import(e->store, imp);
+        if (rv == 0) {
+            shard_fsm_joined(f, e, at);
+        }
     } else {
         seg_import_free(imp);
+        if (rv == 0) {
+            rv = shard_fsm_import_active(f, e, name); /* joined when it succeeds */
+        }
     }
     if (rv != 0) {
         LOG_WARN("group=%u stream=%s shard=%u fetched file=%s not imported: %s", f->group_id,
@@ -509,17 +602,58 @@ int shard_fsm_import(struct shard_fsm *f,
         if (rv != -EDDY_EEXISTS) {
             shard_fsm_discard(f, stream, created_ms, shard, name);
         }
-        return rv;
     }
-    eddy_free(e->missing[at].file);
-    memmove(&e->missing[at], &e->missing[at + 1],
-            (e->missing_count - at - 1) * sizeof(*e->missing));
-    e->missing_count--;
-    LOG_DEBUG("group=%u stream=%s shard=%u fetched file=%s imported, missing=%zu", f->group_id,
-              stream, shard, name, e->missing_count);
-    if (e->missing_count == 0) {
-        shard_fsm_hydrated(f, e);
+    return rv;
+}
+
+/* The shard's missing active file named name, or NULL. */
+static struct shard_missing *shard_fsm_missing_active(struct shard_entry *e, const char *name)
+{
+    size_t at = e != NULL ? shard_fsm_missing_find(e, name) : 0;
+    if (e == NULL || at == e->missing_count || !e->missing[at].is_active) {
+        return NULL;
     }
-    shard_fsm_notify(f);
-    return 0;
+    return &e->missing[at];
+}
+
+int shard_fsm_merge_begin(struct shard_fsm *f,
+                          const char *stream,
+                          uint64_t created_ms,
+                          uint32_t shard,
+                          const char *file,
+                          struct seg_merge **out)
+{
+    EDDY_ASSERT(out != NULL);
+    *out = NULL;
+    struct shard_entry *e = shard_fsm_entry(f, stream, created_ms, shard);
+    if (shard_fsm_missing_active(e, file) == NULL) {
+        return -EDDY_ENOTFOUND;
+    }
+    /* restore tracks the missing active file; only a merge untracks it */
+    EDDY_ASSERT(seg_store_base(e->store) != NULL);
+    EDDY_ASSERT(strcmp(seg_store_base(e->store), file) == 0);
+    return seg_merge_create(e->store, out);
+}
+
+int shard_fsm_merge_end(struct shard_fsm *f,
+                        const char *stream,
+                        uint64_t created_ms,
+                        uint32_t shard,
+                        struct seg_merge *m)
+{
+    EDDY_ASSERT(m != NULL);
+    struct shard_entry *e = shard_fsm_entry(f, stream, created_ms, shard);
+    const struct shard_missing *x = shard_fsm_missing_active(e, seg_merge_name(m));
+    if (x == NULL) {
+        return -EDDY_ENOTFOUND;
+    }
+    if (seg_merge_base_bytes(m) != x->bytes ||
+        (x->crc32c != 0 && seg_merge_base_crc32c(m) != x->crc32c)) {
+        return -EDDY_ECORRUPT;
+    }
+    int rv = seg_merge_finish(e->store, m);
+    if (rv == 0) {
+        shard_fsm_joined(f, e, (size_t)(x - e->missing));
+    }
+    return rv;
 }

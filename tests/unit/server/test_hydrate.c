@@ -7,7 +7,9 @@
  * raft would; its stores are rolled between rounds so that every shard has
  * several files without writing 64 MiB each. The hydrating replica restores
  * the source's snapshot manifest, gets the same entries after it, fetches
- * the files and must end with the same records and the same file checksums.
+ * the files and must end with the same records and the same directories,
+ * byte for byte: the active file it fetched is merged with the records it
+ * applied meanwhile, as the source kept appending them to that file.
  */
 #include "hydrate.h"
 #include "segment.h"
@@ -25,6 +27,7 @@
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -44,6 +47,7 @@
 #define T_CHUNK_BYTES 4096 /* small: every file takes several chunks */
 #define T_WAIT_MS 20000
 #define T_RECORDS_MAX 4096
+#define T_DIR_ENTRIES_MAX 16
 
 static uv_loop_t loop;
 static char root[64];
@@ -166,6 +170,37 @@ static void apply_records(struct rgroup_fsm *fsm, uint64_t index)
     e.n_streams = 1;
     e.records = ptrs;
     e.n_records = T_RECORDS;
+    apply_entry(fsm, index, &e);
+}
+
+/* T_BIG_RECORDS records of 1 MiB, all into one shard. */
+#define T_BIG_RECORDS 4
+static void apply_big(struct rgroup_fsm *fsm, uint64_t index, uint32_t shard)
+{
+    Eddy__StreamRef ref = EDDY__STREAM_REF__INIT;
+    ref.name = T_STREAM;
+    ref.created_ms = T_CREATED;
+    Eddy__StreamRef *refs[] = {&ref};
+    Eddy__EntryRecord recs[T_BIG_RECORDS];
+    Eddy__EntryRecord *ptrs[T_BIG_RECORDS];
+    static uint8_t data[KIN_RECORD_DATA_MAX];
+    for (size_t k = 0; k < sizeof(data); k++) {
+        data[k] = (uint8_t)(index + k * 13);
+    }
+    for (size_t i = 0; i < T_BIG_RECORDS; i++) {
+        eddy__entry_record__init(&recs[i]);
+        recs[i].shard = shard;
+        recs[i].partition_key = "big";
+        recs[i].data.data = data;
+        recs[i].data.len = sizeof(data) - i;
+        ptrs[i] = &recs[i];
+    }
+    Eddy__GroupEntry e = EDDY__GROUP_ENTRY__INIT;
+    e.arrival_ms = 1700000000000ull + index * 3;
+    e.streams = refs;
+    e.n_streams = 1;
+    e.records = ptrs;
+    e.n_records = T_BIG_RECORDS;
     apply_entry(fsm, index, &e);
 }
 
@@ -318,8 +353,9 @@ static uint32_t file_crc(const char *dir, const char *name, uint64_t bytes, uint
     return crc;
 }
 
-/* Every file the manifest names is on the hydrated replica, with the
- * manifest's length and checksum, equal to the source's bytes. */
+/* Every file the manifest names is on the hydrated replica: the sealed ones
+ * equal to the source's, the active one starting with the manifest's bytes
+ * (it goes on with the records applied since, as on the source). */
 static void
 assert_same_files(const Eddy__GroupSnapshot *snap, struct shard_fsm *src, struct shard_fsm *dst)
 {
@@ -332,15 +368,105 @@ assert_same_files(const Eddy__GroupSnapshot *snap, struct shard_fsm *src, struct
             uint64_t size_a;
             uint64_t size_b;
             uint32_t crc_a = file_crc(seg_store_dir(a), s->file, s->bytes, &size_a);
-            uint32_t crc_b = file_crc(seg_store_dir(b), s->file, 0, &size_b);
+            uint32_t crc_b = file_crc(seg_store_dir(b), s->file, s->bytes, &size_b);
             ck_assert_uint_ne(s->crc32c, 0);
             ck_assert_uint_eq(crc_a, s->crc32c);
             ck_assert_uint_eq(crc_b, s->crc32c);
             ck_assert_uint_eq(size_b, s->bytes);
             struct seg_file_info info;
             ck_assert_int_eq(seg_store_file(b, s->file, &info), 0);
-            ck_assert_uint_eq(info.crc32c, s->crc32c);
+            if (s->sealed) {
+                ck_assert_uint_eq(info.bytes, s->bytes);
+                ck_assert_uint_eq(info.crc32c, s->crc32c);
+            } else {
+                ck_assert_uint_ge(info.bytes, s->bytes);
+            }
         }
+    }
+}
+
+/* One directory entry: name, size and CRC-32C of its bytes. */
+struct tdirent {
+    char name[256];
+    uint64_t size;
+    uint32_t crc;
+};
+
+static int tdirent_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct tdirent *)a)->name, ((const struct tdirent *)b)->name);
+}
+
+static size_t dir_list(const char *dir, struct tdirent *out)
+{
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+            continue;
+        }
+        ck_assert_uint_lt(n, T_DIR_ENTRIES_MAX);
+        snprintf(out[n].name, sizeof(out[n].name), "%s", e->d_name);
+        out[n].crc = file_crc(dir, e->d_name, 0, &out[n].size);
+        n++;
+    }
+    closedir(d);
+    qsort(out, n, sizeof(*out), tdirent_cmp);
+    return n;
+}
+
+struct tfiles {
+    size_t count;
+    struct seg_file_info info[T_DIR_ENTRIES_MAX];
+    char names[T_DIR_ENTRIES_MAX][40];
+};
+
+static void tfiles_cb(void *arg, const struct seg_file_info *f)
+{
+    struct tfiles *t = arg;
+    ck_assert_uint_lt(t->count, T_DIR_ENTRIES_MAX);
+    snprintf(t->names[t->count], sizeof(t->names[0]), "%s", f->name);
+    t->info[t->count++] = *f;
+}
+
+/* The issue's invariant: once caught up, every shard's directory is the
+ * same on both replicas, byte for byte and name for name (nothing set
+ * aside, no part file), and both stores describe their files alike. */
+static void assert_same_dirs(struct shard_fsm *a, struct shard_fsm *b)
+{
+    static struct tdirent da[T_DIR_ENTRIES_MAX];
+    static struct tdirent db[T_DIR_ENTRIES_MAX];
+    static struct tfiles fa;
+    static struct tfiles fb;
+    for (uint32_t s = 0; s < T_SHARDS; s++) {
+        struct seg_store *sa = shard_fsm_find(a, T_STREAM, T_CREATED, s);
+        struct seg_store *sb = shard_fsm_find(b, T_STREAM, T_CREATED, s);
+        ck_assert_ptr_nonnull(sa);
+        ck_assert_ptr_nonnull(sb);
+        size_t na = dir_list(seg_store_dir(sa), da);
+        size_t nb = dir_list(seg_store_dir(sb), db);
+        ck_assert_uint_gt(na, 0);
+        ck_assert_uint_eq(na, nb);
+        for (size_t k = 0; k < na; k++) {
+            ck_assert_str_eq(da[k].name, db[k].name);
+            ck_assert_uint_eq(da[k].size, db[k].size);
+            ck_assert_uint_eq(da[k].crc, db[k].crc);
+        }
+        memset(&fa, 0, sizeof(fa));
+        memset(&fb, 0, sizeof(fb));
+        seg_store_files(sa, tfiles_cb, &fa);
+        seg_store_files(sb, tfiles_cb, &fb);
+        ck_assert_uint_eq(fa.count, na);
+        ck_assert_uint_eq(fa.count, fb.count);
+        for (size_t k = 0; k < fa.count; k++) {
+            ck_assert_str_eq(fa.names[k], fb.names[k]);
+            ck_assert_uint_eq(fa.info[k].bytes, fb.info[k].bytes);
+            ck_assert_uint_eq(fa.info[k].crc32c, fb.info[k].crc32c);
+            ck_assert_int_eq(fa.info[k].sealed, fb.info[k].sealed);
+        }
+        ck_assert(seg_store_last_seq(sa) == seg_store_last_seq(sb));
+        ck_assert_uint_eq(seg_store_last_index(sa), seg_store_last_index(sb));
     }
 }
 
@@ -543,19 +669,40 @@ START_TEST(test_hydrate_restore_behind_lists_missing_files)
     ck_assert_uint_eq(total, T_RECORDS);
 
     /* A snapshot while hydrating names the missing files too, sorted, and
-     * the newest sequence number of either. */
+     * the newest sequence number of either. In place of the missing active
+     * file and the file of later records it names the active file as the
+     * source holds it now: its manifest is the source's. */
     uint8_t *dbuf;
     size_t dlen;
     Eddy__GroupSnapshot *dsnap = snapshot_of(&da, &dbuf, &dlen);
-    ck_assert_uint_eq(manifest_files(dsnap), T_SHARDS * (T_ROUNDS + 1));
+    uint8_t *sbuf;
+    size_t slen;
+    Eddy__GroupSnapshot *ssnap = snapshot_of(&sa, &sbuf, &slen);
+    ck_assert_uint_eq(manifest_files(dsnap), T_SHARDS * T_ROUNDS);
+    ck_assert_uint_eq(dsnap->n_shards, ssnap->n_shards);
     for (size_t i = 0; i < dsnap->n_shards; i++) {
         const Eddy__ShardManifest *dm = dsnap->shards[i];
+        const Eddy__ShardManifest *sm = NULL;
+        for (size_t k = 0; k < ssnap->n_shards; k++) {
+            sm = ssnap->shards[k]->shard == dm->shard ? ssnap->shards[k] : sm;
+        }
+        ck_assert_ptr_nonnull(sm);
         for (size_t j = 1; j < dm->n_segments; j++) {
             ck_assert_int_lt(strcmp(dm->segments[j - 1]->file, dm->segments[j]->file), 0);
         }
         struct seg_store *s = shard_fsm_find(src, dm->stream, dm->created_ms, dm->shard);
         ck_assert(u128_from_be(dm->last_sequence.data) == seg_store_last_seq(s));
+        ck_assert_uint_eq(dm->last_index, sm->last_index);
+        ck_assert_uint_eq(dm->n_segments, sm->n_segments);
+        for (size_t j = 0; j < dm->n_segments; j++) {
+            ck_assert_str_eq(dm->segments[j]->file, sm->segments[j]->file);
+            ck_assert_uint_eq(dm->segments[j]->bytes, sm->segments[j]->bytes);
+            ck_assert_uint_eq(dm->segments[j]->crc32c, sm->segments[j]->crc32c);
+            ck_assert_int_eq(dm->segments[j]->sealed, sm->segments[j]->sealed);
+        }
     }
+    eddy__group_snapshot__free_unpacked(ssnap, NULL);
+    eddy_free(sbuf);
     eddy__group_snapshot__free_unpacked(dsnap, NULL);
     eddy_free(dbuf);
     eddy__group_snapshot__free_unpacked(snap, NULL);
@@ -756,6 +903,118 @@ START_TEST(test_hydrate_import_checks_against_the_manifest)
 }
 END_TEST
 
+/* Copies every file dst lacks from src, as much as dst's manifest names,
+ * and imports it (the active one through a merge, on this thread). */
+static void import_all(struct shard_fsm *dst, struct shard_fsm *src)
+{
+    for (int k = 0; k < 100 && shard_fsm_is_hydrating(dst); k++) {
+        struct shard_fsm_missing m;
+        ck_assert(shard_fsm_next_missing(dst, &m));
+        char dir[512];
+        char file[64];
+        char stream[64];
+        snprintf(dir, sizeof(dir), "%s", m.dir);
+        snprintf(file, sizeof(file), "%s", m.file);
+        snprintf(stream, sizeof(stream), "%s", m.stream);
+        struct seg_store *from = shard_fsm_find(src, m.stream, m.created_ms, m.shard);
+        copy_file(seg_store_dir(from), dir, file, m.bytes);
+        struct seg_import *imp;
+        ck_assert_int_eq(seg_import_scan(dir, file, &imp), 0);
+        ck_assert_int_eq(shard_fsm_import(dst, stream, m.created_ms, m.shard, imp), 0);
+    }
+    ck_assert(!shard_fsm_is_hydrating(dst));
+}
+
+START_TEST(test_hydrate_restore_converges_after_a_crash_mid_merge)
+{
+    struct rgroup_fsm sa;
+    struct rgroup_fsm da;
+    struct shard_fsm *src = fsm_open("src", &sa);
+    uint64_t next = source_build(src, &sa);
+    uint8_t *buf;
+    size_t len;
+    Eddy__GroupSnapshot *snap = snapshot_of(&sa, &buf, &len);
+    apply_records(&sa, next);
+
+    /* A crash with the manifest's files fetched and in place, the active
+     * one not merged with the file of later records: a restart keeps the
+     * files the manifest names, sets the later file aside, and raft replays
+     * its entry onto the active file. */
+    struct shard_fsm *dst = fsm_open("dst", &da);
+    ck_assert_int_eq(da.restore(da.data, buf, len), 0);
+    apply_records(&da, next);
+    for (size_t i = 0; i < snap->n_shards; i++) {
+        const Eddy__ShardManifest *m = snap->shards[i];
+        const char *from = seg_store_dir(shard_fsm_find(src, m->stream, m->created_ms, m->shard));
+        const char *to = seg_store_dir(shard_fsm_find(dst, m->stream, m->created_ms, m->shard));
+        for (size_t j = 0; j < m->n_segments; j++) {
+            copy_file(from, to, m->segments[j]->file, m->segments[j]->bytes);
+        }
+    }
+    shard_fsm_destroy(dst);
+    dst = fsm_open("dst", &da);
+    ck_assert_int_eq(da.restore(da.data, buf, len), 0);
+    ck_assert(!shard_fsm_is_hydrating(dst));
+    apply_records(&da, next);
+    assert_same_records(src, dst);
+    assert_same_dirs(src, dst);
+    shard_fsm_destroy(dst);
+
+    /* A crash before the merge renamed anything, with the fetched active
+     * file left as a part file, and a restart from the snapshot taken while
+     * hydrating: it names the active file as the source holds it, so the
+     * later file goes aside and the whole file is fetched again. */
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s/dst", root);
+    ck_assert_int_eq(system(cmd), 0);
+    dst = fsm_open("dst", &da);
+    ck_assert_int_eq(da.restore(da.data, buf, len), 0);
+    apply_records(&da, next);
+    uint8_t *dbuf;
+    size_t dlen;
+    Eddy__GroupSnapshot *dsnap = snapshot_of(&da, &dbuf, &dlen);
+    const Eddy__ShardManifest *m0 = snap->shards[0];
+    const Eddy__SegmentManifest *active = m0->segments[m0->n_segments - 1];
+    const char *to = seg_store_dir(shard_fsm_find(dst, m0->stream, m0->created_ms, m0->shard));
+    copy_file(seg_store_dir(shard_fsm_find(src, m0->stream, m0->created_ms, m0->shard)), to,
+              active->file, active->bytes);
+    char path[512];
+    char part[600];
+    snprintf(path, sizeof(path), "%s/%s", to, active->file);
+    snprintf(part, sizeof(part), "%s.part", path);
+    ck_assert_int_eq(rename(path, part), 0);
+    shard_fsm_destroy(dst);
+    dst = fsm_open("dst", &da);
+    ck_assert_int_eq(da.restore(da.data, dbuf, dlen), 0);
+    ck_assert_uint_eq(shard_fsm_missing_count(dst), T_SHARDS * T_ROUNDS);
+    import_all(dst, src);
+    assert_same_records(src, dst);
+    assert_same_dirs(src, dst);
+
+    /* Merged: a restart from either snapshot keeps every file as it is. */
+    shard_fsm_destroy(dst);
+    dst = fsm_open("dst", &da);
+    ck_assert_int_eq(da.restore(da.data, dbuf, dlen), 0);
+    ck_assert(!shard_fsm_is_hydrating(dst));
+    assert_same_dirs(src, dst);
+    shard_fsm_destroy(dst);
+    dst = fsm_open("dst", &da);
+    ck_assert_int_eq(da.restore(da.data, buf, len), 0);
+    ck_assert(!shard_fsm_is_hydrating(dst));
+    apply_records(&da, next); /* replayed: skipped */
+    assert_same_dirs(src, dst);
+    apply_records(&sa, next + 1);
+    apply_records(&da, next + 1);
+    assert_same_dirs(src, dst);
+    eddy__group_snapshot__free_unpacked(dsnap, NULL);
+    eddy_free(dbuf);
+    eddy__group_snapshot__free_unpacked(snap, NULL);
+    eddy_free(buf);
+    shard_fsm_destroy(dst);
+    shard_fsm_destroy(src);
+}
+END_TEST
+
 /* ---- fetch ---- */
 
 /* A source, its manifest restored on a fresh replica, and entries after the
@@ -818,6 +1077,7 @@ START_TEST(test_hydrate_fetch_copies_every_file)
     apply_records(&p.da, p.next);
     assert_same_records(p.src, p.dst);
     assert_same_files(p.snap, p.src, p.dst);
+    assert_same_dirs(p.src, p.dst);
     tfetch_stop(&t);
     tpeer_stop(&peer);
     tpair_free(&p);
@@ -843,6 +1103,7 @@ START_TEST(test_hydrate_fetch_retries_torn_and_damaged_chunks)
     ck_assert_uint_eq(st.files_fetched, T_SHARDS * T_ROUNDS);
     assert_same_records(p.src, p.dst);
     assert_same_files(p.snap, p.src, p.dst);
+    assert_same_dirs(p.src, p.dst);
     tfetch_stop(&t);
     tpeer_stop(&peer);
     tpair_free(&p);
@@ -897,6 +1158,10 @@ START_TEST(test_hydrate_fetch_resumes_after_a_restart)
     ck_assert(run_until(&t.is_whole));
     assert_same_records(p.src, p.dst);
     assert_same_files(p.snap, p.src, p.dst);
+    assert_same_dirs(p.src, p.dst);
+    apply_records(&p.sa, p.next);
+    apply_records(&p.da, p.next);
+    assert_same_dirs(p.src, p.dst);
     tfetch_stop(&t);
     tpeer_stop(&peer);
     eddy__group_snapshot__free_unpacked(dsnap, NULL);
@@ -929,6 +1194,99 @@ START_TEST(test_hydrate_fetch_backs_off_while_no_peer_serves)
     peer.refuse = false;
     ck_assert(run_until(&t.is_whole));
     assert_same_records(p.src, p.dst);
+    assert_same_dirs(p.src, p.dst);
+    tfetch_stop(&t);
+    tpeer_stop(&peer);
+    tpair_free(&p);
+}
+END_TEST
+
+/* Entries applied to both replicas on a timer while the fetcher runs. */
+struct tfeed {
+    struct tpair *p;
+    uv_timer_t timer;
+    unsigned applied;
+};
+
+static void tfeed_on_timer(uv_timer_t *t)
+{
+    struct tfeed *feed = t->data;
+    struct tpair *p = feed->p;
+    apply_records(&p->sa, p->next);
+    apply_records(&p->da, p->next);
+    p->next++;
+    feed->applied++;
+}
+
+START_TEST(test_hydrate_fetch_while_records_keep_arriving)
+{
+    struct tpair p;
+    tpair_make(&p);
+    /* A long tail before the fetch, so that copying it takes a while. */
+    for (int k = 0; k < 150; k++) {
+        apply_records(&p.sa, p.next);
+        apply_records(&p.da, p.next);
+        p.next++;
+    }
+    struct tpeer peer;
+    tpeer_start(&peer, p.src);
+    struct tfetch t;
+    tfetch_start(&t, p.dst, &peer);
+    struct tfeed feed = {.p = &p};
+    feed.timer.data = &feed;
+    ck_assert_int_eq(uv_timer_init(&loop, &feed.timer), 0);
+    uv_timer_start(&feed.timer, tfeed_on_timer, 1, 1);
+    ck_assert(run_until(&t.is_whole));
+    uv_timer_stop(&feed.timer);
+    uv_close((uv_handle_t *)&feed.timer, NULL);
+    ck_assert_uint_gt(feed.applied, 0);
+    struct hydrate_stats st;
+    hydrate_stats(t.h, &st);
+    ck_assert_uint_eq(st.files_fetched, T_SHARDS * T_ROUNDS);
+    assert_same_records(p.src, p.dst);
+    assert_same_files(p.snap, p.src, p.dst);
+    assert_same_dirs(p.src, p.dst);
+    apply_records(&p.sa, p.next);
+    apply_records(&p.da, p.next);
+    assert_same_dirs(p.src, p.dst);
+    tfetch_stop(&t);
+    tpeer_stop(&peer);
+    tpair_free(&p);
+}
+END_TEST
+
+START_TEST(test_hydrate_fetch_merged_file_crosses_the_limit)
+{
+    /* 72 MiB into shard 0 after the snapshot: on the source its active file
+     * passes SEG_FILE_BYTES_MAX and is sealed, and a file named by the next
+     * record follows; the hydrated replica must end the same. */
+    struct tpair p;
+    tpair_make(&p);
+    for (int k = 0; k < 18; k++) {
+        apply_big(&p.sa, p.next, 0);
+        apply_big(&p.da, p.next, 0);
+        p.next++;
+    }
+    apply_records(&p.sa, p.next);
+    apply_records(&p.da, p.next);
+    p.next++;
+    struct tpeer peer;
+    tpeer_start(&peer, p.src);
+    struct tfetch t;
+    tfetch_start(&t, p.dst, &peer);
+    ck_assert(run_until(&t.is_whole));
+    static struct tfiles files;
+    memset(&files, 0, sizeof(files));
+    seg_store_files(shard_fsm_find(p.src, T_STREAM, T_CREATED, 0), tfiles_cb, &files);
+    ck_assert_uint_eq(files.count, T_ROUNDS + 1);
+    ck_assert(files.info[T_ROUNDS - 1].sealed);
+    ck_assert_uint_ge(files.info[T_ROUNDS - 1].bytes, SEG_FILE_BYTES_MAX);
+    assert_same_files(p.snap, p.src, p.dst);
+    assert_same_dirs(p.src, p.dst);
+    apply_big(&p.sa, p.next, 0);
+    apply_big(&p.da, p.next, 0);
+    assert_same_records(p.src, p.dst);
+    assert_same_dirs(p.src, p.dst);
     tfetch_stop(&t);
     tpeer_stop(&peer);
     tpair_free(&p);
@@ -1071,6 +1429,7 @@ static Suite *hydrate_suite(void)
     tcase_add_test(restore, test_hydrate_restore_drops_shards_not_in_manifest);
     tcase_add_test(restore, test_hydrate_restore_malformed_manifest_fails);
     tcase_add_test(restore, test_hydrate_import_checks_against_the_manifest);
+    tcase_add_test(restore, test_hydrate_restore_converges_after_a_crash_mid_merge);
     suite_add_tcase(s, restore);
     TCase *fetch_tc = tcase_create("fetch");
     tcase_add_checked_fixture(fetch_tc, setup, teardown);
@@ -1079,7 +1438,13 @@ static Suite *hydrate_suite(void)
     tcase_add_test(fetch_tc, test_hydrate_fetch_retries_torn_and_damaged_chunks);
     tcase_add_test(fetch_tc, test_hydrate_fetch_resumes_after_a_restart);
     tcase_add_test(fetch_tc, test_hydrate_fetch_backs_off_while_no_peer_serves);
+    tcase_add_test(fetch_tc, test_hydrate_fetch_while_records_keep_arriving);
     suite_add_tcase(s, fetch_tc);
+    TCase *big = tcase_create("big");
+    tcase_add_checked_fixture(big, setup, teardown);
+    tcase_set_timeout(big, 240);
+    tcase_add_test(big, test_hydrate_fetch_merged_file_crosses_the_limit);
+    suite_add_tcase(s, big);
     TCase *serve = tcase_create("serve");
     tcase_add_checked_fixture(serve, setup, teardown);
     tcase_set_timeout(serve, 30);

@@ -1,7 +1,9 @@
 /*
  * Unit tests for server/segment.c: round trips, read positions, limits,
  * sealing across files, recovery of torn and corrupt tails, trim, imports of
- * files fetched from a peer (hydration) and an allocation-failure sweep.
+ * files fetched from a peer (hydration), merges of a fetched active file
+ * with the records appended since (ending byte for byte as the peer's
+ * files) and an allocation-failure sweep.
  * Each test gets a fresh directory under /tmp, removed at teardown.
  *
  * Record i of a test has a fixed shape (t_seq, t_arrival, t_index, key
@@ -17,6 +19,7 @@
 #include "eddy/log.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -1147,14 +1150,312 @@ START_TEST(test_segment_import_set_aside_and_remove)
 }
 END_TEST
 
+/* --- merge (hydration of the active file) --- */
+
+/* What a directory holds: every entry's name, size and CRC-32C. */
+struct t_dirent {
+    char name[256];
+    uint64_t size;
+    uint32_t crc;
+};
+
+static int t_dirent_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct t_dirent *)a)->name, ((const struct t_dirent *)b)->name);
+}
+
+static size_t t_dir_list(const char *dir, struct t_dirent *out, size_t max)
+{
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+            continue;
+        }
+        ck_assert_uint_lt(n, max);
+        struct t_dirent *t = &out[n++];
+        snprintf(t->name, sizeof(t->name), "%s", e->d_name);
+        char path[600];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        int fd = open(path, O_RDONLY);
+        ck_assert_int_ge(fd, 0);
+        static uint8_t buf[256 * 1024];
+        t->crc = 0;
+        t->size = 0;
+        for (ssize_t k; (k = read(fd, buf, sizeof(buf))) > 0;) {
+            t->crc = crc32c_update(t->crc, buf, (size_t)k);
+            t->size += (uint64_t)k;
+        }
+        close(fd);
+    }
+    closedir(d);
+    qsort(out, n, sizeof(*out), t_dirent_cmp);
+    return n;
+}
+
+/* Both directories hold the same files, byte for byte, and nothing else. */
+static void t_assert_same_dir(const char *a, const char *b)
+{
+    struct t_dirent da[T_FILES_MAX];
+    struct t_dirent db[T_FILES_MAX];
+    size_t na = t_dir_list(a, da, T_FILES_MAX);
+    size_t nb = t_dir_list(b, db, T_FILES_MAX);
+    ck_assert_uint_eq(na, nb);
+    for (size_t k = 0; k < na; k++) {
+        ck_assert_str_eq(da[k].name, db[k].name);
+        ck_assert_uint_eq(da[k].size, db[k].size);
+        ck_assert_uint_eq(da[k].crc, db[k].crc);
+    }
+}
+
+static void t_assert_same_files(const struct t_files *a, const struct t_files *b)
+{
+    ck_assert_uint_eq(a->count, b->count);
+    for (size_t k = 0; k < a->count; k++) {
+        ck_assert_str_eq(a->names[k], b->names[k]);
+        ck_assert_uint_eq(a->bytes[k], b->bytes[k]);
+        ck_assert_uint_eq(a->crc[k], b->crc[k]);
+        ck_assert_int_eq(a->sealed[k], b->sealed[k]);
+    }
+}
+
+static void t_base_files(struct seg_store *s, struct t_files *tf)
+{
+    memset(tf, 0, sizeof(*tf));
+    seg_store_base_files(s, t_files_cb, tf);
+}
+
+/* The peer under t_root/peer: ids [0, base_end) of base_len bytes, then its
+ * active file is the base a replica lacks (copied to "<t_dir>/<name>.part"
+ * as it was then, name and bytes in *base), then ids [base_end, end) of
+ * len bytes. */
+static struct seg_store *
+t_peer_with_base(uint32_t base_end, uint32_t end, size_t len, struct t_files *base)
+{
+    char dir[160];
+    snprintf(dir, sizeof(dir), "%s/peer", t_root);
+    struct seg_store *p = NULL;
+    ck_assert_int_eq(seg_store_open(dir, &p), 0);
+    for (uint32_t i = 0; i < base_end; i++) {
+        t_append(p, i, t_small_len(i) + 1);
+    }
+    t_files(p, base);
+    ck_assert_uint_eq(base->count, 1);
+    ck_assert(!base->sealed[0]);
+    for (uint32_t i = base_end; i < end; i++) {
+        t_append(p, i, len);
+    }
+    t_copy_in("peer", base->names[0], (off_t)base->bytes[0]);
+    char from[256];
+    char to[300];
+    t_path(base->names[0], from, sizeof(from));
+    snprintf(to, sizeof(to), "%s.part", from);
+    ck_assert_int_eq(rename(from, to), 0);
+    return p;
+}
+
+START_TEST(test_segment_merge_matches_the_peer)
+{
+    struct t_files base;
+    struct seg_store *p = t_peer_with_base(20, 60, 300, &base);
+    char peer_dir[160];
+    snprintf(peer_dir, sizeof(peer_dir), "%s/peer", t_root);
+    /* The replica restored a manifest without the base: later records go
+     * into a file of its own, while it tracks what the peer holds. */
+    struct seg_store *s = t_open();
+    ck_assert_int_eq(seg_store_track_base(s, base.names[0], base.bytes[0], base.crc[0]), 0);
+    ck_assert_str_eq(seg_store_base(s), base.names[0]);
+    for (uint32_t i = 20; i < 40; i++) {
+        t_append(s, i, 300);
+    }
+    struct seg_merge *m;
+    ck_assert_int_eq(seg_merge_create(s, &m), 0);
+    ck_assert_int_eq(seg_merge_copy(m), 0);
+    ck_assert_str_eq(seg_merge_name(m), base.names[0]);
+    ck_assert_uint_eq(seg_merge_base_bytes(m), base.bytes[0]);
+    ck_assert_uint_eq(seg_merge_base_crc32c(m), base.crc[0]);
+    /* Records arriving during the copy: the finish takes them on. */
+    for (uint32_t i = 40; i < 60; i++) {
+        t_append(s, i, 300);
+    }
+    struct t_files pf;
+    struct t_files vf;
+    t_files(p, &pf);
+    t_base_files(s, &vf);
+    t_assert_same_files(&pf, &vf);
+    struct t_files tf;
+    t_files(s, &tf);
+    ck_assert_uint_eq(tf.count, 1);
+    ck_assert_str_ne(tf.names[0], base.names[0]);
+    ck_assert_int_eq(seg_merge_finish(s, m), 0);
+    seg_merge_free(m);
+    ck_assert_ptr_null(seg_store_base(s));
+    t_files(s, &tf);
+    t_assert_same_files(&pf, &tf);
+    for (size_t k = 0; k < tf.count; k++) {
+        ck_assert_uint_eq(tf.crc[k], t_file_crc(tf.names[k])); /* the running checksum */
+    }
+    t_assert_same_dir(peer_dir, t_dir);
+    ck_assert_uint_eq(seg_store_bytes(s), seg_store_bytes(p));
+    t_read_all(s, 0, 59, 7);
+    ck_assert_int_eq(t_read_one(s, SEG_AT_SEQUENCE, t_seq(3), 0), 3);
+    /* The merged file is the active one, as on the peer. */
+    t_append(p, 60, 10);
+    t_append(s, 60, 10);
+    t_assert_same_dir(peer_dir, t_dir);
+    seg_store_close(s);
+    s = t_open();
+    t_files(p, &pf);
+    t_files(s, &tf);
+    t_assert_same_files(&pf, &tf);
+    t_read_all(s, 0, 60, 9);
+    seg_store_close(s);
+    seg_store_close(p);
+}
+END_TEST
+
+START_TEST(test_segment_merge_crosses_the_file_limit)
+{
+    /* 70 MiB after the base: the merged base passes SEG_FILE_BYTES_MAX and
+     * the rest goes on in a file named by its first record, as on the peer;
+     * the replica's own files had split elsewhere. */
+    struct t_files base;
+    struct seg_store *p = t_peer_with_base(5, 78, KIN_RECORD_DATA_MAX, &base);
+    char peer_dir[160];
+    snprintf(peer_dir, sizeof(peer_dir), "%s/peer", t_root);
+    struct seg_store *s = t_open();
+    ck_assert_int_eq(seg_store_track_base(s, base.names[0], base.bytes[0], base.crc[0]), 0);
+    for (uint32_t i = 5; i < 75; i++) {
+        t_append(s, i, KIN_RECORD_DATA_MAX);
+    }
+    struct t_files tf;
+    t_files(s, &tf);
+    ck_assert_uint_eq(tf.count, 2);
+    struct seg_merge *m;
+    ck_assert_int_eq(seg_merge_create(s, &m), 0);
+    ck_assert_int_eq(seg_merge_copy(m), 0);
+    /* More than a catch-up's worth arrives: another round, off the loop. */
+    for (uint32_t i = 75; i < 78; i++) {
+        t_append(s, i, KIN_RECORD_DATA_MAX);
+    }
+    ck_assert_int_eq(seg_merge_finish(s, m), SEG_MERGE_AGAIN);
+    ck_assert_int_eq(seg_merge_copy(m), 0);
+    ck_assert_int_eq(seg_merge_finish(s, m), 0);
+    seg_merge_free(m);
+    struct t_files pf;
+    t_files(p, &pf);
+    ck_assert_uint_eq(pf.count, 2);
+    ck_assert(pf.sealed[0]);
+    ck_assert_uint_ge(pf.bytes[0], SEG_FILE_BYTES_MAX);
+    t_files(s, &tf);
+    t_assert_same_files(&pf, &tf);
+    for (size_t k = 0; k < tf.count; k++) {
+        ck_assert_uint_eq(tf.crc[k], t_file_crc(tf.names[k]));
+    }
+    t_assert_same_dir(peer_dir, t_dir);
+    t_read_all(s, 0, 77, 16);
+    /* The sparse index of the merged file: positions inside it. */
+    for (uint32_t i = 0; i < 78; i += 7) {
+        ck_assert_int_eq(t_read_one(s, SEG_AT_SEQUENCE, t_seq(i), 0), i);
+        ck_assert_int_eq(t_read_one(s, SEG_AFTER_SEQUENCE, t_seq(i) - 1, 0), i);
+    }
+    seg_store_close(s);
+    s = t_open();
+    t_read_all(s, 0, 77, 16);
+    seg_store_close(s);
+    seg_store_close(p);
+}
+END_TEST
+
+START_TEST(test_segment_merge_refuses_what_changed)
+{
+    struct t_files base;
+    struct seg_store *p = t_peer_with_base(10, 20, 100, &base);
+    char part[256];
+    t_path(base.names[0], part, sizeof(part));
+    strcat(part, ".part");
+    struct seg_store *s = t_open();
+    struct seg_merge *m;
+    ck_assert_int_eq(seg_merge_create(s, &m), -EDDY_EINVAL); /* no base */
+    ck_assert_int_eq(seg_store_track_base(s, "x.seg", 100, 0), -EDDY_EINVAL);
+    ck_assert_int_eq(seg_store_track_base(s, base.names[0], base.bytes[0], 0), 0);
+    struct t_files vf;
+    t_base_files(s, &vf);
+    ck_assert_uint_eq(vf.count, 1);
+    ck_assert_uint_eq(vf.crc[0], 0); /* tracked without a checksum */
+    ck_assert(!vf.sealed[0]);
+    t_append(s, 10, 100);
+    /* Appends own the active file: no base may go before it now. */
+    ck_assert_int_eq(seg_store_track_base(s, base.names[0], base.bytes[0], 0), -EDDY_EINVAL);
+    ck_assert_int_eq(seg_store_roll(s), 0);
+    ck_assert_int_eq(seg_store_track_base(s, base.names[0], base.bytes[0], base.crc[0]),
+                     -EDDY_EINVAL);
+    seg_store_close(s);
+    ck_assert_int_eq(seg_dir_set_aside(t_dir, NULL, NULL), 1);
+    ck_assert_int_eq(seg_dir_remove_aside(t_dir), 1);
+
+    /* One merge at a time; a base tracked anew voids the running one. */
+    s = t_open();
+    ck_assert_int_eq(seg_store_track_base(s, base.names[0], base.bytes[0], base.crc[0]), 0);
+    t_copy_in("peer", base.names[0], (off_t)base.bytes[0]);
+    ck_assert_int_eq(seg_store_import_file(s, base.names[0]), -EDDY_EINVAL); /* merged, never */
+    char imported[256];
+    t_path(base.names[0], imported, sizeof(imported));
+    ck_assert_int_eq(unlink(imported), 0);
+    t_append(s, 10, 100);
+    ck_assert_int_eq(seg_merge_create(s, &m), 0);
+    struct seg_merge *m2;
+    ck_assert_int_eq(seg_merge_create(s, &m2), -EDDY_EINUSE);
+    ck_assert_int_eq(seg_merge_copy(m), 0);
+    seg_store_untrack_base(s);
+    ck_assert_int_eq(seg_merge_finish(s, m), -EDDY_EINUSE);
+    seg_merge_free(m);
+    ck_assert(!t_exists(part)); /* the fetched copy goes with the merge */
+    t_read_all(s, 10, 10, 4);
+
+    /* A damaged fetch is refused whole. */
+    seg_store_close(s);
+    s = t_open();
+    ck_assert_int_eq(seg_dir_set_aside(t_dir, NULL, NULL), 1);
+    seg_store_close(s);
+    s = t_open();
+    ck_assert_int_eq(seg_store_track_base(s, base.names[0], base.bytes[0], base.crc[0]), 0);
+    t_copy_in("peer", base.names[0], (off_t)base.bytes[0]);
+    char name_path[256];
+    t_path(base.names[0], name_path, sizeof(name_path));
+    ck_assert_int_eq(rename(name_path, part), 0);
+    t_flip_byte(strrchr(part, '/') + 1, 100);
+    ck_assert_int_eq(seg_merge_create(s, &m), 0);
+    ck_assert_int_eq(seg_merge_copy(m), -EDDY_ECORRUPT);
+    ck_assert_int_eq(seg_merge_copy(m), -EDDY_ECORRUPT); /* sticky */
+    seg_merge_free(m);
+    ck_assert(!t_exists(part));
+
+    /* The store closes under a merge: it finishes nothing. */
+    t_copy_in("peer", base.names[0], (off_t)base.bytes[0]);
+    ck_assert_int_eq(rename(name_path, part), 0);
+    ck_assert_int_eq(seg_merge_create(s, &m), 0);
+    ck_assert_int_eq(seg_merge_copy(m), 0);
+    seg_store_close(s);
+    seg_merge_free(m);
+    ck_assert(!t_exists(part));
+    s = t_open();
+    ck_assert(seg_store_is_empty(s));
+    ck_assert_int_eq(seg_store_destroy(s), 0);
+    seg_store_close(p);
+}
+END_TEST
+
 static Suite *segment_suite(void)
 {
     Suite *s = suite_create("segment");
     struct {
         const char *name;
         int timeout_s;
-    } groups[] = {{"roundtrip", 10}, {"position", 20}, {"limits", 10}, {"files", 60},
-                  {"recovery", 60},  {"trim", 60},     {"alloc", 20},  {"import", 20}};
+    } groups[] = {{"roundtrip", 10}, {"position", 20}, {"limits", 10},
+                  {"files", 60},     {"recovery", 60}, {"trim", 60},
+                  {"alloc", 20},     {"import", 20},   {"merge", 120}};
     TCase *tc[EDDY_ARRAY_LEN(groups)];
     for (size_t k = 0; k < EDDY_ARRAY_LEN(groups); k++) {
         tc[k] = tcase_create(groups[k].name);
@@ -1194,6 +1495,9 @@ static Suite *segment_suite(void)
     tcase_add_test(tc[7], test_segment_import_roll_starts_a_new_file);
     tcase_add_test(tc[7], test_segment_import_file_crc_follows_the_bytes);
     tcase_add_test(tc[7], test_segment_import_set_aside_and_remove);
+    tcase_add_test(tc[8], test_segment_merge_matches_the_peer);
+    tcase_add_test(tc[8], test_segment_merge_crosses_the_file_limit);
+    tcase_add_test(tc[8], test_segment_merge_refuses_what_changed);
     return s;
 }
 
