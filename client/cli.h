@@ -8,7 +8,10 @@
 #define EDDY_CLI_H
 
 /* Default internal RPC address of a node started by tools/up. */
-#define CLI_RPC_DEFAULT "127.0.0.1:4568"
+/* eddyd's default RPC address, which is node 1's in the tools/up layout. */
+#define CLI_RPC_DEFAULT "127.0.0.1:5567"
+/* Every node of a tools/up cluster of three: any of them finds the leader. */
+#define CLI_CLUSTER_RPC_DEFAULT "127.0.0.1:5567,127.0.0.1:5568,127.0.0.1:5569"
 /* Deadline of one RPC call from the CLI. */
 #define CLI_CALL_TIMEOUT_MS 5000
 

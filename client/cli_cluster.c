@@ -333,7 +333,7 @@ static int cli_cluster_usage(void)
 {
     fputs("usage: eddy cluster status [--rpc HOST:PORT[,HOST:PORT...]] [--wait-healthy "
           "[--timeout S]]\n"
-          "  --rpc LIST       nodes to ask first (default " CLI_RPC_DEFAULT "); the coordinator\n"
+          "  --rpc LIST       nodes to ask first (default " CLI_CLUSTER_RPC_DEFAULT "); the coordinator\n"
           "                   leader is found from any of them\n"
           "  --wait-healthy   ask every second until the cluster is healthy\n"
           "  --timeout S      give up waiting after S seconds (default 60)\n"
@@ -344,7 +344,7 @@ static int cli_cluster_usage(void)
 
 int cli_cluster_main(int argc, char **argv)
 {
-    const char *addrs = CLI_RPC_DEFAULT;
+    const char *addrs = CLI_CLUSTER_RPC_DEFAULT;
     bool wait_healthy = false;
     double timeout_s = CLI_WAIT_TIMEOUT_S_DEFAULT;
     for (int i = 0; i < argc; i++) {

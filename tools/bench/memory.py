@@ -54,6 +54,7 @@ def client_proc(idx, endpoints, stream, batch, record_bytes, quota_bytes, deadli
     c = harness.client(endpoints[idx % len(endpoints)], timeout_s=60)
     payload = os.urandom(record_bytes)
     acked = recs = failed_recs = failed_calls = 0
+    codes = {}
     last = time.time()
     i = 0
     while acked < quota_bytes and time.time() < deadline:
@@ -62,18 +63,25 @@ def client_proc(idx, endpoints, stream, batch, record_bytes, quota_bytes, deadli
         i += batch
         try:
             resp = c.put_records(StreamName=stream, Records=entries)
-        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
             failed_calls += 1
+            k = "call: " + harness.describe_failure(e)[:80]
+            codes[k] = codes.get(k, 0) + 1
             time.sleep(0.1)
             continue
-        n_ok = sum(1 for r in resp["Records"] if "ErrorCode" not in r)
+        n_ok = 0
+        for r in resp["Records"]:
+            if "ErrorCode" in r:
+                codes[r["ErrorCode"]] = codes.get(r["ErrorCode"], 0) + 1
+            else:
+                n_ok += 1
         acked += n_ok * record_bytes
         recs += n_ok
         failed_recs += len(entries) - n_ok
         if time.time() - last >= 1:
-            out_q.put((idx, acked, recs, failed_recs, failed_calls, False))
+            out_q.put((idx, acked, recs, failed_recs, failed_calls, dict(codes), False))
             last = time.time()
-    out_q.put((idx, acked, recs, failed_recs, failed_calls, True))
+    out_q.put((idx, acked, recs, failed_recs, failed_calls, dict(codes), True))
 
 
 def rss_kib(pid):
@@ -169,12 +177,12 @@ def main():
         last_print = time.monotonic()
         while len(done) < len(procs):
             try:
-                idx, acked, recs, frecs, fcalls, fin = q.get(timeout=5)
+                idx, acked, recs, frecs, fcalls, codes, fin = q.get(timeout=5)
             except Exception:
                 if not any(p.is_alive() for p in procs):
                     break
                 continue
-            state[idx] = (acked, recs, frecs, fcalls)
+            state[idx] = (acked, recs, frecs, fcalls, codes)
             if fin:
                 done.add(idx)
             if time.monotonic() - last_print >= 30:
@@ -198,6 +206,10 @@ def main():
         recs = sum(v[1] for v in state.values())
         frecs = sum(v[2] for v in state.values())
         fcalls = sum(v[3] for v in state.values())
+        errors = {}
+        for v in state.values():
+            for k, n in v[4].items():
+                errors[k] = errors.get(k, 0) + n
         per_node = {}
         for n in cl.nodes:
             vals = [v for _, nid, v in samples if nid == n.node_id]
@@ -212,7 +224,7 @@ def main():
         result = {
             "build": build, "machine": benchlib.machine(), "date": benchlib.now_utc(),
             "target_bytes": total, "acked_bytes": acked, "acked_records": recs,
-            "failed_records": frecs, "failed_calls": fcalls, "seconds": round(elapsed, 1),
+            "failed_records": frecs, "failed_calls": fcalls, "errors": errors, "seconds": round(elapsed, 1),
             "mib_per_s": round(acked / MIB / elapsed, 1), "clients": args.clients,
             "shards": args.shards, "batch": args.batch, "record_bytes": args.record_bytes,
             "nodes": per_node,
@@ -240,6 +252,9 @@ def main():
           % (result["acked_bytes"] / 2**30, result["acked_records"], args.record_bytes,
              total / 2**30, result["seconds"], result["mib_per_s"], result["failed_records"],
              result["failed_calls"]))
+    if result["errors"]:
+        print("errors: %s" % ", ".join("%dx %s" % (n, k) for k, n in
+                                       sorted(result["errors"].items(), key=lambda x: -x[1])))
     print("%-6s %-14s %-16s %-14s %s" % ("node", "max RSS (MiB)", "final RSS (MiB)",
                                          "data dir (MiB)", "snapshot files"))
     for nid, v in sorted(result["nodes"].items()):
