@@ -17,6 +17,7 @@
 #include "eddy/assert.h"
 #include "eddy/errors.h"
 #include "eddy/log.h"
+#include "eddy/placement.h"
 #include "eddy/rgroup.h"
 #include "eddy/rpc.h"
 #include "eddy/rpc_status.h"
@@ -28,6 +29,9 @@
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
+
+static_assert(PLACEMENT_REPLICAS == COORD_GROUP_REPLICAS_DEFAULT, "one replica count");
+static_assert(PLACEMENT_REPLICAS <= COORD_GROUP_REPLICAS_MAX, "placement fits a group");
 
 static const bool coord_transitions[4][4] = {
     [COORD_INITIALIZED] = {[COORD_RUNNING] = true, [COORD_CLOSING] = true},
@@ -533,11 +537,10 @@ static void coord_copy_config(struct coord *c, const struct coord_config *cfg)
             }
             continue;
         }
-        gc->replica_count = cfg->peer_count < COORD_GROUP_REPLICAS_DEFAULT
-                                ? cfg->peer_count
-                                : COORD_GROUP_REPLICAS_DEFAULT;
+        unsigned pos[PLACEMENT_REPLICAS];
+        gc->replica_count = placement_group_replicas(g + 1, cfg->peer_count, pos);
         for (unsigned r = 0; r < gc->replica_count; r++) {
-            gc->replicas[r] = c->peers[r].node_id;
+            gc->replicas[r] = c->peers[pos[r]].node_id;
         }
     }
 }

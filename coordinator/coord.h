@@ -58,8 +58,9 @@ struct coord_config {
     const struct coord_peer *peers; /* 1..COORD_NODES_MAX, this node included */
     unsigned peer_count;
     uint32_t group_count; /* shard groups 1..group_count, at most COORD_GROUPS_MAX */
-    /* groups[g - 1] for group g; NULL: every group on the first
-     * COORD_GROUP_REPLICAS_DEFAULT peers in order. Copied. */
+    /* groups[g - 1] for group g; NULL: the replicas placement.h gives
+     * (group g on peers[(g - 1 + k) mod N], k < COORD_GROUP_REPLICAS_DEFAULT),
+     * as the shard servers host them. Copied. */
     const struct coord_group *groups;
     unsigned election_timeout_ms;  /* 0: RAFT_ELECTION_TIMEOUT_MS */
     unsigned heartbeat_timeout_ms; /* 0: RAFT_HEARTBEAT_TIMEOUT_MS */

@@ -19,6 +19,7 @@
 #include "eddy/assert.h"
 #include "eddy/errors.h"
 #include "eddy/log.h"
+#include "eddy/placement.h"
 #include "eddy/rmux.h"
 #include "eddy/rpc.h"
 #include "eddy/rpc_status.h"
@@ -112,7 +113,7 @@ static void eddyd_on_rpc(void *data, struct rpc_call *call)
     case EDDY__FRAME__BODY_DROP_STREAM:
     case EDDY__FRAME__BODY_FETCH_SEGMENT:
         if (d->server == NULL) {
-            rpc_reply_error(call, -EDDY_ENOTFOUND, 0, "no server role on this node");
+            rpc_reply_error(call, -EDDY_ENOTHOSTED, 0, "no server role on this node");
             return;
         }
         shard_server_handle(d->server, call);
@@ -130,7 +131,7 @@ static void eddyd_on_rpc(void *data, struct rpc_call *call)
         return;
     case EDDY__FRAME__BODY_TRANSFER_LEADER:
         if (d->server == NULL) {
-            rpc_reply_error(call, -EDDY_ENOTFOUND, 0, "no server role on this node");
+            rpc_reply_error(call, -EDDY_ENOTHOSTED, 0, "no server role on this node");
             return;
         }
         shard_server_handle(d->server, call);
@@ -329,10 +330,23 @@ static int eddyd_start_replicas(struct eddyd *d, bool join)
     return 0;
 }
 
-/* Groups this node hosts a replica of: 0 (the coordinator) and 1..N. */
+/* Groups this node hosts a replica of: 0 (the coordinator, on every peer)
+ * and the shard groups placement.h puts on it. */
 static bool eddyd_hosts_group(const struct eddyd *d, uint32_t group)
 {
-    return group == 0 ? d->cfg.role_coordinator : d->cfg.role_server && group <= d->cfg.group_count;
+    const struct config *cfg = &d->cfg;
+    if (group == 0) {
+        return cfg->role_coordinator;
+    }
+    if (!cfg->role_server || group > cfg->group_count) {
+        return false;
+    }
+    for (unsigned pos = 0; pos < cfg->peer_count; pos++) {
+        if (cfg->peers[pos].node_id == cfg->node_id) {
+            return placement_is_replica(group, cfg->peer_count, pos);
+        }
+    }
+    return false;
 }
 
 static bool eddyd_group_is_pristine(const struct eddyd *d, uint32_t group)

@@ -18,10 +18,12 @@
 #include "eddy/errors.h"
 #include "eddy/limits.h"
 #include "eddy/log.h"
+#include "eddy/placement.h"
 #include "eddy/rpc_status.h"
 #include "group.pb-c.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -136,15 +138,74 @@ static int server_hydrate_init(struct sgroup *g, const struct shard_server_confi
     return hydrate_init(&g->hydrate, g->server->loop, g->fsm, &hc);
 }
 
+/* This node's position in cfg->peers, or cfg->peer_count if it is absent. */
+static unsigned server_self_pos(const struct shard_server_config *cfg)
+{
+    unsigned pos = 0;
+    while (pos < cfg->peer_count && cfg->peers[pos].node_id != cfg->node_id) {
+        pos++;
+    }
+    return pos;
+}
+
+/* Creates the directories, state machine, Raft replica and hydration of
+ * group id, whose voters are the peers placement.h gives it. */
+static int server_group_init(struct shard_server *s,
+                             struct sgroup *g,
+                             uint32_t id,
+                             struct rmux *mux,
+                             const struct shard_server_config *cfg)
+{
+    g->server = s;
+    g->id = id;
+    char path[SERVER_PATH_MAX];
+    snprintf(path, sizeof(path), "%s/groups/%u", cfg->data_dir, g->id);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        return -errno;
+    }
+    char raft_dir[SERVER_PATH_MAX];
+    int n = snprintf(raft_dir, sizeof(raft_dir), "%s/groups/%u/raft", cfg->data_dir, g->id);
+    if (n < 0 || (size_t)n >= sizeof(raft_dir)) {
+        return -ENAMETOOLONG;
+    }
+    unsigned pos[PLACEMENT_REPLICAS];
+    unsigned replica_count = placement_group_replicas(id, cfg->peer_count, pos);
+    struct rgroup_peer replicas[PLACEMENT_REPLICAS];
+    for (unsigned k = 0; k < replica_count; k++) {
+        replicas[k] = cfg->peers[pos[k]];
+    }
+    shard_fsm_create(&g->fsm, path, g->id);
+    shard_fsm_adapter(g->fsm, &g->adapter);
+    struct rgroup_config rc = {
+        .group_id = g->id,
+        .node_id = cfg->node_id,
+        .dir = raft_dir,
+        .peers = replicas,
+        .peer_count = replica_count,
+        .join = cfg->join,
+    };
+    int rv = rgroup_init(&g->raft, s->loop, mux, &rc, &g->adapter);
+    if (rv != 0) {
+        LOG_ERROR("group=%u raft init failed: %s", g->id, eddy_strerror(rv));
+        shard_fsm_destroy(g->fsm);
+        return rv;
+    }
+    rv = server_hydrate_init(g, cfg);
+    if (rv != 0) {
+        LOG_ERROR("group=%u hydrate init failed: %s", g->id, eddy_strerror(rv));
+    }
+    return rv;
+}
+
 int shard_server_init(struct shard_server **out,
                       uv_loop_t *loop,
                       struct rmux *mux,
                       const struct shard_server_config *cfg)
 {
+    EDDY_ASSERT(cfg->peer_count >= 1);
     struct shard_server *s = eddy_xcalloc(1, sizeof(*s));
     s->loop = loop;
     s->node_id = cfg->node_id;
-    s->group_count = cfg->group_count;
     s->groups = eddy_xcalloc(cfg->group_count ? cfg->group_count : 1, sizeof(*s->groups));
     char path[SERVER_PATH_MAX];
     snprintf(path, sizeof(path), "%s/groups", cfg->data_dir);
@@ -154,55 +215,25 @@ int shard_server_init(struct shard_server **out,
         eddy_free(s);
         return rv;
     }
+    unsigned self = server_self_pos(cfg);
     int rv = 0;
-    uint32_t made = 0;
-    for (; made < cfg->group_count; made++) {
-        struct sgroup *g = &s->groups[made];
-        g->server = s;
-        g->id = made + 1;
-        snprintf(path, sizeof(path), "%s/groups/%u", cfg->data_dir, g->id);
-        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
-            rv = -errno;
-            break;
+    for (uint32_t id = 1; self < cfg->peer_count && id <= cfg->group_count; id++) {
+        if (!placement_is_replica(id, cfg->peer_count, self)) {
+            continue;
         }
-        shard_fsm_create(&g->fsm, path, g->id);
-        shard_fsm_adapter(g->fsm, &g->adapter);
-        char raft_dir[SERVER_PATH_MAX];
-        int n = snprintf(raft_dir, sizeof(raft_dir), "%s/groups/%u/raft", cfg->data_dir, g->id);
-        if (n < 0 || (size_t)n >= sizeof(raft_dir)) {
-            shard_fsm_destroy(g->fsm);
-            rv = -ENAMETOOLONG;
-            break;
-        }
-        struct rgroup_config rc = {
-            .group_id = g->id,
-            .node_id = cfg->node_id,
-            .dir = raft_dir,
-            .peers = cfg->peers,
-            .peer_count = cfg->peer_count,
-            .join = cfg->join,
-        };
-        rv = rgroup_init(&g->raft, loop, mux, &rc, &g->adapter);
+        rv = server_group_init(s, &s->groups[s->group_count], id, mux, cfg);
         if (rv != 0) {
-            LOG_ERROR("group=%u raft init failed: %s", g->id, eddy_strerror(rv));
-            shard_fsm_destroy(g->fsm);
             break;
         }
-        rv = server_hydrate_init(g, cfg);
-        if (rv != 0) {
-            LOG_ERROR("group=%u hydrate init failed: %s", g->id, eddy_strerror(rv));
-            break;
-        }
+        s->group_count++;
     }
-    if (rv != 0) {
-        /* Groups made so far were never started; their close is synchronous
-         * enough for start-up failure, which ends the process anyway. */
-        s->group_count = made;
-        *out = s;
-        return rv;
-    }
+    /* On failure the groups made so far were never started; their close is
+     * synchronous enough for start-up failure, which ends the process
+     * anyway. */
+    LOG_INFO("shard server node=%" PRIu64 " hosts %u of %" PRIu32 " groups", s->node_id,
+             s->group_count, cfg->group_count);
     *out = s;
-    return 0;
+    return rv;
 }
 
 int shard_server_start(struct shard_server *s)
@@ -217,12 +248,24 @@ int shard_server_start(struct shard_server *s)
     return 0;
 }
 
+/* The hosted group id, or NULL (not hosted here, or closed). The groups are
+ * in id order, at most CONFIG_GROUPS_MAX of them. */
 static struct sgroup *server_group(struct shard_server *s, uint32_t id)
 {
-    if (id == 0 || id > s->group_count || s->groups[id - 1].closed) {
+    uint32_t lo = 0;
+    uint32_t hi = s->group_count;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->groups[mid].id < id) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo == s->group_count || s->groups[lo].id != id || s->groups[lo].closed) {
         return NULL;
     }
-    return &s->groups[id - 1];
+    return &s->groups[lo];
 }
 
 /* ---- batches ---- */
@@ -404,7 +447,7 @@ static void server_put(struct shard_server *s, struct rpc_call *call)
     const Eddy__PutRecordsReq *req = rpc_call_request(call)->put_records;
     struct sgroup *g = server_group(s, req->group);
     if (g == NULL) {
-        rpc_reply_error(call, -EDDY_ENOTFOUND, 0, "no such group on this node");
+        rpc_reply_error(call, -EDDY_ENOTHOSTED, 0, "no such group on this node");
         return;
     }
     if (!rgroup_is_ready(g->raft)) {
@@ -451,7 +494,7 @@ static void server_control(struct shard_server *s,
 {
     struct sgroup *g = server_group(s, group);
     if (g == NULL) {
-        rpc_reply_error(call, -EDDY_ENOTFOUND, 0, "no such group on this node");
+        rpc_reply_error(call, -EDDY_ENOTHOSTED, 0, "no such group on this node");
         return;
     }
     if (!rgroup_is_ready(g->raft)) {
@@ -517,7 +560,7 @@ static void server_read(struct shard_server *s, struct rpc_call *call)
     const Eddy__ReadReq *req = rpc_call_request(call)->read;
     struct sgroup *g = server_group(s, req->group);
     if (g == NULL) {
-        rpc_reply_error(call, -EDDY_ENOTFOUND, 0, "no such group on this node");
+        rpc_reply_error(call, -EDDY_ENOTHOSTED, 0, "no such group on this node");
         return;
     }
     /* Only the ready leader serves reads, so a read never sees less than an
@@ -630,7 +673,7 @@ server_change_group(struct shard_server *s, struct rpc_call *call, uint32_t grou
 {
     struct sgroup *g = server_group(s, group);
     if (g == NULL) {
-        rpc_reply_error(call, -EDDY_ENOTFOUND, 0, "no such group on this node");
+        rpc_reply_error(call, -EDDY_ENOTHOSTED, 0, "no such group on this node");
         return NULL;
     }
     if (!rgroup_is_ready(g->raft)) {

@@ -28,10 +28,12 @@ struct hydrate_peer;
 
 struct shard_server_config {
     uint64_t node_id;
-    const char *data_dir;            /* groups live in data_dir/groups/<id> */
-    const struct rgroup_peer *peers; /* replicas of every group */
+    const char *data_dir; /* groups live in data_dir/groups/<id> */
+    /* Every node, in --peers order; this node hosts the groups placement.h
+     * puts on it, each with exactly its replicas as voters. */
+    const struct rgroup_peer *peers;
     unsigned peer_count;
-    uint32_t group_count; /* groups 1..group_count */
+    uint32_t group_count; /* groups 1..group_count, of which it hosts some */
     /* The cluster exists already: replicas with no Raft data start in join
      * mode (rgroup_config.join) and wait for their leader to add them. */
     bool join;
@@ -50,7 +52,8 @@ int shard_server_start(struct shard_server *s);
 /* Takes ownership of call: PutRecords, Read, CreateShards, DropStream,
  * JoinGroup (the ready leader rejoins the node: rgroup_rejoin, Ack when
  * done) and TransferLeader (the leader hands leadership over: Ack once it
- * moved). Not the leader: -EDDY_ENOTLEADER with the leader hint.
+ * moved). Not the leader: -EDDY_ENOTLEADER with the leader hint. A group
+ * this node does not host: -EDDY_ENOTHOSTED.
  * FetchSegment is served by any replica that has the file (hydrate_serve),
  * at most HYDRATE_SERVE_INFLIGHT_MAX at once (-EDDY_EFULL past it). */
 void shard_server_handle(struct shard_server *s, struct rpc_call *call);

@@ -347,7 +347,8 @@ static void bop_on_timer(uv_timer_t *t)
 static void bop_retry(struct bop *op, unsigned delay_ms, int status)
 {
     if (op->b->closing || backend_now_ms() + delay_ms >= op->deadline_ms) {
-        bop_finish(op, status == -EDDY_ENOTLEADER ? -EDDY_EUNAVAILABLE : status, NULL);
+        bool is_redirect = status == -EDDY_ENOTLEADER || status == -EDDY_ENOTHOSTED;
+        bop_finish(op, is_redirect ? -EDDY_EUNAVAILABLE : status, NULL);
         return;
     }
     uv_timer_start(&op->timer, bop_on_timer, delay_ms, 0);
@@ -388,6 +389,16 @@ static void bop_on_response(void *arg, int status, const Eddy__Frame *resp)
     }
     if (code == -EDDY_EFULL) {
         bop_retry(op, BACKEND_RETRY_DELAY_MS, code);
+        return;
+    }
+    if (code == -EDDY_ENOTHOSTED) {
+        /* The node holds no replica of the group (a stale hint or an old
+         * catalogue): forget it, refresh the catalogue and try the group's
+         * next replica at once. */
+        backend_set_leader_hint(b, op->group, 0);
+        b->catalog_fetched_ms = 0;
+        op->rotate++;
+        bop_retry(op, 0, code);
         return;
     }
     bop_finish(op, code, resp);
