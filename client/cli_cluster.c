@@ -333,7 +333,8 @@ static int cli_cluster_usage(void)
 {
     fputs("usage: eddy cluster status [--rpc HOST:PORT[,HOST:PORT...]] [--wait-healthy "
           "[--timeout S]]\n"
-          "  --rpc LIST       nodes to ask first (default " CLI_CLUSTER_RPC_DEFAULT "); the coordinator\n"
+          "  --rpc LIST       nodes to ask first (default " CLI_CLUSTER_RPC_DEFAULT
+          "); the coordinator\n"
           "                   leader is found from any of them\n"
           "  --wait-healthy   ask every second until the cluster is healthy\n"
           "  --timeout S      give up waiting after S seconds (default 60)\n"
