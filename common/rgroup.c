@@ -442,7 +442,7 @@ static void rgroup_notify(struct rgroup *g)
  * leadership to another replica (0.15 refuses entries meanwhile). */
 static bool rgroup_may_be_ready(const struct rgroup *g)
 {
-    return !g->is_hydrating && g->raft.transfer == NULL;
+    return !g->is_hydrating && g->raft.transfer == NULL && g->transfer_wait == NULL;
 }
 
 static void rgroup_on_barrier(struct raft_barrier *req, int status)

@@ -69,7 +69,8 @@
 #define RGROUP_CHANGE_RETRY_MS 50 /* after RAFT_CANTCHANGE or an aborted catch-up */
 #endif
 #ifndef RGROUP_HANDOFF_RETRY_MS
-#define RGROUP_HANDOFF_RETRY_MS 200 /* a hydrating leader whose transfer failed */
+#define RGROUP_HANDOFF_RETRY_MS 200   /* a hydrating leader whose transfer failed */
+#define RGROUP_TRANSFER_DRAIN_MS 1000 /* longest wait for proposals in flight before a transfer */
 #endif
 #define RGROUP_HANDOFF_WARN_MS 5000 /* rate limit of the failed hand-off warning */
 /* A transfer target further behind than this many entries is refused at
@@ -450,6 +451,10 @@ void rgroup_transfer(struct rgroup *g, uint64_t node_id, rgroup_change_cb cb, vo
         rgroup_op_complete(op, -EDDY_EINUSE);
         return;
     }
+    if (g->transfer_wait != NULL) {
+        rgroup_op_complete(op, -EDDY_EINUSE);
+        return;
+    }
     uint64_t lag = rgroup_follower_lag(g, node_id);
     if (lag > RGROUP_TRANSFER_LAG_MAX) {
         LOG_INFO("rgroup transfer refused group=%u to=%llu: %llu entries behind",
@@ -457,10 +462,53 @@ void rgroup_transfer(struct rgroup *g, uint64_t node_id, rgroup_change_cb cb, vo
         rgroup_op_complete(op, -EDDY_EUNAVAILABLE);
         return;
     }
+    if (!list_is_empty(&g->inflight)) {
+        /* Take no new proposals and let the ones in flight commit first:
+         * raft 0.15 fails them with LEADERSHIPLOST once leadership moves,
+         * which clients would see as InternalFailure. */
+        g->transfer_wait = op;
+        g->transfer_wait_node = node_id;
+        g->transfer_wait_deadline_ms = uv_now(g->loop) + RGROUP_TRANSFER_DRAIN_MS;
+        if (g->is_ready) {
+            g->is_ready = false;
+            g->is_notify_due = true;
+        }
+        return;
+    }
     int rv = rgroup_transfer_issue(g, op, node_id);
     if (rv != 0) {
         LOG_WARN("rgroup transfer refused group=%u to=%llu err=%s", (unsigned)g->group_id,
                  (unsigned long long)node_id, raft_errmsg(&g->raft));
+        rgroup_op_complete(op, rgroup_errno_from_raft(rv));
+    }
+}
+
+/* Issues a transfer that waited for the proposals in flight, once they are
+ * done or RGROUP_TRANSFER_DRAIN_MS passed. */
+static void rgroup_transfer_wait_poll(struct rgroup *g)
+{
+    struct rgroup_op *op = g->transfer_wait;
+    if (op == NULL) {
+        return;
+    }
+    if (!rgroup_is_leader(g)) {
+        g->transfer_wait = NULL;
+        rgroup_op_complete(op, -EDDY_ENOTLEADER);
+        return;
+    }
+    if (!list_is_empty(&g->inflight) && uv_now(g->loop) < g->transfer_wait_deadline_ms) {
+        return;
+    }
+    g->transfer_wait = NULL;
+    g->is_notify_due = true; /* readiness comes back if the transfer fails */
+    if (g->transfer != NULL || g->raft.transfer != NULL) {
+        rgroup_op_complete(op, -EDDY_EINUSE);
+        return;
+    }
+    int rv = rgroup_transfer_issue(g, op, g->transfer_wait_node);
+    if (rv != 0) {
+        LOG_WARN("rgroup transfer refused group=%u to=%llu err=%s", (unsigned)g->group_id,
+                 (unsigned long long)g->transfer_wait_node, raft_errmsg(&g->raft));
         rgroup_op_complete(op, rgroup_errno_from_raft(rv));
     }
 }
@@ -518,13 +566,19 @@ void rgroup_change_poll(struct rgroup *g)
 {
     EDDY_ASSERT(g->state == RGROUP_STARTED);
     rgroup_rejoin_poll(g);
+    rgroup_transfer_wait_poll(g);
     rgroup_handoff_poll(g);
 }
 
 void rgroup_change_close(struct rgroup *g)
 {
     EDDY_ASSERT(g->is_raft_closed);
-    struct rgroup_op *op = g->transfer;
+    struct rgroup_op *op = g->transfer_wait;
+    if (op != NULL) {
+        g->transfer_wait = NULL;
+        rgroup_op_complete(op, -EDDY_ESHUTDOWN);
+    }
+    op = g->transfer;
     if (op != NULL) {
         /* raft_close aborts transfers (convertToUnavailable); a backstop. */
         g->transfer = NULL;

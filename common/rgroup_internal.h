@@ -73,7 +73,12 @@ struct rgroup {
     /* Membership and leadership changes (rgroup_change.c). */
     struct rgroup_op *rejoin;   /* the one running rgroup_rejoin, or NULL */
     struct rgroup_op *transfer; /* the raft_transfer in flight, or NULL */
-    struct list_link ops_done;  /* completed ops whose callback is due */
+    /* A requested transfer waiting for the proposals in flight to finish,
+     * so moving leadership fails none of them; NULL when none. */
+    struct rgroup_op *transfer_wait;
+    uint64_t transfer_wait_node;
+    uint64_t transfer_wait_deadline_ms;
+    struct list_link ops_done; /* completed ops whose callback is due */
     bool is_hydrating;
     uint64_t handoff_at_ms; /* next hand-off attempt of a hydrating leader */
     uint64_t handoff_warned_ms;
