@@ -18,8 +18,12 @@
  * every file after it was started by an append since, and s->shadow is the
  * base grown by exactly those files' records, as seg_store_append would
  * have grown it; a merge replaces those files with that layout.
+ *
+ * This file owns open and recovery, append, read, trim and destroy. Fetched
+ * files and set-aside live in segment_import.c, the tracked base and merges in
+ * segment_merge.c, shared internals in segment_internal.h.
  */
-#include "segment.h"
+#include "segment_internal.h"
 
 #include "eddy/alloc.h"
 #include "eddy/assert.h"
@@ -39,121 +43,6 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
-
-/* --- On-disk format (server/README.md). All integers are big-endian. --- */
-#define SEG_FILE_MAGIC 0x45445347u /* "EDSG" */
-#define SEG_FILE_VERSION 1
-#define SEG_FILE_HEADER_BYTES 32
-#define SEG_RECORD_MAGIC 0x45445245u /* "EDRE" */
-#define SEG_RECORD_HEADER_BYTES 48
-#define SEG_RECORD_CRC_FROM 8 /* a record's crc covers its bytes from here to its end */
-#define SEG_ENCRYPTION_NONE 0
-/* Room in a stored data field for an encryption envelope (nonce, tag, key
- * version) once records are encrypted at rest. */
-#define SEG_ENVELOPE_BYTES_MAX 256
-#define SEG_DATA_BYTES_MAX (KIN_RECORD_DATA_MAX + SEG_ENVELOPE_BYTES_MAX)
-#define SEG_RECORD_BYTES_MAX                                                                       \
-    (SEG_RECORD_HEADER_BYTES + KIN_PARTITION_KEY_LEN_MAX + SEG_DATA_BYTES_MAX)
-
-/* --- In-memory bounds. --- */
-#define SEG_FILE_NAME_LEN 36              /* 32 hex digits of the first seq + ".seg" */
-#define SEG_FILE_COUNT_MAX 65536          /* 4 TiB of 64 MiB files per shard */
-#define SEG_READ_CHUNK_BYTES (256 * 1024) /* first read buffer; grows to one record max */
-/* Records start below SEG_FILE_BYTES_MAX, points at least a stride apart. */
-#define SEG_FILE_POINTS_MAX (SEG_FILE_BYTES_MAX / SEG_INDEX_STRIDE_BYTES + 1)
-
-static_assert(SEG_RECORD_BYTES_MAX < SEG_FILE_BYTES_MAX, "a record fits a file");
-static_assert(SEG_READ_CHUNK_BYTES <= SEG_RECORD_BYTES_MAX, "the read buffer only grows");
-static_assert(KIN_PARTITION_KEY_LEN_MAX <= UINT16_MAX, "key length fits its u16 field");
-static_assert(SEG_DATA_BYTES_MAX <= UINT32_MAX, "data length fits its u32 field");
-
-/* One sparse index point: the record that starts at offset. */
-struct seg_point {
-    u128 seq;
-    uint64_t arrival_ms;
-    uint64_t offset;
-};
-
-struct seg_file {
-    char name[SEG_FILE_NAME_LEN + 1];
-    u128 first_seq; /* from the name; the header and first record must agree */
-    u128 seq_min;
-    u128 seq_max;
-    uint64_t arrival_min_ms;
-    uint64_t arrival_max_ms;
-    uint64_t bytes; /* verified length: the header and whole records */
-    uint32_t crc;   /* running CRC-32C of the first `bytes` bytes */
-    uint64_t record_count;
-    uint64_t point_last_offset;
-    struct seg_point *points;
-    size_t point_count;
-    size_t point_cap;
-    bool sealed;
-};
-
-/* One file of the layout a peer holds from the tracked base on. */
-struct seg_shadow {
-    char name[SEG_FILE_NAME_LEN + 1];
-    uint64_t bytes;
-    uint32_t crc;
-    bool crc_known; /* false only for a base tracked without a checksum */
-};
-
-struct seg_merge;
-
-struct seg_store {
-    char *dir;
-    int dir_fd;
-    int active_fd;
-    struct seg_file *files; /* oldest first, sorted by name */
-    size_t file_count;
-    size_t file_cap;
-    u128 last_seq;
-    uint64_t last_index;
-    uint64_t last_arrival_ms;
-    uint64_t bytes;
-    int error; /* sticky: a failed write, rollback or sync leaves the active file unknown */
-    /* Hydration (seg_store_track_base): the base, then the files sealing
-     * starts after it; empty when no base is tracked. */
-    struct seg_shadow *shadow;
-    size_t shadow_count;
-    size_t shadow_cap;
-    uint64_t base_gen;       /* changes with the base: a merge checks it */
-    struct seg_merge *merge; /* the merge running, at most one */
-};
-
-/* Reads a file through a buffer that holds at least one whole record. */
-struct seg_reader {
-    int fd;
-    uint64_t file_bytes;
-    uint8_t *buf;
-    size_t cap;
-    uint64_t buf_off;
-    size_t buf_len;
-};
-
-/* The state of one seg_store_read call. */
-struct seg_read {
-    u128 seq_min; /* records below either minimum are skipped */
-    uint64_t arrival_min_ms;
-    uint32_t limit;
-    size_t bytes_max;
-    seg_read_cb cb;
-    void *arg;
-    uint32_t count;
-    size_t data_bytes;
-    bool found; /* a record reached the minimums (delivered or not) */
-    bool done;
-    u128 found_seq;
-    u128 last_seq;
-};
-
-static void seg_store_detach_merge(struct seg_store *s);
-static int seg_store_shadow_reserve(struct seg_store *s);
-static void seg_store_shadow_add(struct seg_store *s,
-                                 const struct seg_record *r,
-                                 const struct iovec *iov,
-                                 int iov_count);
 
 static void seg_put_be16(uint8_t *p, uint16_t v)
 {
@@ -188,7 +77,7 @@ static uint64_t seg_get_be64(const uint8_t *p)
     return ((uint64_t)seg_get_be32(p) << 32) | seg_get_be32(p + 4);
 }
 
-static void seg_file_name_format(u128 seq, char out[SEG_FILE_NAME_LEN + 1])
+void seg_file_name_format(u128 seq, char out[SEG_FILE_NAME_LEN + 1])
 {
     int n = snprintf(out, SEG_FILE_NAME_LEN + 1, "%016" PRIx64 "%016" PRIx64 ".seg",
                      (uint64_t)(seq >> 64), (uint64_t)seq);
@@ -196,7 +85,7 @@ static void seg_file_name_format(u128 seq, char out[SEG_FILE_NAME_LEN + 1])
 }
 
 /* True for exactly 32 lowercase hex digits and ".seg"; *seq gets the digits. */
-static bool seg_file_name_parse(const char *name, u128 *seq)
+bool seg_file_name_parse(const char *name, u128 *seq)
 {
     if (strlen(name) != SEG_FILE_NAME_LEN || strcmp(name + 32, ".seg") != 0) {
         return false;
@@ -218,7 +107,7 @@ static bool seg_file_name_parse(const char *name, u128 *seq)
     return true;
 }
 
-static void seg_file_header_encode(u128 first_seq, uint8_t h[SEG_FILE_HEADER_BYTES])
+void seg_file_header_encode(u128 first_seq, uint8_t h[SEG_FILE_HEADER_BYTES])
 {
     seg_put_be32(h, SEG_FILE_MAGIC);
     seg_put_be16(h + 4, SEG_FILE_VERSION);
@@ -245,13 +134,13 @@ static void seg_record_header_encode(const struct seg_record *r, uint8_t h[SEG_R
     seg_put_be32(h + 4, crc);
 }
 
-static void seg_reader_init(struct seg_reader *rd)
+void seg_reader_init(struct seg_reader *rd)
 {
     memset(rd, 0, sizeof(*rd));
     rd->fd = -1;
 }
 
-static void seg_reader_attach(struct seg_reader *rd, int fd, uint64_t file_bytes)
+void seg_reader_attach(struct seg_reader *rd, int fd, uint64_t file_bytes)
 {
     rd->fd = fd;
     rd->file_bytes = file_bytes;
@@ -262,7 +151,7 @@ static void seg_reader_attach(struct seg_reader *rd, int fd, uint64_t file_bytes
 /* Points *out at bytes [off, off + len) of the attached file, valid until the
  * next call. -EDDY_ECORRUPT when the range passes file_bytes or the file is
  * shorter than file_bytes; -ENOMEM; -errno from pread. */
-static int seg_reader_get(struct seg_reader *rd, uint64_t off, size_t len, const uint8_t **out)
+int seg_reader_get(struct seg_reader *rd, uint64_t off, size_t len, const uint8_t **out)
 {
     EDDY_ASSERT(rd->fd >= 0);
     EDDY_ASSERT(len <= SEG_RECORD_BYTES_MAX);
@@ -317,7 +206,7 @@ static int seg_reader_get(struct seg_reader *rd, uint64_t off, size_t len, const
 /* Decodes and verifies the record at off; *r points into the reader's buffer
  * and *len gets its length on disk. Returns 0, -EDDY_ECORRUPT with *why set,
  * -ENOMEM or -errno. */
-static int seg_record_read(
+int seg_record_read(
     struct seg_reader *rd, uint64_t off, struct seg_record *r, uint64_t *len, const char **why)
 {
     const uint8_t *p;
@@ -369,7 +258,7 @@ static bool seg_file_wants_point(const struct seg_file *f, uint64_t off)
 
 /* Makes room for the index point of a record at off, so that accounting
  * for the record after its write cannot fail. */
-static int seg_file_reserve_point(struct seg_file *f, uint64_t off)
+int seg_file_reserve_point(struct seg_file *f, uint64_t off)
 {
     if (!seg_file_wants_point(f, off) || f->point_count < f->point_cap) {
         return 0;
@@ -385,7 +274,7 @@ static int seg_file_reserve_point(struct seg_file *f, uint64_t off)
 }
 
 /* Accounts for a verified or written record at off, len bytes long. */
-static void seg_file_add(struct seg_file *f, const struct seg_record *r, uint64_t off, uint64_t len)
+void seg_file_add(struct seg_file *f, const struct seg_record *r, uint64_t off, uint64_t len)
 {
     EDDY_ASSERT(off == f->bytes);
     if (seg_file_wants_point(f, off)) {
@@ -413,7 +302,7 @@ static void seg_store_note_last(struct seg_store *s, const struct seg_record *r)
 }
 
 /* Makes room for count entries in s->files, at most SEG_FILE_COUNT_MAX. */
-static int seg_store_reserve_files(struct seg_store *s, size_t count)
+int seg_store_reserve_files(struct seg_store *s, size_t count)
 {
     if (count > SEG_FILE_COUNT_MAX) {
         LOG_ERROR("segment files over the limit dir=%s max=%d", s->dir, SEG_FILE_COUNT_MAX);
@@ -498,7 +387,7 @@ static int seg_store_list(struct seg_store *s)
     return rv;
 }
 
-static int seg_file_check_header(struct seg_reader *rd, const struct seg_file *f, const char **why)
+int seg_file_check_header(struct seg_reader *rd, const struct seg_file *f, const char **why)
 {
     const uint8_t *h;
     *why = "truncated file header";
@@ -521,7 +410,7 @@ static int seg_file_check_header(struct seg_reader *rd, const struct seg_file *f
 
 /* Verifies the records of f from *off and indexes them; *off ends at the
  * first damaged byte or the end of the file. */
-static int seg_file_scan(
+int seg_file_scan(
     struct seg_store *s, struct seg_file *f, struct seg_reader *rd, uint64_t *off, const char **why)
 {
     const uint8_t *p;
@@ -813,7 +702,7 @@ err_after_push:
 }
 
 /* Writes every byte of iov, resuming after short writes. */
-static int seg_write_all(int fd, struct iovec *iov, int iov_count)
+int seg_write_all(int fd, struct iovec *iov, int iov_count)
 {
     while (iov_count > 0) {
         ssize_t n = writev(fd, iov, iov_count);
@@ -1146,7 +1035,7 @@ u128 seg_file_name_seq(const char *name)
 }
 
 /* The index of the first file whose name is not below name. */
-static size_t seg_store_find_name(const struct seg_store *s, const char *name)
+size_t seg_store_find_name(const struct seg_store *s, const char *name)
 {
     size_t lo = 0;
     size_t hi = s->file_count;
@@ -1190,968 +1079,6 @@ int seg_store_roll(struct seg_store *s)
         return s->error;
     }
     return s->active_fd >= 0 ? seg_store_seal(s) : 0;
-}
-
-struct seg_import {
-    char *dir;
-    struct seg_file file; /* sealed; its points move into the store */
-    uint64_t last_index;  /* Raft index of the file's last record */
-};
-
-void seg_import_free(struct seg_import *imp)
-{
-    if (imp == NULL) {
-        return;
-    }
-    eddy_free(imp->file.points);
-    eddy_free(imp->dir);
-    eddy_free(imp);
-}
-
-const char *seg_import_name(const struct seg_import *imp)
-{
-    return imp->file.name;
-}
-
-uint64_t seg_import_bytes(const struct seg_import *imp)
-{
-    return imp->file.bytes;
-}
-
-uint32_t seg_import_crc32c(const struct seg_import *imp)
-{
-    return imp->file.crc;
-}
-
-/* Verifies the open file fd as imp->file; the order checks run against a
- * zeroed scratch store, so they cover this file alone. */
-static int seg_import_verify(struct seg_import *imp, int fd, uint64_t size)
-{
-    struct seg_store scratch;
-    memset(&scratch, 0, sizeof(scratch));
-    struct seg_reader rd;
-    seg_reader_init(&rd);
-    seg_reader_attach(&rd, fd, size);
-    uint64_t off = 0;
-    const char *why = "";
-    int rv = seg_file_check_header(&rd, &imp->file, &why);
-    if (rv == 0) {
-        off = SEG_FILE_HEADER_BYTES;
-        rv = seg_file_scan(&scratch, &imp->file, &rd, &off, &why);
-    }
-    if (rv == 0 && imp->file.record_count == 0) {
-        why = "no records";
-        rv = -EDDY_ECORRUPT;
-    }
-    eddy_free(rd.buf);
-    if (rv != 0) {
-        LOG_WARN("segment import rejected dir=%s file=%s offset=%" PRIu64 " err=%s reason=%s",
-                 imp->dir, imp->file.name, off, eddy_strerror(rv),
-                 rv == -EDDY_ECORRUPT ? why : "-");
-        return rv;
-    }
-    imp->last_index = scratch.last_index;
-    imp->file.sealed = true;
-    return 0;
-}
-
-/* seg_import_scan of the file "<dir>/<name><suffix>", as the file name. */
-static int
-seg_import_scan_path(const char *dir, const char *name, const char *suffix, struct seg_import **out)
-{
-    *out = NULL;
-    u128 first_seq;
-    if (!seg_file_name_parse(name, &first_seq)) {
-        return -EDDY_EINVAL;
-    }
-    char path[PATH_MAX];
-    int n = snprintf(path, sizeof(path), "%s/%s%s", dir, name, suffix);
-    if (n < 0 || (size_t)n >= sizeof(path)) {
-        return -ENAMETOOLONG;
-    }
-    int rv;
-    struct stat st;
-    struct seg_import *imp = eddy_calloc(1, sizeof(*imp));
-    if (imp == NULL) {
-        return -ENOMEM;
-    }
-    imp->dir = eddy_strdup(dir);
-    if (imp->dir == NULL) {
-        rv = -ENOMEM;
-        goto err_after_alloc;
-    }
-    memcpy(imp->file.name, name, SEG_FILE_NAME_LEN + 1);
-    imp->file.first_seq = first_seq;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        rv = -errno;
-        goto err_after_alloc;
-    }
-    rv = fstat(fd, &st) != 0 ? -errno : seg_import_verify(imp, fd, (uint64_t)st.st_size);
-    close(fd);
-    if (rv != 0) {
-        goto err_after_alloc;
-    }
-    EDDY_ASSERT(imp->file.bytes == (uint64_t)st.st_size);
-    *out = imp;
-    return 0;
-
-err_after_alloc:
-    seg_import_free(imp);
-    return rv;
-}
-
-int seg_import_scan(const char *dir, const char *name, struct seg_import **out)
-{
-    EDDY_ASSERT(dir != NULL);
-    EDDY_ASSERT(name != NULL);
-    EDDY_ASSERT(out != NULL);
-    return seg_import_scan_path(dir, name, "", out);
-}
-
-/* True when every record of a comes before every record of b. */
-static bool seg_file_precedes(const struct seg_file *a, const struct seg_file *b)
-{
-    return a->seq_max < b->seq_min && a->arrival_max_ms <= b->arrival_min_ms;
-}
-
-/* Puts the imported file at index i; its points move into the store. */
-static int seg_store_insert(struct seg_store *s, size_t i, struct seg_import *imp)
-{
-    int rv = seg_store_reserve_files(s, s->file_count + 1);
-    if (rv != 0) {
-        return rv;
-    }
-    memmove(&s->files[i + 1], &s->files[i], (s->file_count - i) * sizeof(*s->files));
-    s->files[i] = imp->file;
-    imp->file.points = NULL;
-    s->file_count++;
-    s->bytes += s->files[i].bytes;
-    if (i + 1 == s->file_count) {
-        s->last_seq = s->files[i].seq_max;
-        s->last_index = imp->last_index;
-        s->last_arrival_ms = s->files[i].arrival_max_ms;
-    }
-    return 0;
-}
-
-int seg_store_import(struct seg_store *s, struct seg_import *imp)
-{
-    EDDY_ASSERT(s != NULL);
-    EDDY_ASSERT(imp != NULL);
-    const struct seg_file *in = &imp->file;
-    size_t i = seg_store_find_name(s, in->name);
-    bool has_next = i < s->file_count;
-    int rv = s->error;
-    if (rv != 0) {
-        /* the store is failed: nothing may change it */
-    } else if (strcmp(imp->dir, s->dir) != 0) {
-        rv = -EDDY_EINVAL;
-    } else if (has_next && strcmp(s->files[i].name, in->name) == 0) {
-        rv = -EDDY_EEXISTS;
-    } else if (!has_next && s->active_fd >= 0) {
-        rv = -EDDY_EINVAL; /* appends own the active file's successor */
-    } else if (s->shadow_count > 0 && strcmp(in->name, s->shadow[0].name) >= 0) {
-        rv = -EDDY_EINVAL; /* the base and what follows it come by a merge */
-    } else if ((i > 0 && !seg_file_precedes(&s->files[i - 1], in)) ||
-               (has_next && !seg_file_precedes(in, &s->files[i]))) {
-        rv = -EDDY_ECORRUPT;
-    } else {
-        rv = seg_store_insert(s, i, imp);
-    }
-    if (rv != 0) {
-        LOG_WARN("segment import failed dir=%s file=%s err=%s", s->dir, in->name,
-                 eddy_strerror(rv));
-    } else {
-        LOG_DEBUG("segment imported dir=%s file=%s bytes=%" PRIu64, s->dir, s->files[i].name,
-                  s->files[i].bytes);
-    }
-    seg_import_free(imp);
-    return rv;
-}
-
-int seg_store_import_file(struct seg_store *s, const char *name)
-{
-    EDDY_ASSERT(s != NULL);
-    struct seg_import *imp;
-    int rv = seg_import_scan(s->dir, name, &imp);
-    return rv != 0 ? rv : seg_store_import(s, imp);
-}
-
-/* ---- hydration: the base and the merge ---- */
-
-#define SEG_PART_SUFFIX ".part"
-#define SEG_PART_NAME_BYTES (SEG_FILE_NAME_LEN + sizeof(SEG_PART_SUFFIX))
-/* A merge copies on the threadpool while appends go on. What arrived during
- * a round is copied by another round until it is at most this much, then on
- * the loop; after SEG_MERGE_ROUNDS_MAX rounds the rest is copied on the loop
- * whatever its size (appends outrun the copy only under a write rate far
- * above a shard's). */
-#define SEG_MERGE_CATCHUP_BYTES_MAX (1024 * 1024)
-#define SEG_MERGE_ROUNDS_MAX 8
-/* Writes go out in buffers of at least one whole record. */
-#define SEG_MERGE_WRITE_BYTES SEG_RECORD_BYTES_MAX
-
-static_assert(SEG_MERGE_CATCHUP_BYTES_MAX < SEG_FILE_BYTES_MAX,
-              "a catch-up is a fraction of a file");
-
-int seg_store_track_base(struct seg_store *s, const char *name, uint64_t bytes, uint32_t crc32c)
-{
-    EDDY_ASSERT(s != NULL);
-    EDDY_ASSERT(name != NULL);
-    u128 first_seq;
-    if (!seg_file_name_parse(name, &first_seq) || bytes <= SEG_FILE_HEADER_BYTES) {
-        return -EDDY_EINVAL;
-    }
-    /* Every append from now on must follow the base. */
-    if (s->active_fd >= 0 ||
-        (s->file_count > 0 && strcmp(s->files[s->file_count - 1].name, name) >= 0)) {
-        return -EDDY_EINVAL;
-    }
-    struct seg_shadow *v = eddy_calloc(4, sizeof(*v));
-    if (v == NULL) {
-        return -ENOMEM;
-    }
-    seg_store_untrack_base(s);
-    s->shadow = v;
-    s->shadow_cap = 4;
-    s->shadow_count = 1;
-    memcpy(v->name, name, SEG_FILE_NAME_LEN + 1);
-    v->bytes = bytes;
-    v->crc = crc32c;
-    v->crc_known = crc32c != 0;
-    LOG_DEBUG("segment base tracked dir=%s file=%s bytes=%" PRIu64, s->dir, name, bytes);
-    return 0;
-}
-
-void seg_store_untrack_base(struct seg_store *s)
-{
-    EDDY_ASSERT(s != NULL);
-    eddy_free(s->shadow);
-    s->shadow = NULL;
-    s->shadow_count = 0;
-    s->shadow_cap = 0;
-    s->base_gen++;
-}
-
-const char *seg_store_base(const struct seg_store *s)
-{
-    return s->shadow_count > 0 ? s->shadow[0].name : NULL;
-}
-
-static bool seg_shadow_is_sealed(const struct seg_store *s, size_t i)
-{
-    return i + 1 < s->shadow_count || s->shadow[i].bytes >= SEG_FILE_BYTES_MAX;
-}
-
-void seg_store_base_files(const struct seg_store *s, seg_file_cb cb, void *arg)
-{
-    EDDY_ASSERT(s != NULL);
-    EDDY_ASSERT(cb != NULL);
-    for (size_t i = 0; i < s->shadow_count; i++) {
-        const struct seg_shadow *v = &s->shadow[i];
-        struct seg_file_info info = {.name = v->name,
-                                     .bytes = v->bytes,
-                                     .sealed = seg_shadow_is_sealed(s, i),
-                                     .crc32c = v->crc_known ? v->crc : 0};
-        cb(arg, &info);
-    }
-}
-
-/* Makes room for the file the next record may start in the tracked layout,
- * so that accounting for it after its write cannot fail. */
-static int seg_store_shadow_reserve(struct seg_store *s)
-{
-    if (s->shadow_count == 0 || !seg_shadow_is_sealed(s, s->shadow_count - 1) ||
-        s->shadow_count < s->shadow_cap) {
-        return 0;
-    }
-    if (s->shadow_count >= SEG_FILE_COUNT_MAX) {
-        return -EDDY_ELIMIT;
-    }
-    struct seg_shadow *v = eddy_realloc(s->shadow, s->shadow_cap * 2 * sizeof(*v));
-    if (v == NULL) {
-        return -ENOMEM;
-    }
-    s->shadow = v;
-    s->shadow_cap *= 2;
-    return 0;
-}
-
-/* Extends the tracked layout by the record r, written as iov: the same rule
- * as appends (the record that takes a file to SEG_FILE_BYTES_MAX seals it;
- * the next one starts a file named after itself). */
-static void seg_store_shadow_add(struct seg_store *s,
-                                 const struct seg_record *r,
-                                 const struct iovec *iov,
-                                 int iov_count)
-{
-    if (s->shadow_count == 0) {
-        return;
-    }
-    struct seg_shadow *v = &s->shadow[s->shadow_count - 1];
-    if (seg_shadow_is_sealed(s, s->shadow_count - 1)) {
-        EDDY_ASSERT(s->shadow_count < s->shadow_cap);
-        v = &s->shadow[s->shadow_count++];
-        uint8_t h[SEG_FILE_HEADER_BYTES];
-        seg_file_header_encode(r->seq, h);
-        seg_file_name_format(r->seq, v->name);
-        v->bytes = SEG_FILE_HEADER_BYTES;
-        v->crc = crc32c_update(0, h, sizeof(h));
-        v->crc_known = true;
-    }
-    for (int k = 0; k < iov_count; k++) {
-        v->crc = crc32c_update(v->crc, iov[k].iov_base, iov[k].iov_len);
-        v->bytes += iov[k].iov_len;
-    }
-}
-
-/* A store file after the base, as the merge last saw it. */
-struct seg_merge_tail {
-    char name[SEG_FILE_NAME_LEN + 1];
-    uint64_t bytes;
-};
-
-/* Ownership: the loop thread creates, finishes and frees it; seg_merge_copy
- * runs between those, alone, and reads no field the loop writes meanwhile
- * (the loop only clears `store` when the store closes). */
-struct seg_merge {
-    struct seg_store *store; /* NULL once the store closed */
-    uint64_t base_gen;
-    char name[SEG_FILE_NAME_LEN + 1]; /* the base */
-    char *dir;
-    int dir_fd;
-    struct seg_merge_tail *tail; /* the store's files after the base, oldest first */
-    size_t tail_count;
-    size_t tail_cap;
-    size_t cursor_file;    /* records are copied up to tail[cursor_file] ... */
-    uint64_t cursor_off;   /* ... at this offset; 0 before its file header */
-    struct seg_file *outs; /* the base, then the files sealing starts */
-    size_t out_count;
-    size_t out_cap;
-    int fd; /* the newest output's part file (O_APPEND), -1 when none is open */
-    uint8_t *wbuf;
-    size_t wbuf_len;
-    u128 last_seq; /* of the last record copied */
-    uint64_t last_arrival_ms;
-    uint64_t last_index;
-    uint64_t base_bytes; /* the fetched base, as verified */
-    uint32_t base_crc;
-    unsigned rounds;
-    int error; /* sticky: a failed copy leaves the outputs unknown */
-    bool is_committed;
-};
-
-static void seg_part_name(const char *name, char out[SEG_PART_NAME_BYTES])
-{
-    memcpy(out, name, SEG_FILE_NAME_LEN);
-    memcpy(out + SEG_FILE_NAME_LEN, SEG_PART_SUFFIX, sizeof(SEG_PART_SUFFIX));
-}
-
-static void seg_store_detach_merge(struct seg_store *s)
-{
-    if (s->merge != NULL) {
-        EDDY_ASSERT(s->merge->store == s);
-        s->merge->store = NULL;
-        s->merge = NULL;
-    }
-}
-
-/* Brings m->tail up to the store's files after the base: the files seen
- * before must still be there, unchanged but for the newest one, which may
- * have grown. *pending gets the bytes not copied yet. */
-static int seg_merge_capture(const struct seg_store *s, struct seg_merge *m, uint64_t *pending)
-{
-    size_t i0 = seg_store_find_name(s, m->name);
-    if (i0 < s->file_count && strcmp(s->files[i0].name, m->name) == 0) {
-        return -EDDY_EEXISTS;
-    }
-    size_t n = s->file_count - i0;
-    if (n < m->tail_count) {
-        return -EDDY_EINUSE;
-    }
-    for (size_t k = 0; k < m->tail_count; k++) {
-        const struct seg_file *f = &s->files[i0 + k];
-        const struct seg_merge_tail *t = &m->tail[k];
-        bool is_last = k + 1 == m->tail_count;
-        if (strcmp(f->name, t->name) != 0 || f->bytes < t->bytes ||
-            (!is_last && f->bytes != t->bytes)) {
-            return -EDDY_EINUSE;
-        }
-    }
-    if (n > m->tail_cap) {
-        struct seg_merge_tail *t = eddy_realloc(m->tail, n * sizeof(*t));
-        if (t == NULL) {
-            return -ENOMEM;
-        }
-        m->tail = t;
-        m->tail_cap = n;
-    }
-    *pending = 0;
-    size_t from = m->tail_count > 0 ? m->tail_count - 1 : 0;
-    for (size_t k = from; k < n; k++) {
-        const struct seg_file *f = &s->files[i0 + k];
-        struct seg_merge_tail *t = &m->tail[k];
-        *pending += f->bytes - (k < m->tail_count ? t->bytes : 0);
-        memcpy(t->name, f->name, SEG_FILE_NAME_LEN + 1);
-        t->bytes = f->bytes;
-    }
-    m->tail_count = n;
-    return 0;
-}
-
-int seg_merge_create(struct seg_store *s, struct seg_merge **out)
-{
-    EDDY_ASSERT(s != NULL);
-    EDDY_ASSERT(out != NULL);
-    *out = NULL;
-    if (s->error != 0) {
-        return s->error;
-    }
-    if (s->shadow_count == 0) {
-        return -EDDY_EINVAL;
-    }
-    if (s->merge != NULL) {
-        return -EDDY_EINUSE;
-    }
-    int rv = -ENOMEM;
-    struct seg_merge *m = eddy_calloc(1, sizeof(*m));
-    if (m == NULL) {
-        return rv;
-    }
-    m->dir_fd = -1;
-    m->fd = -1;
-    m->dir = eddy_strdup(s->dir);
-    m->wbuf = eddy_malloc(SEG_MERGE_WRITE_BYTES);
-    if (m->dir == NULL || m->wbuf == NULL) {
-        goto err_after_alloc;
-    }
-    m->dir_fd = dup(s->dir_fd);
-    if (m->dir_fd < 0) {
-        rv = -errno;
-        goto err_after_alloc;
-    }
-    memcpy(m->name, s->shadow[0].name, SEG_FILE_NAME_LEN + 1);
-    uint64_t pending;
-    rv = seg_merge_capture(s, m, &pending);
-    if (rv != 0) {
-        goto err_after_alloc;
-    }
-    m->base_gen = s->base_gen;
-    m->store = s;
-    s->merge = m;
-    *out = m;
-    return 0;
-
-err_after_alloc:
-    if (m->dir_fd >= 0) {
-        close(m->dir_fd); /* and so seg_merge_free removes nothing */
-        m->dir_fd = -1;
-    }
-    seg_merge_free(m);
-    return rv;
-}
-
-static int seg_merge_flush(struct seg_merge *m)
-{
-    if (m->wbuf_len == 0) {
-        return 0;
-    }
-    struct iovec iov = {.iov_base = m->wbuf, .iov_len = m->wbuf_len};
-    m->wbuf_len = 0;
-    return seg_write_all(m->fd, &iov, 1);
-}
-
-static int seg_merge_put(struct seg_merge *m, const void *p, size_t len)
-{
-    EDDY_ASSERT(len <= SEG_MERGE_WRITE_BYTES);
-    if (m->wbuf_len + len > SEG_MERGE_WRITE_BYTES) {
-        int rv = seg_merge_flush(m);
-        if (rv != 0) {
-            return rv;
-        }
-    }
-    memcpy(m->wbuf + m->wbuf_len, p, len);
-    m->wbuf_len += len;
-    return 0;
-}
-
-/* Verifies the fetched base whole and makes it the first output. */
-static int seg_merge_open_base(struct seg_merge *m)
-{
-    struct seg_import *imp;
-    int rv = seg_import_scan_path(m->dir, m->name, SEG_PART_SUFFIX, &imp);
-    if (rv != 0) {
-        return rv;
-    }
-    m->outs = eddy_calloc(4, sizeof(*m->outs));
-    if (m->outs == NULL) {
-        seg_import_free(imp);
-        return -ENOMEM;
-    }
-    m->out_cap = 4;
-    m->out_count = 1;
-    m->outs[0] = imp->file;
-    m->outs[0].sealed = false;
-    imp->file.points = NULL;
-    m->last_seq = m->outs[0].seq_max;
-    m->last_arrival_ms = m->outs[0].arrival_max_ms;
-    m->last_index = imp->last_index;
-    m->base_bytes = m->outs[0].bytes;
-    m->base_crc = m->outs[0].crc;
-    seg_import_free(imp);
-    char part[SEG_PART_NAME_BYTES];
-    seg_part_name(m->name, part);
-    m->fd = openat(m->dir_fd, part, O_RDWR | O_APPEND | O_CLOEXEC);
-    return m->fd < 0 ? -errno : 0;
-}
-
-/* Seals the newest output and starts the next, named after seq. */
-static int seg_merge_next_output(struct seg_merge *m, u128 seq)
-{
-    int rv = seg_merge_flush(m);
-    if (rv == 0 && fdatasync(m->fd) != 0) {
-        rv = -errno;
-    }
-    if (rv != 0) {
-        return rv;
-    }
-    close(m->fd);
-    m->fd = -1;
-    m->outs[m->out_count - 1].sealed = true;
-    if (m->out_count >= SEG_FILE_COUNT_MAX) {
-        return -EDDY_ELIMIT;
-    }
-    if (m->out_count == m->out_cap) {
-        struct seg_file *o = eddy_realloc(m->outs, m->out_cap * 2 * sizeof(*o));
-        if (o == NULL) {
-            return -ENOMEM;
-        }
-        m->outs = o;
-        m->out_cap *= 2;
-    }
-    struct seg_file *f = &m->outs[m->out_count];
-    memset(f, 0, sizeof(*f));
-    seg_file_name_format(seq, f->name);
-    f->first_seq = seq;
-    char part[SEG_PART_NAME_BYTES];
-    seg_part_name(f->name, part);
-    m->fd = openat(m->dir_fd, part, O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0644);
-    if (m->fd < 0) {
-        return -errno;
-    }
-    m->out_count++;
-    uint8_t h[SEG_FILE_HEADER_BYTES];
-    seg_file_header_encode(seq, h);
-    f->crc = crc32c_update(0, h, sizeof(h));
-    f->bytes = SEG_FILE_HEADER_BYTES;
-    return seg_merge_put(m, h, sizeof(h));
-}
-
-/* Appends one verified record, p[0..len), as seg_store_append would. */
-static int seg_merge_add(struct seg_merge *m,
-                         const struct seg_record *r,
-                         const uint8_t *p,
-                         uint64_t len,
-                         const char **why)
-{
-    if (r->seq <= m->last_seq || r->arrival_ms < m->last_arrival_ms) {
-        *why = "seq or arrival out of order";
-        return -EDDY_ECORRUPT;
-    }
-    int rv = 0;
-    if (m->outs[m->out_count - 1].bytes >= SEG_FILE_BYTES_MAX) {
-        rv = seg_merge_next_output(m, r->seq);
-    }
-    struct seg_file *f = &m->outs[m->out_count - 1];
-    if (rv == 0) {
-        rv = seg_file_reserve_point(f, f->bytes);
-    }
-    if (rv == 0) {
-        rv = seg_merge_put(m, p, (size_t)len);
-    }
-    if (rv != 0) {
-        *why = "-";
-        return rv;
-    }
-    f->crc = crc32c_update(f->crc, p, (size_t)len);
-    seg_file_add(f, r, f->bytes, len);
-    m->last_seq = r->seq;
-    m->last_arrival_ms = r->arrival_ms;
-    m->last_index = r->raft_index;
-    return 0;
-}
-
-/* Copies the records of tail[cursor_file] from the cursor to its captured
- * length. */
-static int seg_merge_copy_file(struct seg_merge *m, struct seg_reader *rd)
-{
-    const struct seg_merge_tail *t = &m->tail[m->cursor_file];
-    if (m->cursor_off >= t->bytes) {
-        return 0;
-    }
-    int fd = openat(m->dir_fd, t->name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        return -errno;
-    }
-    seg_reader_attach(rd, fd, t->bytes);
-    uint64_t off = m->cursor_off;
-    const char *why = "-";
-    int rv = 0;
-    if (off == 0) {
-        struct seg_file head = {.first_seq = seg_file_name_seq(t->name)};
-        rv = seg_file_check_header(rd, &head, &why);
-        off = SEG_FILE_HEADER_BYTES;
-    }
-    while (rv == 0 && off < t->bytes) {
-        struct seg_record r;
-        uint64_t len;
-        const uint8_t *p;
-        rv = seg_record_read(rd, off, &r, &len, &why);
-        if (rv == 0) {
-            rv = seg_reader_get(rd, off, (size_t)len, &p); /* buffered: no read */
-        }
-        if (rv == 0) {
-            rv = seg_merge_add(m, &r, p, len, &why);
-        }
-        if (rv == 0) {
-            off += len;
-        }
-    }
-    close(fd);
-    rd->fd = -1;
-    m->cursor_off = off;
-    if (rv != 0) {
-        LOG_WARN("segment merge read failed dir=%s file=%s offset=%" PRIu64 " err=%s reason=%s",
-                 m->dir, t->name, off, eddy_strerror(rv), why);
-    }
-    return rv;
-}
-
-/* Copies everything captured and not copied yet. */
-static int seg_merge_copy_tail(struct seg_merge *m)
-{
-    if (m->tail_count == 0) {
-        return 0;
-    }
-    struct seg_reader rd;
-    seg_reader_init(&rd);
-    int rv;
-    for (;;) {
-        rv = seg_merge_copy_file(m, &rd);
-        if (rv != 0 || m->cursor_file + 1 == m->tail_count) {
-            break;
-        }
-        m->cursor_file++;
-        m->cursor_off = 0;
-    }
-    eddy_free(rd.buf);
-    return rv != 0 ? rv : seg_merge_flush(m);
-}
-
-int seg_merge_copy(struct seg_merge *m)
-{
-    EDDY_ASSERT(m != NULL);
-    EDDY_ASSERT(!m->is_committed);
-    if (m->error != 0) {
-        return m->error;
-    }
-    int rv = m->out_count == 0 ? seg_merge_open_base(m) : 0;
-    if (rv == 0) {
-        rv = seg_merge_copy_tail(m);
-    }
-    m->error = rv;
-    return rv;
-}
-
-const char *seg_merge_name(const struct seg_merge *m)
-{
-    return m->name;
-}
-
-uint64_t seg_merge_base_bytes(const struct seg_merge *m)
-{
-    return m->base_bytes;
-}
-
-uint32_t seg_merge_base_crc32c(const struct seg_merge *m)
-{
-    return m->base_crc;
-}
-
-/* The outputs must be what the store tracked, and follow its older files. */
-static int seg_merge_check(const struct seg_store *s, const struct seg_merge *m, size_t i0)
-{
-    if (i0 > 0 && !seg_file_precedes(&s->files[i0 - 1], &m->outs[0])) {
-        return -EDDY_ECORRUPT;
-    }
-    if (m->tail_count > 0 && m->last_seq != s->last_seq) {
-        return -EDDY_ECORRUPT;
-    }
-    if (s->shadow_count != m->out_count) {
-        return -EDDY_ECORRUPT;
-    }
-    for (size_t k = 0; k < m->out_count; k++) {
-        const struct seg_shadow *v = &s->shadow[k];
-        const struct seg_file *f = &m->outs[k];
-        if (strcmp(v->name, f->name) != 0 || v->bytes != f->bytes ||
-            (v->crc_known && v->crc != f->crc)) {
-            return -EDDY_ECORRUPT;
-        }
-    }
-    return 0;
-}
-
-static bool seg_merge_has_output(const struct seg_merge *m, const char *name)
-{
-    size_t lo = 0;
-    size_t hi = m->out_count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(m->outs[mid].name, name);
-        if (c == 0) {
-            return true;
-        }
-        if (c < 0) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    return false;
-}
-
-static int seg_merge_rename(struct seg_merge *m, size_t k)
-{
-    char part[SEG_PART_NAME_BYTES];
-    seg_part_name(m->outs[k].name, part);
-    return renameat(m->dir_fd, part, m->dir_fd, m->outs[k].name) != 0 ? -errno : 0;
-}
-
-/* Puts the outputs in place of the store's files after the base, in an
- * order a crash at any point leaves recoverable (server/README.md,
- * "Hydration"): the outputs are durable first; then the files after the
- * base that no output replaces go; then the outputs after the base take
- * their names; then the base does, last. */
-static int seg_merge_commit(struct seg_store *s, struct seg_merge *m, size_t i0)
-{
-    int rv = seg_merge_flush(m);
-    if (rv == 0 && fdatasync(m->fd) != 0) {
-        rv = -errno;
-    }
-    if (rv != 0) {
-        return rv; /* nothing changed yet */
-    }
-    for (size_t k = i0; k < s->file_count && rv == 0; k++) {
-        const char *name = s->files[k].name;
-        if (!seg_merge_has_output(m, name) && unlinkat(s->dir_fd, name, 0) != 0) {
-            rv = -errno;
-        }
-    }
-    if (rv == 0 && fsync(s->dir_fd) != 0) {
-        rv = -errno;
-    }
-    for (size_t k = 1; k < m->out_count && rv == 0; k++) {
-        rv = seg_merge_rename(m, k);
-    }
-    if (rv == 0 && fsync(s->dir_fd) != 0) {
-        rv = -errno;
-    }
-    if (rv == 0) {
-        rv = seg_merge_rename(m, 0);
-    }
-    if (rv == 0 && fsync(s->dir_fd) != 0) {
-        rv = -errno;
-    }
-    if (rv != 0) {
-        s->error = rv; /* between two layouts: only a restart sorts it out */
-        LOG_ERROR("segment merge commit failed dir=%s file=%s err=%s", s->dir, m->name,
-                  eddy_strerror(rv));
-    }
-    return rv;
-}
-
-/* The outputs replace s->files[i0..]; room for them was reserved. */
-static void seg_merge_swap(struct seg_store *s, struct seg_merge *m, size_t i0)
-{
-    if (s->active_fd >= 0) {
-        close(s->active_fd);
-        s->active_fd = -1;
-    }
-    for (size_t k = i0; k < s->file_count; k++) {
-        s->bytes -= s->files[k].bytes;
-        eddy_free(s->files[k].points);
-    }
-    EDDY_ASSERT(i0 + m->out_count <= s->file_cap);
-    memcpy(&s->files[i0], m->outs, m->out_count * sizeof(*m->outs));
-    s->file_count = i0 + m->out_count;
-    for (size_t k = 0; k < m->out_count; k++) {
-        s->bytes += m->outs[k].bytes;
-    }
-    m->out_count = 0; /* the points moved */
-    struct seg_file *f = &s->files[s->file_count - 1];
-    f->sealed = f->bytes >= SEG_FILE_BYTES_MAX; /* fdatasynced by the commit */
-    if (f->sealed) {
-        close(m->fd);
-    } else {
-        s->active_fd = m->fd;
-    }
-    m->fd = -1;
-    s->last_seq = m->last_seq;
-    s->last_index = m->last_index;
-    s->last_arrival_ms = m->last_arrival_ms;
-    seg_store_untrack_base(s);
-    seg_store_detach_merge(s);
-    m->is_committed = true;
-}
-
-int seg_merge_finish(struct seg_store *s, struct seg_merge *m)
-{
-    EDDY_ASSERT(s != NULL);
-    EDDY_ASSERT(m != NULL);
-    EDDY_ASSERT(!m->is_committed);
-    if (m->error != 0) {
-        return m->error;
-    }
-    EDDY_ASSERT(m->out_count > 0); /* seg_merge_copy ran */
-    if (m->store != s || m->base_gen != s->base_gen) {
-        return -EDDY_EINUSE;
-    }
-    if (s->error != 0) {
-        return s->error;
-    }
-    uint64_t pending;
-    int rv = seg_merge_capture(s, m, &pending);
-    if (rv == 0 && pending > SEG_MERGE_CATCHUP_BYTES_MAX && m->rounds < SEG_MERGE_ROUNDS_MAX) {
-        m->rounds++;
-        return SEG_MERGE_AGAIN;
-    }
-    if (rv == 0 && pending > SEG_MERGE_CATCHUP_BYTES_MAX) {
-        LOG_WARN("segment merge catching up on the loop dir=%s file=%s bytes=%" PRIu64, s->dir,
-                 m->name, pending);
-    }
-    if (rv == 0) {
-        rv = seg_merge_copy_tail(m);
-    }
-    size_t i0 = seg_store_find_name(s, m->name);
-    if (rv == 0) {
-        rv = seg_merge_check(s, m, i0);
-    }
-    if (rv == 0) {
-        rv = seg_store_reserve_files(s, i0 + m->out_count);
-    }
-    if (rv == 0) {
-        rv = seg_merge_commit(s, m, i0);
-    }
-    if (rv != 0) {
-        m->error = rv;
-        LOG_WARN("segment merge failed dir=%s file=%s err=%s", s->dir, m->name, eddy_strerror(rv));
-        return rv;
-    }
-    size_t replaced = s->file_count - i0;
-    seg_merge_swap(s, m, i0);
-    LOG_INFO("segment merged dir=%s file=%s files_replaced=%zu files=%zu rounds=%u "
-             "bytes_on_loop=%" PRIu64,
-             s->dir, s->files[i0].name, replaced, s->file_count - i0, m->rounds, pending);
-    return 0;
-}
-
-void seg_merge_free(struct seg_merge *m)
-{
-    if (m == NULL) {
-        return;
-    }
-    if (m->store != NULL) {
-        seg_store_detach_merge(m->store);
-    }
-    if (m->fd >= 0) {
-        close(m->fd);
-    }
-    if (!m->is_committed && m->dir_fd >= 0) {
-        char part[SEG_PART_NAME_BYTES];
-        seg_part_name(m->name, part);
-        unlinkat(m->dir_fd, part, 0); /* the fetched base too: it is fetched again */
-        for (size_t k = 1; k < m->out_count; k++) {
-            seg_part_name(m->outs[k].name, part);
-            unlinkat(m->dir_fd, part, 0);
-        }
-    }
-    for (size_t k = 0; k < m->out_count; k++) {
-        eddy_free(m->outs[k].points);
-    }
-    if (m->dir_fd >= 0) {
-        close(m->dir_fd);
-    }
-    eddy_free(m->outs);
-    eddy_free(m->tail);
-    eddy_free(m->wbuf);
-    eddy_free(m->dir);
-    eddy_free(m);
-}
-
-#define SEG_ASIDE_SUFFIX ".aside"
-
-int seg_dir_set_aside(const char *dir, seg_keep_cb keep, void *arg)
-{
-    EDDY_ASSERT(dir != NULL);
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        return errno == ENOENT ? 0 : -errno;
-    }
-    int dir_fd = dirfd(d);
-    int count = 0;
-    int rv = 0;
-    for (struct dirent *e; rv == 0 && (e = readdir(d)) != NULL;) {
-        u128 seq;
-        if (!seg_file_name_parse(e->d_name, &seq) || (keep != NULL && keep(arg, e->d_name))) {
-            continue;
-        }
-        char aside[SEG_FILE_NAME_LEN + sizeof(SEG_ASIDE_SUFFIX)];
-        memcpy(aside, e->d_name, SEG_FILE_NAME_LEN);
-        memcpy(aside + SEG_FILE_NAME_LEN, SEG_ASIDE_SUFFIX, sizeof(SEG_ASIDE_SUFFIX));
-        if (renameat(dir_fd, e->d_name, dir_fd, aside) != 0) {
-            rv = -errno;
-            break;
-        }
-        count++;
-    }
-    if (rv == 0 && count > 0 && fsync(dir_fd) != 0) {
-        rv = -errno;
-    }
-    closedir(d);
-    if (rv != 0) {
-        LOG_ERROR("segment set aside failed dir=%s err=%s", dir, eddy_strerror(rv));
-        return rv;
-    }
-    if (count > 0) {
-        LOG_INFO("segment files set aside dir=%s files=%d", dir, count);
-    }
-    return count;
-}
-
-int seg_dir_remove_aside(const char *dir)
-{
-    EDDY_ASSERT(dir != NULL);
-    DIR *d = opendir(dir);
-    if (d == NULL) {
-        return errno == ENOENT ? 0 : -errno;
-    }
-    const size_t suffix_len = strlen(SEG_ASIDE_SUFFIX);
-    int count = 0;
-    int rv = 0;
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        size_t len = strlen(e->d_name);
-        if (len <= suffix_len || strcmp(e->d_name + len - suffix_len, SEG_ASIDE_SUFFIX) != 0) {
-            continue;
-        }
-        if (unlinkat(dirfd(d), e->d_name, 0) != 0 && errno != ENOENT) {
-            rv = -errno;
-            break;
-        }
-        count++;
-    }
-    closedir(d);
-    return rv != 0 ? rv : count;
 }
 
 /* The newest file is kept even when sealed and old, so that last_seq and
