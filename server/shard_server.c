@@ -555,6 +555,15 @@ static bool server_read_record(void *arg, const struct seg_record *r)
     return true;
 }
 
+/* Frees what server_read_record allocated (one block per record). */
+static void read_resp_free_records(Eddy__ReadResp *resp)
+{
+    for (size_t i = 0; i < resp->n_records; i++) {
+        eddy_free(resp->records[i]);
+    }
+    eddy_free(resp->records);
+}
+
 static void server_read(struct shard_server *s, struct rpc_call *call)
 {
     const Eddy__ReadReq *req = rpc_call_request(call)->read;
@@ -616,10 +625,7 @@ static void server_read(struct shard_server *s, struct rpc_call *call)
     int n = seg_store_read(store, pos, seq, req->timestamp_ms, limit, bytes_max, server_read_record,
                            &c, &next);
     if (n < 0) {
-        for (size_t i = 0; i < resp.n_records; i++) {
-            eddy_free(resp.records[i]);
-        }
-        eddy_free(resp.records);
+        read_resp_free_records(&resp);
         rpc_reply_error(call, n, 0, "read failed");
         return;
     }
@@ -627,24 +633,17 @@ static void server_read(struct shard_server *s, struct rpc_call *call)
     u128_to_be(next, next_be);
     resp.next_sequence.data = next_be;
     resp.next_sequence.len = 16;
+    /* Behind: how much older the last record handed out is than the tip. A
+     * read that returns nothing (limit 0, or caught up) is not behind. */
     uint64_t tip = seg_store_last_arrival_ms(store);
-    if (!seg_store_is_empty(store) && next < seg_store_last_seq(store)) {
-        /* Behind: how much older the last record handed out is than the tip. */
-        uint64_t at = resp.n_records > 0 ? c.last_arrival_ms : 0;
-        resp.millis_behind_latest = at != 0 && tip > at ? tip - at : 0;
-        if (at == 0) {
-            uint64_t now = server_now_ms();
-            resp.millis_behind_latest = now > tip ? now - tip : 0;
-        }
+    if (resp.n_records > 0 && next < seg_store_last_seq(store) && tip > c.last_arrival_ms) {
+        resp.millis_behind_latest = tip - c.last_arrival_ms;
     }
     Eddy__Frame f = EDDY__FRAME__INIT;
     f.body_case = EDDY__FRAME__BODY_READ_RESP;
     f.read_resp = &resp;
     rpc_call_reply(call, &f);
-    for (size_t i = 0; i < resp.n_records; i++) {
-        eddy_free(resp.records[i]);
-    }
-    eddy_free(resp.records);
+    read_resp_free_records(&resp);
 }
 
 /* ---- membership and leadership (rgroup_rejoin, rgroup_transfer) ---- */
