@@ -17,6 +17,10 @@ void rpc_reply_error(struct rpc_call *call, int code, uint64_t leader_node, cons
     Eddy__NodeStatusResp ns = EDDY__NODE_STATUS_RESP__INIT;
     Eddy__FetchSegmentResp fs = EDDY__FETCH_SEGMENT_RESP__INIT;
     Eddy__ClusterStatusResp cs = EDDY__CLUSTER_STATUS_RESP__INIT;
+    Eddy__UpdateStreamResp us = EDDY__UPDATE_STREAM_RESP__INIT;
+    Eddy__UpdateAccountResp ua = EDDY__UPDATE_ACCOUNT_RESP__INIT;
+    Eddy__ReshardResp rs = EDDY__RESHARD_RESP__INIT;
+    Eddy__CloseShardsResp cl = EDDY__CLOSE_SHARDS_RESP__INIT;
     switch (rpc_call_request(call)->body_case) {
     case EDDY__FRAME__BODY_GET_CATALOG:
         cat.status = &st;
@@ -47,6 +51,26 @@ void rpc_reply_error(struct rpc_call *call, int code, uint64_t leader_node, cons
         cs.status = &st;
         resp.body_case = EDDY__FRAME__BODY_CLUSTER_STATUS_RESP;
         resp.cluster_status_resp = &cs;
+        break;
+    case EDDY__FRAME__BODY_UPDATE_STREAM:
+        us.status = &st;
+        resp.body_case = EDDY__FRAME__BODY_UPDATE_STREAM_RESP;
+        resp.update_stream_resp = &us;
+        break;
+    case EDDY__FRAME__BODY_UPDATE_ACCOUNT:
+        ua.status = &st;
+        resp.body_case = EDDY__FRAME__BODY_UPDATE_ACCOUNT_RESP;
+        resp.update_account_resp = &ua;
+        break;
+    case EDDY__FRAME__BODY_RESHARD:
+        rs.status = &st;
+        resp.body_case = EDDY__FRAME__BODY_RESHARD_RESP;
+        resp.reshard_resp = &rs;
+        break;
+    case EDDY__FRAME__BODY_CLOSE_SHARDS:
+        cl.status = &st;
+        resp.body_case = EDDY__FRAME__BODY_CLOSE_SHARDS_RESP;
+        resp.close_shards_resp = &cl;
         break;
     default:
         ack.status = &st;
@@ -85,6 +109,14 @@ const Eddy__Status *rpc_frame_status(const Eddy__Frame *f)
         return f->fetch_segment_resp->status;
     case EDDY__FRAME__BODY_CLUSTER_STATUS_RESP:
         return f->cluster_status_resp->status;
+    case EDDY__FRAME__BODY_UPDATE_STREAM_RESP:
+        return f->update_stream_resp->status;
+    case EDDY__FRAME__BODY_UPDATE_ACCOUNT_RESP:
+        return f->update_account_resp->status;
+    case EDDY__FRAME__BODY_RESHARD_RESP:
+        return f->reshard_resp->status;
+    case EDDY__FRAME__BODY_CLOSE_SHARDS_RESP:
+        return f->close_shards_resp->status;
     default:
         return NULL;
     }

@@ -89,6 +89,7 @@ static const struct api_code_map {
     {EDDY_ETIMEDOUT, API_EX_INTERNAL_FAILURE}, /* outcome unknown, like EUNKNOWN */
     {EDDY_EHYDRATING, API_EX_SERVICE_UNAVAILABLE},
     {EDDY_ENOTHOSTED, API_EX_SERVICE_UNAVAILABLE}, /* retried on the other replicas first */
+    {EDDY_ECLOSED, API_EX_SERVICE_UNAVAILABLE},    /* a put raced a reshard: rerouted first */
 };
 
 static_assert(EDDY_ARRAY_LEN(api_codes) == EDDY_ERRNO_END_ - EDDY_ERRNO_BASE_ - 1,

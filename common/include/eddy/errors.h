@@ -24,7 +24,8 @@
     X(EDDY_ELIMIT, "limit exceeded")                                                               \
     X(EDDY_ETIMEDOUT, "timed out")                                                                 \
     X(EDDY_EHYDRATING, "replica is hydrating")                                                     \
-    X(EDDY_ENOTHOSTED, "group not hosted on this node")
+    X(EDDY_ENOTHOSTED, "group not hosted on this node")                                            \
+    X(EDDY_ECLOSED, "shard is closed")
 
 enum eddy_errno {
     EDDY_ERRNO_BASE_ = 10000,
