@@ -76,6 +76,8 @@ static void health_group_name(uint32_t id, char *out, size_t len)
     }
 }
 
+static bool health_voters_match(const Eddy__ClusterStatusResp *resp, const struct health_group *g);
+
 static void
 health_group_evaluate(const Eddy__ClusterStatusResp *resp, struct health *h, struct health_group *g)
 {
@@ -113,7 +115,64 @@ health_group_evaluate(const Eddy__ClusterStatusResp *resp, struct health *h, str
         }
         g->is_healthy = g->is_healthy && rep->state == HEALTH_REPLICA_OK;
     }
+    if (g->id != 0 && !health_voters_match(resp, g)) {
+        g->is_healthy = false;
+        health_problem(h, "%s: membership changing (its leader's voters differ from the catalogue)",
+                       name);
+    }
     h->groups_healthy += g->is_healthy;
+}
+
+/* Whether the ready leader's voters equal the group's catalogue replicas,
+ * as sets (true when the leader reports none: an older node). During a
+ * replacement (docs/adr/0004) they differ until the replaced member is
+ * removed. */
+static bool health_voters_match(const Eddy__ClusterStatusResp *resp, const struct health_group *g)
+{
+    const Eddy__GroupStatus *lead = health_report(health_node(resp, g->leader), g->id);
+    if (g->leader == 0 || lead == NULL || lead->n_voters == 0) {
+        return true;
+    }
+    if (lead->n_voters != g->replica_count) {
+        return false;
+    }
+    for (size_t v = 0; v < lead->n_voters; v++) {
+        bool is_replica = false;
+        for (unsigned r = 0; r < g->replica_count && !is_replica; r++) {
+            is_replica = g->replicas[r].node == lead->voters[v];
+        }
+        if (!is_replica) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* An alive node reporting a shard group whose catalogue replicas leave it
+ * out: it was replaced there and the replica waits to be dropped. */
+static void health_stale_evaluate(const Eddy__ClusterStatusResp *resp, struct health *h)
+{
+    const Eddy__Catalog *cat = resp->catalog;
+    for (size_t i = 0; i < resp->n_nodes; i++) {
+        const Eddy__NodeLiveness *n = resp->nodes[i];
+        for (size_t k = 0; n->alive && k < n->n_groups; k++) {
+            uint32_t id = n->groups[k]->group;
+            const Eddy__GroupInfo *gi = NULL;
+            for (size_t q = 0; id != 0 && q < cat->n_groups && gi == NULL; q++) {
+                gi = cat->groups[q]->id == id ? cat->groups[q] : NULL;
+            }
+            bool is_listed = gi == NULL;
+            for (size_t r = 0; gi != NULL && r < gi->n_replicas && !is_listed; r++) {
+                is_listed = gi->replicas[r] == n->node;
+            }
+            if (!is_listed) {
+                health_problem(h,
+                               "node %" PRIu32 " still hosts a replica of group %" PRIu32
+                               " it was replaced in",
+                               n->node, id);
+            }
+        }
+    }
 }
 
 static void health_nodes_evaluate(const Eddy__ClusterStatusResp *resp, struct health *h)
@@ -162,6 +221,7 @@ void health_evaluate(const Eddy__ClusterStatusResp *resp, struct health *h)
         }
         health_group_evaluate(resp, h, g);
     }
+    health_stale_evaluate(resp, h);
     EDDY_ASSERT(h->is_healthy == (h->problem_count == 0));
 }
 

@@ -7,7 +7,9 @@
  * Healthy means: every catalogue node alive; every group has a ready leader
  * (an alive replica reporting itself ready); every replica is on an alive
  * node, reported the group, is not hydrating and has applied within
- * EDDY_REPLICA_LAG_ENTRIES_MAX entries of its leader.
+ * EDDY_REPLICA_LAG_ENTRIES_MAX entries of its leader; every shard group's
+ * leader reports exactly the catalogue's replicas as voters; and no alive
+ * node still hosts a replica of a group it was replaced in (docs/adr/0004).
  */
 #ifndef EDDY_CLUSTER_HEALTH_H
 #define EDDY_CLUSTER_HEALTH_H

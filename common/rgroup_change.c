@@ -23,6 +23,11 @@
  *           or InstallSnapshot) and commits the promotion once the spare is
  *           close enough; when the rounds give up (RAFT_NOCONNECTION) the
  *           step is asked again.
+ * A replacement (rgroup_replace, docs/adr/0004) runs ADD -> ASSIGN ->
+ * REMOVE_OLD: the new member is never removed first (it may be a voter
+ * already, asking again after a lost answer), and the member it replaces
+ * goes only once the new one votes, so the group keeps a majority of
+ * caught-up voters throughout.
  * RAFT_CANTCHANGE is retried after RGROUP_CHANGE_RETRY_MS; the whole rejoin
  * is bounded by RGROUP_REJOIN_TIMEOUT_MS. Losing leadership ends it with
  * -EDDY_ENOTLEADER: the caller asks the new leader, which starts over (each
@@ -93,18 +98,21 @@ enum rgroup_rejoin_step {
     RGROUP_REJOIN_REMOVE,
     RGROUP_REJOIN_ADD,
     RGROUP_REJOIN_ASSIGN,
+    RGROUP_REJOIN_REMOVE_OLD, /* rgroup_replace only: the replaced member goes */
     RGROUP_REJOIN_STEP_COUNT
 };
 
 static const bool rgroup_rejoin_transitions[RGROUP_REJOIN_STEP_COUNT][RGROUP_REJOIN_STEP_COUNT] = {
     [RGROUP_REJOIN_REMOVE] = {[RGROUP_REJOIN_ADD] = true},
     [RGROUP_REJOIN_ADD] = {[RGROUP_REJOIN_ASSIGN] = true},
+    [RGROUP_REJOIN_ASSIGN] = {[RGROUP_REJOIN_REMOVE_OLD] = true},
 };
 
 static const char *const rgroup_rejoin_step_names[RGROUP_REJOIN_STEP_COUNT] = {
     [RGROUP_REJOIN_REMOVE] = "remove",
     [RGROUP_REJOIN_ADD] = "add",
     [RGROUP_REJOIN_ASSIGN] = "assign",
+    [RGROUP_REJOIN_REMOVE_OLD] = "remove-old",
 };
 
 struct rgroup_op {
@@ -119,6 +127,7 @@ struct rgroup_op {
     /* Rejoin. */
     enum rgroup_rejoin_step step;
     uint64_t node_id;
+    uint64_t old_id; /* rgroup_replace: the member removed last; 0 for a rejoin */
     char address[RGROUP_ADDRESS_LEN_MAX + 1];
     uint64_t deadline_ms;
     uint64_t retry_at_ms;
@@ -234,13 +243,23 @@ static int rgroup_rejoin_issue(struct rgroup *g, struct rgroup_op *op, bool *is_
         rgroup_rejoin_step_to(op, RGROUP_REJOIN_ASSIGN); /* added meanwhile */
     }
     if (op->step == RGROUP_REJOIN_ASSIGN && s != NULL && s->role == RAFT_VOTER) {
-        *is_done = true;
+        if (op->old_id == 0) {
+            *is_done = true;
+            return 0;
+        }
+        rgroup_rejoin_step_to(op, RGROUP_REJOIN_REMOVE_OLD);
+    }
+    if (op->step == RGROUP_REJOIN_REMOVE_OLD && rgroup_conf_find(g, op->old_id) == NULL) {
+        *is_done = true; /* removed already (a repeated request) */
         return 0;
     }
     int rv;
     switch (op->step) {
     case RGROUP_REJOIN_REMOVE:
         rv = raft_remove(&g->raft, &op->change, op->node_id, rgroup_on_change);
+        break;
+    case RGROUP_REJOIN_REMOVE_OLD:
+        rv = raft_remove(&g->raft, &op->change, op->old_id, rgroup_on_change);
         break;
     case RGROUP_REJOIN_ADD:
         rv = raft_add(&g->raft, &op->change, op->node_id, op->address, rgroup_on_change);
@@ -259,14 +278,26 @@ static int rgroup_rejoin_issue(struct rgroup *g, struct rgroup_op *op, bool *is_
     return rv;
 }
 
+/* The step whose success completes op: ASSIGN for a rejoin, REMOVE_OLD for
+ * a replacement. */
+static bool rgroup_rejoin_is_last_step(const struct rgroup_op *op)
+{
+    return op->step == (op->old_id != 0 ? RGROUP_REJOIN_REMOVE_OLD : RGROUP_REJOIN_ASSIGN);
+}
+
 /* Acts on the outcome of the step raft finished; false when op completed. */
 static bool rgroup_rejoin_take_result(struct rgroup *g, struct rgroup_op *op, uint64_t now)
 {
     op->has_raft_result = false;
     int rs = op->raft_status;
-    if (rs == 0 && op->step == RGROUP_REJOIN_ASSIGN) {
-        LOG_INFO("rgroup rejoined group=%u node=%llu as voter", (unsigned)g->group_id,
-                 (unsigned long long)op->node_id);
+    if (rs == 0 && rgroup_rejoin_is_last_step(op)) {
+        if (op->old_id != 0) {
+            LOG_INFO("rgroup replaced group=%u node=%llu by node=%llu", (unsigned)g->group_id,
+                     (unsigned long long)op->old_id, (unsigned long long)op->node_id);
+        } else {
+            LOG_INFO("rgroup rejoined group=%u node=%llu as voter", (unsigned)g->group_id,
+                     (unsigned long long)op->node_id);
+        }
         rgroup_op_complete(op, 0);
         return false;
     }
@@ -336,8 +367,14 @@ static bool rgroup_address_is_valid(const char *address)
     return len > 0 && len <= RGROUP_ADDRESS_LEN_MAX;
 }
 
-void rgroup_rejoin(
-    struct rgroup *g, uint64_t node_id, const char *raft_addr, rgroup_change_cb cb, void *arg)
+/* Starts the membership op of rgroup_rejoin (old_id 0) or rgroup_replace,
+ * or completes it at once with the reason it cannot start. */
+static void rgroup_membership_start(struct rgroup *g,
+                                    uint64_t node_id,
+                                    const char *raft_addr,
+                                    uint64_t old_id,
+                                    rgroup_change_cb cb,
+                                    void *arg)
 {
     EDDY_ASSERT(g != NULL);
     EDDY_ASSERT(cb != NULL);
@@ -346,7 +383,8 @@ void rgroup_rejoin(
         rgroup_op_complete(op, -EDDY_ESHUTDOWN);
         return;
     }
-    if (node_id == 0 || node_id == g->node_id || !rgroup_address_is_valid(raft_addr)) {
+    if (node_id == 0 || node_id == g->node_id || old_id == node_id ||
+        !rgroup_address_is_valid(raft_addr)) {
         rgroup_op_complete(op, -EDDY_EINVAL);
         return;
     }
@@ -359,14 +397,27 @@ void rgroup_rejoin(
         return;
     }
     op->node_id = node_id;
+    op->old_id = old_id;
     strcpy(op->address, raft_addr);
-    op->step = RGROUP_REJOIN_REMOVE;
+    op->step = old_id != 0 ? RGROUP_REJOIN_ADD : RGROUP_REJOIN_REMOVE;
     uint64_t now = uv_now(g->loop);
     op->deadline_ms = now + RGROUP_REJOIN_TIMEOUT_MS;
     op->retry_at_ms = now; /* the next poll makes the first call */
     g->rejoin = op;
-    LOG_INFO("rgroup rejoin requested group=%u node=%llu address=%s", (unsigned)g->group_id,
-             (unsigned long long)node_id, op->address);
+    if (old_id != 0) {
+        LOG_INFO("rgroup replacement requested group=%u node=%llu by node=%llu address=%s",
+                 (unsigned)g->group_id, (unsigned long long)old_id, (unsigned long long)node_id,
+                 op->address);
+    } else {
+        LOG_INFO("rgroup rejoin requested group=%u node=%llu address=%s", (unsigned)g->group_id,
+                 (unsigned long long)node_id, op->address);
+    }
+}
+
+void rgroup_rejoin(
+    struct rgroup *g, uint64_t node_id, const char *raft_addr, rgroup_change_cb cb, void *arg)
+{
+    rgroup_membership_start(g, node_id, raft_addr, 0, cb, arg);
 }
 
 /* --- leadership transfer and the hydrating leader's hand-off --- */
@@ -560,6 +611,35 @@ bool rgroup_is_hydrating(const struct rgroup *g)
     return g->is_hydrating;
 }
 
+void rgroup_replace(struct rgroup *g,
+                    uint64_t node_id,
+                    const char *raft_addr,
+                    uint64_t old_id,
+                    rgroup_change_cb cb,
+                    void *arg)
+{
+    EDDY_ASSERT(g != NULL);
+    EDDY_ASSERT(cb != NULL);
+    if (old_id == 0 || old_id != g->node_id || g->state != RGROUP_STARTED || !rgroup_is_leader(g)) {
+        rgroup_membership_start(g, node_id, raft_addr, old_id, cb, arg);
+        return;
+    }
+    /* This leader is the member to replace (it came back and was elected
+     * before its removal): it hands leadership away, and the caller asks
+     * again, the new leader. */
+    struct rgroup_op *op = rgroup_op_create(g, RGROUP_OP_REJOIN, cb, arg);
+    if (g->transfer == NULL && g->raft.transfer == NULL && g->transfer_wait == NULL) {
+        struct rgroup_op *handoff = rgroup_op_create(g, RGROUP_OP_HANDOFF, NULL, NULL);
+        if (rgroup_transfer_issue(g, handoff, 0) != 0) {
+            eddy_free(handoff);
+        }
+    }
+    LOG_INFO("rgroup group=%u: leader node=%llu is the member to replace; handing leadership "
+             "away",
+             (unsigned)g->group_id, (unsigned long long)g->node_id);
+    rgroup_op_complete(op, -EDDY_ENOTLEADER);
+}
+
 /* --- hooks for rgroup.c --- */
 
 void rgroup_change_poll(struct rgroup *g)
@@ -592,7 +672,7 @@ void rgroup_change_close(struct rgroup *g)
     op = g->rejoin;
     if (op != NULL) {
         bool is_done =
-            op->has_raft_result && op->raft_status == 0 && op->step == RGROUP_REJOIN_ASSIGN;
+            op->has_raft_result && op->raft_status == 0 && rgroup_rejoin_is_last_step(op);
         op->is_raft_pending = false;
         rgroup_op_complete(op, is_done ? 0 : -EDDY_ESHUTDOWN);
     }

@@ -6,6 +6,9 @@
  * snapshots are bytes from the disk: they are validated, never asserted on.
  */
 #include "catalog.h"
+#include "catalog_group.h"
+#include "catalog_reshard.h"
+#include "catalog_update.h"
 #include "coord_limits.h"
 
 #include "eddy/alloc.h"
@@ -269,6 +272,9 @@ static bool catalog_stream_is_valid(const Eddy__StreamInfo *s, const Eddy__Catal
     if (s->n_shards == 0 || s->n_shards > COORD_SHARDS_MAX) {
         return false;
     }
+    if (!catalog_update_settings_are_valid(s)) {
+        return false;
+    }
     for (size_t i = 0; i < s->n_shards; i++) {
         if (!catalog_shard_is_valid(s->shards[i], i, cat)) {
             return false;
@@ -329,6 +335,10 @@ static bool catalog_is_valid(const Eddy__Catalog *cat, size_t *shard_count)
                 return false;
             }
         }
+    }
+    if (catalog_update_catalog_settings_bytes(cat) > COORD_SETTINGS_BYTES_MAX ||
+        !catalog_update_account_is_valid(cat->account)) {
+        return false;
     }
     *shard_count = shards;
     return true;
@@ -470,6 +480,10 @@ static int catalog_apply_create(struct catalog *c, Eddy__StreamInfo **sp, uint64
     if (catalog_stream_pos(c, s->name) != SIZE_MAX) {
         return -EDDY_EEXISTS;
     }
+    if (catalog_update_catalog_settings_bytes(cat) + catalog_update_settings_bytes(s) >
+        COORD_SETTINGS_BYTES_MAX) {
+        return -EDDY_ELIMIT; /* the tags it comes with do not fit the settings budget */
+    }
     if (cat->n_streams >= COORD_STREAMS_MAX || c->shard_count + s->n_shards > COORD_SHARDS_MAX) {
         return -EDDY_ELIMIT;
     }
@@ -517,8 +531,12 @@ catalog_apply_set_status(struct catalog *c, const Eddy__SetStreamStatus *op, uin
     if (s->status == op->status) {
         return 0; /* a retried proposal: nothing changes, no new version */
     }
+    if (catalog_reshard_is_pending(s)) {
+        return -EDDY_EINUSE; /* only the reshard's finish ends its UPDATING */
+    }
     s->status = op->status;
     s->status_changed_ms = now_ms;
+    s->settings_updating = false; /* whatever UPDATING was for, it is over */
     c->cat->version++;
     return 0;
 }
@@ -572,6 +590,18 @@ int catalog_apply(struct catalog *c, const uint8_t *buf, size_t len, int *result
         break;
     case EDDY__CATALOG_ENTRY__OP_REMOVE_STREAM:
         rv = catalog_apply_remove(c, e->remove_stream);
+        break;
+    case EDDY__CATALOG_ENTRY__OP_SET_REPLICAS:
+        rv = catalog_group_set_replicas(c->cat, e->set_replicas);
+        break;
+    case EDDY__CATALOG_ENTRY__OP_RESHARD:
+        rv = catalog_apply_reshard(c->cat, &c->shard_count, e->reshard, e->now_ms);
+        break;
+    case EDDY__CATALOG_ENTRY__OP_UPDATE_STREAM:
+        rv = catalog_update_apply(c->cat, e->update_stream, e->now_ms, &catalog_pb_allocator);
+        break;
+    case EDDY__CATALOG_ENTRY__OP_SET_ACCOUNT:
+        rv = catalog_update_account_apply(c->cat, e->set_account, e->now_ms, &catalog_pb_allocator);
         break;
     default:
         rv = -EDDY_EMALFORMED;

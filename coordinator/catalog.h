@@ -52,6 +52,7 @@ void catalog_destroy(struct catalog *c);
  *   -EDDY_ELIMIT       COORD_STREAMS_MAX or COORD_SHARDS_MAX would be passed
  *   -EDDY_ENOTFOUND    set_status/remove of an unknown stream (or incarnation)
  *   -EDDY_EINUSE       a transition the table forbids; remove unless DELETING
+ * update_stream and set_account give the codes catalog_update.h lists.
  * Returns -ENOMEM (catalogue unchanged) when out of memory. */
 int catalog_apply(struct catalog *c, const uint8_t *buf, size_t len, int *result);
 

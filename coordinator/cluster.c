@@ -46,6 +46,7 @@ void cluster_on_ready(struct coord *c, bool is_ready)
     }
     uint64_t now_ms = uv_now(c->loop);
     liveness_reset(&cl->live, now_ms);
+    coord_replace_reset(&c->replace, now_ms);
     cl->is_leading = true;
     cl->failures = 0;
     /* Let every node report once before the first look. */

@@ -12,6 +12,7 @@
 #include "catalog.h"
 #include "coord_internal.h"
 #include "coord_limits.h"
+#include "coord_update.h"
 
 #include "eddy/alloc.h"
 #include "eddy/assert.h"
@@ -105,10 +106,20 @@ static void coord_on_proposed(void *arg, int status, void *result)
     case COORD_OP_CLIENT:
         EDDY_ASSERT(c->client_ops_inflight > 0);
         c->client_ops_inflight--;
-        coord_reply_status(c, op->call, code);
+        if (op->reply != NULL) {
+            op->reply(c, op->call, code);
+        } else {
+            coord_reply_status(c, op->call, code);
+        }
         break;
     case COORD_OP_TASK:
         reconcile_on_proposed(&c->rec, op->task_id, code);
+        break;
+    case COORD_OP_REPLACE:
+        coord_replace_on_proposed(c, code);
+        break;
+    case COORD_OP_RESHARD:
+        coord_reshard_on_proposed(c, op->task_id, code);
         break;
     }
     eddy_free(op);
@@ -193,6 +204,7 @@ static void coord_on_tick(uv_timer_t *timer)
     }
     if (!rgroup_is_ready(c->group)) {
         reconcile_clear(&c->rec);
+        coord_reshard_clear(&c->reshard);
         return;
     }
     if (!catalog_is_initialized(c->catalog)) {
@@ -200,7 +212,10 @@ static void coord_on_tick(uv_timer_t *timer)
         return;
     }
     cluster_run(c);
+    coord_replace_run(c);
     reconcile_run(c);
+    coord_trim_run(c);
+    coord_reshard_run(c);
 }
 
 /* ---- the state machine wrapper and group events ---- */
@@ -261,6 +276,8 @@ static void coord_on_group_state(void *arg, struct rgroup *g)
         coord_kick(c);
     } else {
         reconcile_clear(&c->rec);
+        coord_trim_reset(&c->trim);
+        coord_reshard_clear(&c->reshard);
     }
 }
 
@@ -274,7 +291,10 @@ coord_create_stream(struct coord *c, struct rpc_call *call, const Eddy__CreateSt
     int code = 0;
     if (req->name == NULL ||
         !catalog_stream_name_is_valid(req->name, strnlen(req->name, KIN_STREAM_NAME_LEN_MAX + 1)) ||
-        req->mode > EDDY__STREAM_MODE__MODE_ON_DEMAND) {
+        req->mode > EDDY__STREAM_MODE__MODE_ON_DEMAND ||
+        (req->max_record_size_kib != 0 &&
+         (req->max_record_size_kib < KIN_RECORD_DATA_MAX / 1024 ||
+          req->max_record_size_kib > KIN_RECORD_DATA_LARGE_MAX / 1024))) {
         code = -EDDY_EINVAL;
     } else if (!catalog_is_initialized(c->catalog)) {
         code = -EDDY_EUNAVAILABLE;
@@ -314,6 +334,9 @@ coord_create_stream(struct coord *c, struct rpc_call *call, const Eddy__CreateSt
     s.name = req->name;
     s.mode = (Eddy__StreamMode)req->mode;
     s.retention_hours = KIN_RETENTION_HOURS_DEFAULT;
+    s.max_record_size_kib = req->max_record_size_kib;
+    s.warm_throughput_mibps = req->warm_throughput_mibps;
+    s.tags = coord_update_create_tags(req, &s.n_tags); /* checked by the apply */
     s.n_shards = n;
     s.shards = ptrs;
     Eddy__CatalogEntry e = EDDY__CATALOG_ENTRY__INIT;
@@ -326,6 +349,7 @@ coord_create_stream(struct coord *c, struct rpc_call *call, const Eddy__CreateSt
     c->client_ops_inflight++;
     LOG_INFO("creating stream=%s shards=%" PRIu32, req->name, n);
     coord_propose(c, &e, op);
+    eddy_free(s.tags);
     eddy_free(bytes);
     eddy_free(ptrs);
     eddy_free(shards);
@@ -452,6 +476,15 @@ void coord_handle(struct coord *c, struct rpc_call *call)
     case EDDY__FRAME__BODY_JOIN_GROUP:
         coord_join_group(c, call, req->join_group);
         break;
+    case EDDY__FRAME__BODY_UPDATE_STREAM:
+        coord_update_stream(c, call, req->update_stream);
+        break;
+    case EDDY__FRAME__BODY_UPDATE_ACCOUNT:
+        coord_update_account(c, call, req->update_account);
+        break;
+    case EDDY__FRAME__BODY_RESHARD:
+        coord_reshard_handle(c, call, req->reshard);
+        break;
     default:
         coord_reply_status(c, call, -EDDY_EINVAL);
         break;
@@ -469,6 +502,15 @@ static int coord_config_check(const struct coord_config *cfg)
     }
     if (cfg->node_dead_ms != 0 && (cfg->node_dead_ms < COORD_NODE_DEAD_MS_MIN ||
                                    cfg->node_dead_ms > COORD_NODE_DEAD_MS_MAX)) {
+        return -EDDY_EINVAL;
+    }
+    if (cfg->replace_dead_ms != 0 && (cfg->replace_dead_ms < COORD_REPLACE_DEAD_MS_MIN ||
+                                      cfg->replace_dead_ms > COORD_REPLACE_DEAD_MS_MAX)) {
+        return -EDDY_EINVAL;
+    }
+    if ((cfg->trim_interval_ms != 0 && (cfg->trim_interval_ms < COORD_TRIM_INTERVAL_MS_MIN ||
+                                        cfg->trim_interval_ms > COORD_TRIM_INTERVAL_MS_MAX)) ||
+        cfg->retention_hour_ms > COORD_RETENTION_HOUR_MS_DEFAULT) {
         return -EDDY_EINVAL;
     }
     bool self = false;
@@ -557,6 +599,7 @@ static void coord_free(struct coord *c)
     eddy_free(c->groups);
     eddy_free(c->dir);
     reconcile_clear(&c->rec);
+    coord_reshard_clear(&c->reshard);
     cluster_clear(c);
     catalog_destroy(c->catalog);
     eddy_free(c);
@@ -577,6 +620,8 @@ int coord_init(struct coord **out,
     c->state = COORD_INITIALIZED;
     coord_copy_config(c, cfg);
     cluster_init(c, cfg->node_dead_ms);
+    coord_replace_init(&c->replace, cfg->replace_dead_ms);
+    coord_trim_init(&c->trim, cfg->trim_interval_ms, cfg->retention_hour_ms);
     rv = catalog_create(&c->catalog);
     if (rv != 0) {
         goto err_after_alloc;
@@ -660,7 +705,8 @@ void coord_maybe_free(struct coord *c)
 {
     EDDY_ASSERT(c->state == COORD_CLOSING);
     if (c->closes_pending > 0 || c->ops_inflight > 0 || c->rec.rpcs_inflight > 0 ||
-        c->cluster.rpcs_inflight > 0) {
+        c->cluster.rpcs_inflight > 0 || c->trim.rpcs_inflight > 0 || c->replace.rpcs_inflight > 0 ||
+        c->reshard.rpcs_inflight > 0) {
         return;
     }
     coord_set_state(c, COORD_CLOSED);
@@ -702,6 +748,7 @@ void coord_close(struct coord *c, coord_close_cb cb, void *arg)
     c->close_cb = cb;
     c->close_arg = arg;
     reconcile_clear(&c->rec);
+    coord_reshard_clear(&c->reshard);
     /* Everything counts as pending before the first close starts, so no
      * callback (rgroup_close fails proposals synchronously) can free c while
      * this function still runs. */

@@ -71,6 +71,16 @@ struct coord_config {
     /* A node silent this long is dead (cluster.h); 0: COORD_NODE_DEAD_MS_DEFAULT,
      * else within [COORD_NODE_DEAD_MS_MIN, COORD_NODE_DEAD_MS_MAX]. */
     unsigned node_dead_ms;
+    /* A node dead this long loses its shard-group replicas to other nodes
+     * (coord_replace.h); 0: COORD_REPLACE_DEAD_MS_DEFAULT, else within
+     * [COORD_REPLACE_DEAD_MS_MIN, COORD_REPLACE_DEAD_MS_MAX]. */
+    unsigned replace_dead_ms;
+    /* Retention (coord_trim.h): between trim passes, 0 for
+     * COORD_TRIM_INTERVAL_MS_DEFAULT, else within COORD_TRIM_INTERVAL_MS_MIN..MAX;
+     * how many ms one retention hour lasts, 0 for an hour, else at most an
+     * hour (tests shorten it). */
+    unsigned trim_interval_ms;
+    uint64_t retention_hour_ms;
     /* The cluster exists already: a replica with no Raft data starts in join
      * mode (rgroup_config.join) and waits for the leader to add it. */
     bool join;
@@ -92,8 +102,9 @@ int coord_init(struct coord **out,
 int coord_start(struct coord *c);
 /* Answers CreateStream (Ack), DeleteStream (Ack), GetCatalog
  * (GetCatalogResp), Heartbeat (Ack), ClusterStatus (ClusterStatusResp;
- * see cluster.h) and JoinGroup of group 0 (Ack once rgroup_rejoin made the
- * node a voter again). Takes ownership of call; replies exactly once, for
+ * see cluster.h), JoinGroup of group 0 (Ack once rgroup_rejoin made the
+ * node a voter again), UpdateStream (UpdateStreamResp) and UpdateAccount
+ * (UpdateAccountResp; see coord_update.h). Takes ownership of call; replies exactly once, for
  * changes once the entry is applied:
  *   -EDDY_ENOTLEADER (with leader_node)  not the ready leader
  *   -EDDY_EINVAL      bad name, mode or request type

@@ -1,7 +1,7 @@
 /*
  * The coordinator's insides, shared by coord.c (the service: requests,
- * proposals, the Raft replica, lifecycle), reconcile.c (the reconciler) and
- * cluster.c (liveness and leader balancing).
+ * proposals, the Raft replica, lifecycle), reconcile.c (the reconciler),
+ * cluster.c (liveness and leader balancing) and coord_trim.c (retention).
  * Not for use outside coordinator/.
  */
 #ifndef EDDY_COORD_INTERNAL_H
@@ -10,6 +10,9 @@
 #include "cluster.h"
 #include "coord.h"
 #include "coord_limits.h"
+#include "coord_replace.h"
+#include "coord_reshard.h"
+#include "coord_trim.h"
 #include "reconcile.h"
 
 #include "eddy/rgroup.h"
@@ -22,7 +25,13 @@ struct catalog;
 
 enum coord_state { COORD_INITIALIZED, COORD_RUNNING, COORD_CLOSING, COORD_CLOSED };
 
-enum coord_op_kind { COORD_OP_INIT, COORD_OP_CLIENT, COORD_OP_TASK };
+enum coord_op_kind {
+    COORD_OP_INIT,
+    COORD_OP_CLIENT,
+    COORD_OP_TASK,
+    COORD_OP_REPLACE,
+    COORD_OP_RESHARD, /* a reshard's finish (coord_reshard.c), by task_id */
+};
 
 /* One proposal in flight; completes in coord.c, which hands COORD_OP_TASK
  * results to reconcile_on_proposed. */
@@ -31,6 +40,10 @@ struct coord_op {
     enum coord_op_kind kind;
     struct rpc_call *call; /* COORD_OP_CLIENT: answered when the entry applies */
     uint64_t task_id;      /* COORD_OP_TASK */
+    /* COORD_OP_CLIENT: answers call (taking it) with the entry's code, right
+     * after the entry applied; NULL: an Ack (coord_update.c answers with the
+     * stream or account after the change). */
+    void (*reply)(struct coord *c, struct rpc_call *call, int code);
 };
 
 struct coord_peer_copy {
@@ -62,7 +75,10 @@ struct coord {
     uint32_t group_count;
     unsigned stream_creating_ms_min;
     struct reconcile rec;
-    struct cluster cluster; /* liveness and leader balancing, on the leader */
+    struct cluster cluster;       /* liveness and leader balancing, on the leader */
+    struct coord_replace replace; /* replica replacement, on the leader (coord_replace.h) */
+    struct coord_trim trim;       /* retention passes, on the leader */
+    struct coord_reshard reshard; /* reshard driver, on the leader (coord_reshard.h) */
     bool init_inflight;
     unsigned client_ops_inflight; /* COORD_OP_CLIENT proposals */
     unsigned ops_inflight;        /* every proposal */

@@ -38,17 +38,61 @@
 /* HMAC-SHA256 key of shard iterators: a full SHA-256 block of entropy. */
 #define COORD_ITERATOR_KEY_BYTES 32
 /* Upper bound on one encoded ShardInfo (5 small varints, 4 x 16-byte fields
- * with tags and lengths, the submessage header), used for the size checks. */
-#define COORD_SHARD_INFO_BYTES_MAX 96
-/* Upper bound on one encoded StreamInfo without its shards. */
-#define COORD_STREAM_INFO_BYTES_MAX (KIN_STREAM_NAME_LEN_MAX + 64)
+ * with tags and lengths, closed_ms, the submessage header: 99 bytes at most),
+ * used for the size checks. */
+#define COORD_SHARD_INFO_BYTES_MAX 112
+/* Upper bound on one encoded StreamInfo without its shards and without the
+ * variable settings COORD_SETTINGS_BYTES_MAX bounds (tags, key id, policy):
+ * the name, the scalars, and every metric name. */
+#define COORD_STREAM_INFO_BYTES_MAX (KIN_STREAM_NAME_LEN_MAX + 64 + COORD_METRICS_BYTES_MAX)
 /* Upper bound on one encoded NodeInfo or GroupInfo. */
 #define COORD_NODE_INFO_BYTES_MAX (3 * (COORD_ADDRESS_LEN_MAX + 3) + 16)
 #define COORD_GROUP_INFO_BYTES_MAX (16 + 6 * COORD_GROUP_REPLICAS_MAX)
 #define COORD_CATALOG_BYTES_MAX                                                                    \
     (64 + COORD_ITERATOR_KEY_BYTES + COORD_STREAMS_MAX * COORD_STREAM_INFO_BYTES_MAX +             \
      COORD_SHARDS_MAX * COORD_SHARD_INFO_BYTES_MAX + COORD_NODES_MAX * COORD_NODE_INFO_BYTES_MAX + \
-     COORD_GROUPS_MAX * COORD_GROUP_INFO_BYTES_MAX)
+     COORD_GROUPS_MAX * COORD_GROUP_INFO_BYTES_MAX + COORD_SETTINGS_BYTES_MAX +                    \
+     COORD_ACCOUNT_BYTES_MAX)
+
+/* --- stream and account settings (catalog_update.c) --- */
+/* Tags of one stream: "You can assign up to 50 tags to a data stream"
+ * (API_AddTagsToStream, API_TagResource). */
+#define COORD_TAGS_MAX 50
+/* Tags one update may carry: the TagMap bound of the model (200 entries). */
+#define COORD_TAGS_PER_UPDATE_MAX 200
+/* Keys one removal may carry: TagKeyList 1..50 (model). */
+#define COORD_TAG_KEYS_PER_UPDATE_MAX 50
+/* TagKey 1..128 and TagValue 0..256 characters (UTF-16 units); a unit is at
+ * most 3 bytes of UTF-8 (a 4-byte character is 2 units). */
+#define COORD_TAG_KEY_BYTES_MAX (128 * 3)
+#define COORD_TAG_VALUE_BYTES_MAX (256 * 3)
+/* MetricsName values, ALL aside: the shard-level metrics a stream can have. */
+#define COORD_METRICS_COUNT 7
+/* Every metric name encoded (the longest, 34 bytes, plus a tag and a length). */
+#define COORD_METRICS_BYTES_MAX (COORD_METRICS_COUNT * 40)
+/* KeyId 1..2048 characters (StartStreamEncryption). */
+#define COORD_KEY_ID_BYTES_MAX (2048 * 3)
+/* A resource policy document (= API_RESOURCE_POLICY_BYTES_MAX, 20 KiB). */
+#define COORD_POLICY_BYTES_MAX (20 * 1024)
+/* MaxRecordSizeInKiB 1024..10240 (UpdateMaxRecordSize); 0 in the catalogue
+ * means the default 1024. */
+#define COORD_RECORD_SIZE_KIB_MIN 1024
+#define COORD_RECORD_SIZE_KIB_MAX 10240
+/* Warm throughput of an on-demand stream: at most 10 GiBps by default
+ * (API_UpdateStreamWarmThroughput); past it -EDDY_ELIMIT. */
+#define COORD_WARM_THROUGHPUT_MIBPS_MAX 10240
+/* Bytes of tags, key ids and policies of all streams together, as encoded
+ * (catalog_update_settings_bytes). A stream alone may hold 50 tags of 1 KiB
+ * and a 20 KiB policy; 1,024 such streams would not fit one snapshot entry
+ * (notes/raft-0.15.md 5.2), so the whole catalogue has this budget and a
+ * change past it is -EDDY_ELIMIT. 8 MiB is 8 KiB per stream at
+ * COORD_STREAMS_MAX, far above a few short tags per stream. */
+#define COORD_SETTINGS_BYTES_MAX (8 * 1024 * 1024)
+/* The encoded AccountSettings (a bool and three times). */
+#define COORD_ACCOUNT_BYTES_MAX 64
+/* A MinimumThroughputBillingCommitment lasts at least this long: "Commitments
+ * have a minimum duration of 24 hours" (MinimumThroughputBillingCommitmentInput). */
+#define COORD_COMMITMENT_MIN_MS (24ull * 3600 * 1000)
 
 /* --- the service --- */
 /* Reconciler period: how soon CREATING becomes ACTIVE after the groups ack,
@@ -88,13 +132,63 @@
  * succeeds (a node that lacks the TransferLeader handler fails them all). */
 #define COORD_BALANCE_FAILURES_LOGGED 3
 
+/* --- replica replacement (replace.h, coord_replace.h, docs/adr/0004) --- */
+/* How long a node must have been dead before its replicas move to other
+ * nodes (coord_config.replace_dead_ms, eddyd --replace-dead-ms). A minute:
+ * a restart or a short network cut comes back well within it, and copying
+ * a group's data to another node is expensive. */
+#define COORD_REPLACE_DEAD_MS_DEFAULT 60000
+#define COORD_REPLACE_DEAD_MS_MIN 1000
+#define COORD_REPLACE_DEAD_MS_MAX 86400000
+/* The replacer looks at the reports this often: one heartbeat after a
+ * change it has seen it, so a shorter period would only repeat itself. */
+#define COORD_REPLACE_INTERVAL_MS 250
+/* A HostGroupReq or DropGroupReq for the same group and node is sent again
+ * after this long, while the reports still ask for it (the calls are
+ * idempotent; a lost or failed one is simply repeated). */
+#define COORD_REPLACE_RETRY_MS 2000
+/* Deadline of one HostGroupReq (the node creates and starts a replica) or
+ * DropGroupReq (the node closes a replica and deletes its files). */
+#define COORD_REPLACE_RPC_TIMEOUT_MS 30000
+/* HostGroupReq and DropGroupReq calls remembered (in flight or recently
+ * sent); past it the oldest settled one is forgotten. */
+#define COORD_REPLACE_CALLS_MAX 64
+/* A committed replacement counts as settling (no next one is picked) until
+ * its group is settled or this long has passed. */
+#define COORD_REPLACE_SETTLE_MS_MAX 600000
+
+/* --- retention (coord_trim.h) --- */
+/* Between two trim passes (eddyd --trim-interval-ms): records past retention
+ * are hidden from reads at most this much later than AWS would, a minute
+ * at worst, for one small Raft entry per stream and group per pass. */
+#define COORD_TRIM_INTERVAL_MS_DEFAULT 60000
+#define COORD_TRIM_INTERVAL_MS_MIN 10
+#define COORD_TRIM_INTERVAL_MS_MAX 3600000
+/* After a pass with failed calls (a group electing a leader) the next one
+ * comes this soon. */
+#define COORD_TRIM_RETRY_MS 1000
+/* TrimReq calls outstanding at once; a pass goes on at the next tick. */
+#define COORD_TRIM_INFLIGHT_MAX 32
+/* One retention hour (eddyd --retention-hour-ms): tests shorten it to
+ * watch records expire; never longer than an hour. */
+#define COORD_RETENTION_HOUR_MS_DEFAULT 3600000
+#define COORD_RETENTION_HOUR_MS_MIN 1
+
+static_assert(COORD_TRIM_RETRY_MS <= COORD_TRIM_INTERVAL_MS_DEFAULT, "a retry comes sooner");
 static_assert(COORD_STREAM_SHARDS_MAX <= COORD_SHARDS_MAX, "one stream fits the catalogue");
 static_assert(COORD_STREAM_SHARDS_MAX - 1 <= SEQNUM_SHARD_MAX, "shard index fits a seqnum");
 static_assert(COORD_CATALOG_BYTES_MAX < RPC_FRAME_BYTES_MAX, "GetCatalog fits one frame");
 static_assert(COORD_CATALOG_BYTES_MAX < RAFT_ENTRY_BYTES_MAX, "the snapshot fits one entry");
 static_assert(COORD_GROUP_REPLICAS_DEFAULT <= COORD_GROUP_REPLICAS_MAX, "default within max");
+static_assert(COORD_TAGS_MAX * (COORD_TAG_KEY_BYTES_MAX + COORD_TAG_VALUE_BYTES_MAX + 16) +
+                      COORD_KEY_ID_BYTES_MAX + COORD_POLICY_BYTES_MAX + 32 <
+                  COORD_SETTINGS_BYTES_MAX,
+              "one stream's largest settings fit the budget");
 static_assert(COORD_NODE_DEAD_MS_MIN <= COORD_NODE_DEAD_MS_DEFAULT, "default within bounds");
 static_assert(COORD_NODE_DEAD_MS_DEFAULT <= COORD_NODE_DEAD_MS_MAX, "default within bounds");
 static_assert(COORD_BALANCE_INTERVAL_MS > EDDY_HEARTBEAT_MS, "a look sees the last move's reports");
+static_assert(COORD_REPLACE_DEAD_MS_MIN <= COORD_REPLACE_DEAD_MS_DEFAULT, "default within bounds");
+static_assert(COORD_REPLACE_DEAD_MS_DEFAULT <= COORD_REPLACE_DEAD_MS_MAX, "default within bounds");
+static_assert(COORD_REPLACE_RETRY_MS > EDDY_HEARTBEAT_MS, "a retry follows a fresh report");
 
 #endif

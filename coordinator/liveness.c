@@ -8,6 +8,7 @@
 #include "eddy/assert.h"
 #include "eddy/errors.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,7 +83,11 @@ static int liveness_reports_copy(const Eddy__HeartbeatReq *hb, struct liveness_r
             .last_index = g->last_index,
             .is_ready = g->ready,
             .is_hydrating = g->hydrating,
+            .voter_count = g->n_voters > UINT_MAX ? UINT_MAX : (unsigned)g->n_voters,
         };
+        for (size_t v = 0; v < g->n_voters && v < LIVENESS_VOTERS_MAX; v++) {
+            r[i].voters[v] = g->voters[v];
+        }
     }
     qsort(r, hb->n_groups, sizeof(*r), liveness_report_cmp);
     for (size_t i = 1; i < hb->n_groups; i++) {
@@ -142,6 +147,16 @@ enum liveness_state liveness_state(const struct liveness *l, uint32_t node_id, u
     return n != NULL ? LIVENESS_ALIVE : LIVENESS_UNKNOWN;
 }
 
+uint64_t liveness_dead_for_ms(const struct liveness *l, uint32_t node_id, uint64_t now_ms)
+{
+    const struct liveness_node *n = liveness_find(l, node_id);
+    uint64_t since_ms = n != NULL ? n->last_seen_ms : l->since_ms;
+    if (now_ms <= since_ms || now_ms - since_ms <= l->dead_ms) {
+        return 0;
+    }
+    return now_ms - since_ms - l->dead_ms;
+}
+
 const struct liveness_report *liveness_report(const struct liveness_node *n, uint32_t group)
 {
     if (n == NULL) {
@@ -199,6 +214,10 @@ liveness_node_status(const struct liveness *l, uint32_t node_id, uint64_t now_ms
         gs[i].last_index = r->last_index;
         gs[i].ready = r->is_ready;
         gs[i].hydrating = r->is_hydrating;
+        if (r->voter_count <= LIVENESS_VOTERS_MAX) {
+            gs[i].n_voters = r->voter_count;
+            gs[i].voters = (uint32_t *)r->voters; /* borrowed until liveness_status_free */
+        }
         ptrs[i] = &gs[i];
     }
     return nl;

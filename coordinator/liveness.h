@@ -32,6 +32,9 @@
 
 enum liveness_state { LIVENESS_UNKNOWN, LIVENESS_ALIVE, LIVENESS_DEAD };
 
+/* Voters of one report kept: a group's replicas and one being added. */
+#define LIVENESS_VOTERS_MAX (COORD_GROUP_REPLICAS_MAX + 1)
+
 /* One replica as its node reported it (a GroupStatus). */
 struct liveness_report {
     uint32_t group;
@@ -40,6 +43,10 @@ struct liveness_report {
     uint64_t last_index;
     bool is_ready;
     bool is_hydrating;
+    /* The voters the replica knows, when they fit (voter_count <=
+     * LIVENESS_VOTERS_MAX); voter_count is the reported count. */
+    uint32_t voters[LIVENESS_VOTERS_MAX];
+    unsigned voter_count;
 };
 
 struct liveness_node {
@@ -69,6 +76,10 @@ void liveness_clear(struct liveness *l);
  * nothing changes then. */
 int liveness_record(struct liveness *l, uint64_t now_ms, const Eddy__HeartbeatReq *hb);
 enum liveness_state liveness_state(const struct liveness *l, uint32_t node_id, uint64_t now_ms);
+/* How long the node has been DEAD at now_ms (0 unless it is): the time past
+ * the dead time since its last heartbeat, or since the reset when it was
+ * never heard from. */
+uint64_t liveness_dead_for_ms(const struct liveness *l, uint32_t node_id, uint64_t now_ms);
 /* The node's entry, NULL when not heard from since the reset. */
 const struct liveness_node *liveness_find(const struct liveness *l, uint32_t node_id);
 /* The node's report for group, NULL if it reported none. */

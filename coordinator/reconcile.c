@@ -34,7 +34,8 @@ struct reconcile_task {
     uint64_t id;
     char name[KIN_STREAM_NAME_LEN_MAX + 1];
     uint64_t created_ms;
-    Eddy__StreamStatus status; /* CREATING or DELETING */
+    Eddy__StreamStatus status; /* CREATING, DELETING, or UPDATING for a settings change */
+    uint64_t since_ms;         /* when that status began: CREATING/UPDATING last this long */
     bool proposing;            /* the final set_status/remove is in flight */
     size_t group_count;        /* = the catalogue's n_groups */
     struct reconcile_task_group *groups;
@@ -105,9 +106,12 @@ static void reconcile_task_create(struct coord *c, const Eddy__StreamInfo *s)
     strcpy(t->name, s->name);
     t->created_ms = s->created_ms;
     t->status = s->status;
+    t->since_ms =
+        s->status == EDDY__STREAM_STATUS__STREAM_UPDATING ? s->status_changed_ms : s->created_ms;
     t->group_count = cat->n_groups;
     t->groups = eddy_xcalloc(cat->n_groups, sizeof(*t->groups));
-    for (size_t i = 0; i < s->n_shards; i++) {
+    /* A settings change needs no shard server: its task only waits. */
+    for (size_t i = 0; s->status != EDDY__STREAM_STATUS__STREAM_UPDATING && i < s->n_shards; i++) {
         size_t pos = reconcile_group_pos(cat, s->shards[i]->group);
         EDDY_ASSERT(pos != SIZE_MAX); /* the catalogue validated it */
         t->groups[pos].step = RECONCILE_STEP_PENDING;
@@ -121,7 +125,11 @@ static void reconcile_task_create(struct coord *c, const Eddy__StreamInfo *s)
 
 static bool reconcile_task_matches(const struct reconcile_task *t, const Eddy__StreamInfo *s)
 {
-    return s != NULL && s->created_ms == t->created_ms && s->status == t->status;
+    if (s == NULL || s->created_ms != t->created_ms || s->status != t->status) {
+        return false;
+    }
+    return t->status != EDDY__STREAM_STATUS__STREAM_UPDATING ||
+           (s->settings_updating && s->status_changed_ms == t->since_ms);
 }
 
 /* Drops tasks whose stream moved on; adds one per CREATING/DELETING stream. */
@@ -141,8 +149,9 @@ static void reconcile_sync(struct coord *c)
     const Eddy__Catalog *cat = catalog_get(c->catalog);
     for (size_t i = 0; i < cat->n_streams; i++) {
         const Eddy__StreamInfo *s = cat->streams[i];
+        bool settings = s->status == EDDY__STREAM_STATUS__STREAM_UPDATING && s->settings_updating;
         if (s->status != EDDY__STREAM_STATUS__STREAM_CREATING &&
-            s->status != EDDY__STREAM_STATUS__STREAM_DELETING) {
+            s->status != EDDY__STREAM_STATUS__STREAM_DELETING && !settings) {
             continue;
         }
         bool found = false;
@@ -309,7 +318,7 @@ static void reconcile_task_finish(struct coord *c, struct reconcile_task *t)
     Eddy__CatalogEntry e = EDDY__CATALOG_ENTRY__INIT;
     Eddy__SetStreamStatus set = EDDY__SET_STREAM_STATUS__INIT;
     e.now_ms = coord_now_ms(c);
-    if (t->status == EDDY__STREAM_STATUS__STREAM_CREATING) {
+    if (t->status != EDDY__STREAM_STATUS__STREAM_DELETING) {
         set.name = t->name;
         set.created_ms = t->created_ms;
         set.status = EDDY__STREAM_STATUS__STREAM_ACTIVE;
@@ -324,8 +333,9 @@ static void reconcile_task_finish(struct coord *c, struct reconcile_task *t)
     op->task_id = t->id;
     t->proposing = true;
     LOG_INFO("stream %s stream=%s",
-             t->status == EDDY__STREAM_STATUS__STREAM_CREATING ? "shards created, activating"
-                                                               : "shards dropped, removing",
+             t->status == EDDY__STREAM_STATUS__STREAM_CREATING   ? "shards created, activating"
+             : t->status == EDDY__STREAM_STATUS__STREAM_UPDATING ? "updated, activating"
+                                                                 : "shards dropped, removing",
              t->name);
     coord_propose(c, &e, op);
 }
@@ -349,8 +359,8 @@ void reconcile_run(struct coord *c)
             all_done =
                 all_done && (tg->step == RECONCILE_STEP_NONE || tg->step == RECONCILE_STEP_DONE);
         }
-        bool young = t->status == EDDY__STREAM_STATUS__STREAM_CREATING &&
-                     coord_now_ms(c) < t->created_ms + c->stream_creating_ms_min;
+        bool young = t->status != EDDY__STREAM_STATUS__STREAM_DELETING &&
+                     coord_now_ms(c) < t->since_ms + c->stream_creating_ms_min;
         if (all_done && !young) {
             reconcile_task_finish(c, t);
         }

@@ -2,7 +2,10 @@
  * The reconciler: on the ready coordinator leader, drives each CREATING
  * stream to ACTIVE (CreateShardsReq to every group holding its shards, then
  * set_status ACTIVE) and each DELETING stream out of the catalogue
- * (DropStreamReq to those groups, then remove_stream).
+ * (DropStreamReq to those groups, then remove_stream). A stream UPDATING for
+ * a settings change (StreamInfo.settings_updating, catalog_update.h) needs
+ * no group: it goes back to ACTIVE once the creating time has passed since
+ * the change, as a new stream does.
  *
  * One task per such stream, rebuilt from the catalogue on every pass and
  * dropped when its stream moves on or leadership is lost; progress is in

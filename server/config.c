@@ -4,6 +4,7 @@
 #include "eddy/errors.h"
 
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,54 @@ static const char config_usage[] =
     "  --creating-ms N      a new stream stays CREATING at least N ms (default 500)\n"
     "  --node-dead-ms N     the coordinator calls a node dead after N ms without a\n"
     "                       heartbeat (default 3000, at least 1000)\n"
+    "  --replace-dead-ms N  a node dead for N ms more loses its shard-group replicas to\n"
+    "                       other nodes (default 60000, at least 1000)\n"
+    "  --retention-hour-ms N\n"
+    "                       how many ms one hour of stream retention lasts (default\n"
+    "                       3600000, at most that; tests shorten it to see records expire)\n"
+    "  --trim-interval-ms N the coordinator trims records past retention every N ms\n"
+    "                       (default 60000, at least 10)\n"
     "  --region NAME        region in ARNs (default us-east-1)\n"
-    "  --account ID         account in ARNs (default 000000000000)\n";
+    "  --account ID         account in ARNs (default 000000000000)\n"
+    "  --limits aws|dev     service limits: aws enforces AWS's per-shard rates\n"
+    "                       (1 MiB/s and 1,000 records/s written, 5 reads and 2 MiB/s\n"
+    "                       read), API call rates and quotas; dev (default) none\n"
+    "  --limit KEY=VALUE    override one limit of the profile (repeatable): write-bytes-\n"
+    "                       per-s, write-records-per-s, read-calls-per-s, read-bytes-per-s,\n"
+    "                       burst-ms, shard-limit, on-demand-stream-count-limit,\n"
+    "                       streams-in-transition-max, api.<Operation>; 0 lifts a rate\n";
+
+/* getopt_long values of the long-only limit options (above any letter). */
+enum { CONFIG_OPT_LIMITS = 0x100, CONFIG_OPT_LIMIT };
+
+/* Applies --limits and then every --limit, in command-line order. */
+static int config_apply_limits(struct config *cfg,
+                               const char *profile,
+                               char *const *overrides,
+                               unsigned override_count,
+                               char *err,
+                               unsigned err_len)
+{
+    if (limits_profile_init(&cfg->limits, profile) != 0) {
+        snprintf(err, err_len, "bad --limits %s (aws or dev)\n%s", profile, config_usage);
+        return -EDDY_EINVAL;
+    }
+    for (unsigned i = 0; i < override_count; i++) {
+        if (limits_profile_set(&cfg->limits, overrides[i]) != 0) {
+            snprintf(err, err_len, "bad --limit %s\n%s", overrides[i], config_usage);
+            return -EDDY_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* getopt_long values of the retention options (above any letter and the
+ * limit options). */
+enum { CONFIG_OPT_RETENTION_HOUR_MS = 0x120, CONFIG_OPT_TRIM_INTERVAL_MS };
+
+/* getopt_long value of --replace-dead-ms (above any letter and the other
+ * long-only options). */
+enum { CONFIG_OPT_REPLACE_DEAD_MS = 0x140 };
 
 int config_split_addr(const char *addr, char *host, unsigned host_len, int *port)
 {
@@ -131,6 +178,11 @@ int config_parse(struct config *cfg, int argc, char **argv, char *err, unsigned 
         {"help", no_argument, NULL, 'h'},
         {"creating-ms", required_argument, NULL, 'C'},
         {"node-dead-ms", required_argument, NULL, 'D'},
+        {"replace-dead-ms", required_argument, NULL, CONFIG_OPT_REPLACE_DEAD_MS},
+        {"retention-hour-ms", required_argument, NULL, CONFIG_OPT_RETENTION_HOUR_MS},
+        {"trim-interval-ms", required_argument, NULL, CONFIG_OPT_TRIM_INTERVAL_MS},
+        {"limits", required_argument, NULL, CONFIG_OPT_LIMITS},
+        {"limit", required_argument, NULL, CONFIG_OPT_LIMIT},
         {NULL, 0, NULL, 0},
     };
     memset(cfg, 0, sizeof(*cfg));
@@ -142,10 +194,14 @@ int config_parse(struct config *cfg, int argc, char **argv, char *err, unsigned 
     strcpy(cfg->raft_addr, "127.0.0.1:6567");
     cfg->group_count = 2;
     cfg->creating_ms = CONFIG_CREATING_MS_DEFAULT;
+    cfg->retention_hour_ms = CONFIG_RETENTION_HOUR_MS_DEFAULT;
     cfg->region = "us-east-1";
     cfg->account = "000000000000";
     const char *peers = NULL;
     const char *coordinators = NULL;
+    const char *limits = "dev";
+    char *limit_overrides[CONFIG_LIMIT_OVERRIDES_MAX];
+    unsigned limit_override_count = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -198,11 +254,46 @@ int config_parse(struct config *cfg, int argc, char **argv, char *err, unsigned 
             cfg->node_dead_ms = (unsigned)ms;
             break;
         }
+        case CONFIG_OPT_REPLACE_DEAD_MS: {
+            unsigned long ms = strtoul(optarg, &end, 10);
+            rv = *end != '\0' || ms < CONFIG_REPLACE_DEAD_MS_MIN || ms > CONFIG_REPLACE_DEAD_MS_MAX
+                     ? -EDDY_EINVAL
+                     : 0;
+            cfg->replace_dead_ms = (unsigned)ms;
+            break;
+        }
+        case CONFIG_OPT_RETENTION_HOUR_MS: {
+            unsigned long long ms = strtoull(optarg, &end, 10);
+            rv = *end != '\0' || ms < CONFIG_RETENTION_HOUR_MS_MIN ||
+                         ms > CONFIG_RETENTION_HOUR_MS_DEFAULT
+                     ? -EDDY_EINVAL
+                     : 0;
+            cfg->retention_hour_ms = (uint64_t)ms;
+            break;
+        }
+        case CONFIG_OPT_TRIM_INTERVAL_MS: {
+            unsigned long ms = strtoul(optarg, &end, 10);
+            rv =
+                *end != '\0' || ms < CONFIG_TRIM_INTERVAL_MS_MIN || ms > CONFIG_TRIM_INTERVAL_MS_MAX
+                    ? -EDDY_EINVAL
+                    : 0;
+            cfg->trim_interval_ms = (unsigned)ms;
+            break;
+        }
         case 'z':
             cfg->region = optarg;
             break;
         case 'a':
             cfg->account = optarg;
+            break;
+        case CONFIG_OPT_LIMITS:
+            limits = optarg;
+            break;
+        case CONFIG_OPT_LIMIT:
+            rv = limit_override_count < CONFIG_LIMIT_OVERRIDES_MAX ? 0 : -EDDY_EINVAL;
+            if (rv == 0) {
+                limit_overrides[limit_override_count++] = optarg;
+            }
             break;
         case 'h':
             snprintf(err, err_len, "%s", config_usage);
@@ -218,6 +309,10 @@ int config_parse(struct config *cfg, int argc, char **argv, char *err, unsigned 
     }
     if (optind < argc) {
         snprintf(err, err_len, "unexpected argument %s\n%s", argv[optind], config_usage);
+        return -EDDY_EINVAL;
+    }
+    if (config_apply_limits(cfg, limits, limit_overrides, limit_override_count, err, err_len) !=
+        0) {
         return -EDDY_EINVAL;
     }
     if (peers != NULL && config_parse_peers(cfg, peers) != 0) {

@@ -5,6 +5,8 @@
 #ifndef EDDY_CONFIG_H
 #define EDDY_CONFIG_H
 
+#include "eddy/limits_profile.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -21,6 +23,19 @@
  * checked against these in main.c). */
 #define CONFIG_NODE_DEAD_MS_MIN 1000
 #define CONFIG_NODE_DEAD_MS_MAX 3600000
+/* --replace-dead-ms bounds: those of the coordinator (COORD_REPLACE_DEAD_MS_MIN/MAX,
+ * checked against these in main.c). */
+#define CONFIG_REPLACE_DEAD_MS_MIN 1000
+#define CONFIG_REPLACE_DEAD_MS_MAX 86400000
+/* --retention-hour-ms and --trim-interval-ms bounds: those of the
+ * coordinator (COORD_RETENTION_HOUR_MS_*, COORD_TRIM_INTERVAL_MS_*, checked
+ * against these in main.c). */
+#define CONFIG_RETENTION_HOUR_MS_DEFAULT 3600000
+#define CONFIG_RETENTION_HOUR_MS_MIN 1
+#define CONFIG_TRIM_INTERVAL_MS_MIN 10
+#define CONFIG_TRIM_INTERVAL_MS_MAX 3600000
+/* --limit KEY=VALUE flags one command line may carry. */
+#define CONFIG_LIMIT_OVERRIDES_MAX 64
 
 struct config_peer {
     uint64_t node_id;
@@ -43,10 +58,16 @@ struct config {
     char coordinators[CONFIG_COORDINATORS_MAX][CONFIG_ADDR_LEN_MAX];
     unsigned coordinator_count;
     uint32_t group_count;
-    unsigned creating_ms;  /* a new stream stays CREATING at least this long */
-    unsigned node_dead_ms; /* 0: the coordinator's default (COORD_NODE_DEAD_MS_DEFAULT) */
+    unsigned creating_ms;       /* a new stream stays CREATING at least this long */
+    unsigned node_dead_ms;      /* 0: the coordinator's default (COORD_NODE_DEAD_MS_DEFAULT) */
+    unsigned replace_dead_ms;   /* 0: the coordinator's default (COORD_REPLACE_DEAD_MS_DEFAULT) */
+    uint64_t retention_hour_ms; /* how long one retention hour lasts */
+    unsigned trim_interval_ms;  /* 0: the coordinator's default (COORD_TRIM_INTERVAL_MS_DEFAULT) */
     const char *region;
     const char *account;
+    /* --limits aws|dev (default dev: see eddy/limits_profile.h) with the
+     * --limit overrides applied. */
+    struct limits_profile limits;
 };
 
 /* Parses argv into cfg with defaults filled in. On a usage error writes a

@@ -63,8 +63,9 @@ enum join_task_state {
 };
 
 static const bool join_task_transitions[JOIN_TASK_STATE_COUNT][JOIN_TASK_STATE_COUNT] = {
-    [JOIN_TASK_WAITING] = {[JOIN_TASK_INFLIGHT] = true},
+    [JOIN_TASK_WAITING] = {[JOIN_TASK_INFLIGHT] = true, [JOIN_TASK_DONE] = true},
     [JOIN_TASK_INFLIGHT] = {[JOIN_TASK_WAITING] = true, [JOIN_TASK_DONE] = true},
+    [JOIN_TASK_DONE] = {[JOIN_TASK_WAITING] = true}, /* asked again */
 };
 
 struct join_conn {
@@ -77,8 +78,14 @@ struct join_task {
     struct join_task *next;
     uint32_t group;
     enum join_task_state state;
-    uint64_t target; /* node to ask next (a leader hint); 0: the peers in turn */
-    unsigned turn;   /* next peer in turn */
+    /* What is left to ask, in this order: a rejoin (JoinGroupReq with
+     * replaces 0: the replica started with no data), then the removal of
+     * the member this one replaces (replaces != 0). */
+    bool is_rejoin;
+    uint32_t replaces;
+    bool is_cancelled; /* join_group_cancel while in flight: the reply is ignored */
+    uint64_t target;   /* node to ask next (a leader hint); 0: the peers in turn */
+    unsigned turn;     /* next peer in turn */
     uint32_t backoff_ms;
     uint64_t next_at_ms;
     uint64_t started_ms;
@@ -126,6 +133,18 @@ struct join {
     unsigned tasks_inflight;
     unsigned tasks_pending;
 
+    /* The catalogue (join_fetch_catalog). */
+    join_catalog_cb catalog_cb;
+    void *catalog_arg;
+    bool is_catalog_inflight;
+    uint64_t catalog_target; /* a leader hint; 0: the peers in turn */
+    unsigned catalog_turn;
+    uint32_t catalog_backoff_ms;
+    uint64_t catalog_next_ms;
+    unsigned catalog_attempts;
+    uint8_t *catalog_bytes; /* an answer's catalogue, packed, until the tick hands it over */
+    size_t catalog_len;
+
     unsigned calls_inflight;
     unsigned closes_pending;
     join_close_cb close_cb;
@@ -171,7 +190,7 @@ int join_raft_dir(char *buf, size_t len, const char *data_dir, uint32_t group)
 int join_init(struct join **out, uv_loop_t *loop, const struct join_config *cfg)
 {
     if (cfg->peer_count == 0 || cfg->peer_count > JOIN_PEERS_MAX || cfg->raft_address == NULL ||
-        cfg->group_count == 0 || cfg->group_count > JOIN_GROUPS_MAX || cfg->groups == NULL) {
+        cfg->group_count > JOIN_GROUPS_MAX || (cfg->group_count > 0 && cfg->groups == NULL)) {
         return -EDDY_EINVAL;
     }
     bool is_self_found = false;
@@ -191,9 +210,12 @@ int join_init(struct join **out, uv_loop_t *loop, const struct join_config *cfg)
     j->raft_address = eddy_xstrdup(cfg->raft_address);
     j->peer_count = cfg->peer_count;
     j->group_count = cfg->group_count;
-    j->groups = eddy_xcalloc(cfg->group_count, sizeof(*j->groups));
-    memcpy(j->groups, cfg->groups, cfg->group_count * sizeof(*j->groups));
-    j->is_group_led = eddy_xcalloc(cfg->group_count, sizeof(*j->is_group_led));
+    j->groups = eddy_xcalloc(cfg->group_count ? cfg->group_count : 1, sizeof(*j->groups));
+    if (cfg->group_count > 0) {
+        memcpy(j->groups, cfg->groups, cfg->group_count * sizeof(*j->groups));
+    }
+    j->is_group_led =
+        eddy_xcalloc(cfg->group_count ? cfg->group_count : 1, sizeof(*j->is_group_led));
     for (unsigned i = 0; i < cfg->peer_count; i++) {
         if (cfg->peers[i].node_id == cfg->node_id) {
             continue;
@@ -221,6 +243,7 @@ static void join_free(struct join *j)
     eddy_free(j->groups);
     eddy_free(j->is_group_led);
     eddy_free(j->raft_address);
+    eddy_free(j->catalog_bytes);
     eddy_free(j);
 }
 
@@ -496,6 +519,48 @@ static void join_task_log(struct join_task *t, uint64_t now, uint64_t node_id, i
              t->group, node_id, eddy_strerror(code), t->attempts, now - t->started_ms);
 }
 
+/* t is done or cancelled: nothing more to ask. */
+static void join_task_finish(struct join *j, struct join_task *t)
+{
+    join_task_step_to(t, JOIN_TASK_DONE);
+    EDDY_ASSERT(j->tasks_inflight > 0);
+    EDDY_ASSERT(j->tasks_pending > 0);
+    j->tasks_inflight--;
+    j->tasks_pending--;
+    t->is_cancelled = false;
+}
+
+/* The leader acknowledged t's request: the next one is due at once, or t
+ * is done. */
+static void join_task_on_ack(struct join *j, struct join_task *t, uint64_t node_id, uint64_t now)
+{
+    if (t->is_rejoin) {
+        t->is_rejoin = false;
+        LOG_INFO("join group=%" PRIu32 ": voter again, through node=%" PRIu64
+                 " after %u attempt(s), %" PRIu64 " ms",
+                 t->group, node_id, t->attempts, now - t->started_ms);
+    } else {
+        LOG_INFO("join group=%" PRIu32 ": node=%" PRIu32 " replaced, through node=%" PRIu64
+                 " after %u attempt(s), %" PRIu64 " ms",
+                 t->group, t->replaces, node_id, t->attempts, now - t->started_ms);
+        t->replaces = 0;
+    }
+    if (t->replaces != 0) {
+        t->target = node_id; /* the leader that answered */
+        t->attempts = 0;
+        t->started_ms = now;
+        t->backoff_ms = JOIN_RETRY_MS_MIN;
+        t->next_at_ms = now;
+        join_task_step_to(t, JOIN_TASK_WAITING);
+        j->tasks_inflight--;
+        return;
+    }
+    join_task_finish(j, t);
+    if (j->tasks_pending == 0) {
+        LOG_INFO("join: this node is a voter of every group it asked for");
+    }
+}
+
 static void join_on_group_reply(void *arg, int status, const Eddy__Frame *resp)
 {
     struct join_call *call = arg;
@@ -507,25 +572,28 @@ static void join_on_group_reply(void *arg, int status, const Eddy__Frame *resp)
     }
     EDDY_ASSERT(t->state == JOIN_TASK_INFLIGHT);
     uint64_t now = uv_now(j->loop);
+    if (t->is_cancelled) {
+        join_task_finish(j, t);
+        return;
+    }
     const Eddy__Status *st = status == 0 ? rpc_frame_status(resp) : NULL;
     int code = status != 0 ? status : st != NULL ? st->code : -EDDY_EMALFORMED;
     if (code == 0) {
-        join_task_step_to(t, JOIN_TASK_DONE);
-        j->tasks_inflight--;
-        j->tasks_pending--;
-        LOG_INFO("join group=%" PRIu32 ": voter again, through node=%" PRIu64
-                 " after %u attempt(s), "
-                 "%" PRIu64 " ms",
-                 t->group, node_id, t->attempts, now - t->started_ms);
-        if (j->tasks_pending == 0) {
-            LOG_INFO("join: this node is a voter of every group it asked for");
-        }
+        join_task_on_ack(j, t, node_id, now);
         return;
     }
     join_task_log(t, now, node_id, code);
     uint64_t hint = code == -EDDY_ENOTLEADER && st != NULL ? st->leader_node : 0;
     if (hint != 0 && hint != node_id && hint != j->node_id && join_conn_find(j, hint) != NULL) {
         t->target = hint;
+        join_task_retry(j, t, now, true);
+        return;
+    }
+    if (code == -EDDY_ENOTHOSTED) {
+        /* Not a replica of the group (the peers in turn include nodes that
+         * host other groups): the next peer, with no back-off. */
+        t->target = 0;
+        t->turn++;
         join_task_retry(j, t, now, true);
         return;
     }
@@ -545,15 +613,20 @@ static void join_task_send(struct join *j, struct join_task *t)
     req.group = t->group;
     req.node = (uint32_t)j->node_id;
     req.raft_address = j->raft_address;
+    req.replaces = t->is_rejoin ? 0 : t->replaces;
     Eddy__Frame f = EDDY__FRAME__INIT;
     f.body_case = EDDY__FRAME__BODY_JOIN_GROUP;
     f.join_group = &req;
     join_task_step_to(t, JOIN_TASK_INFLIGHT);
     j->tasks_inflight++;
     t->attempts++;
-    if (t->attempts == 1) {
+    if (t->attempts == 1 && t->is_rejoin) {
         LOG_INFO("join group=%" PRIu32 ": asking node=%" PRIu64 " to rejoin node=%" PRIu64,
                  t->group, c->node_id, j->node_id);
+    } else if (t->attempts == 1) {
+        LOG_INFO("join group=%" PRIu32 ": asking node=%" PRIu64 " to replace node=%" PRIu32
+                 " by node=%" PRIu64,
+                 t->group, c->node_id, t->replaces, j->node_id);
     }
     if (!join_call_send(j, c, &f, JOIN_CALL_TIMEOUT_MS, t, join_on_group_reply)) {
         t->turn++;
@@ -573,31 +646,197 @@ static void join_groups_tick(struct join *j, uint64_t now)
     }
 }
 
-void join_group(struct join *j, uint32_t group)
+static struct join_task *join_task_find(struct join *j, uint32_t group)
+{
+    for (struct join_task *t = j->tasks; t != NULL; t = t->next) {
+        if (t->group == group) {
+            return t;
+        }
+    }
+    return NULL;
+}
+
+/* group's task, made or re-armed: something is to be asked (again). NULL
+ * when there is no other peer to ask. */
+static struct join_task *join_task_arm(struct join *j, uint32_t group)
 {
     EDDY_ASSERT(j->state == JOIN_RUNNING);
-    for (struct join_task *t = j->tasks; t != NULL; t = t->next) {
-        EDDY_ASSERT(t->group != group);
-    }
     if (j->conn_count == 0) {
         LOG_WARN("join group=%" PRIu32 ": no other peer to ask", group);
+        return NULL;
+    }
+    struct join_task *t = join_task_find(j, group);
+    if (t == NULL) {
+        EDDY_ASSERT(group <= JOIN_GROUPS_MAX);
+        t = eddy_xcalloc(1, sizeof(*t));
+        t->group = group;
+        t->state = JOIN_TASK_DONE;
+        t->turn = (unsigned)(group % j->conn_count); /* spread first guesses over the peers */
+        t->next = j->tasks;
+        j->tasks = t;
+    }
+    t->is_cancelled = false;
+    if (t->state == JOIN_TASK_DONE) {
+        join_task_step_to(t, JOIN_TASK_WAITING);
+        t->backoff_ms = JOIN_RETRY_MS_MIN;
+        t->next_at_ms = 0;
+        t->started_ms = uv_now(j->loop);
+        t->attempts = 0;
+        t->logged_ms = 0;
+        j->tasks_pending++;
+        join_wake(j);
+    }
+    return t;
+}
+
+void join_group(struct join *j, uint32_t group)
+{
+    struct join_task *t = join_task_arm(j, group);
+    if (t != NULL) {
+        t->is_rejoin = true;
+    }
+}
+
+void join_group_replace(struct join *j, uint32_t group, uint32_t replaces)
+{
+    EDDY_ASSERT(replaces != 0);
+    EDDY_ASSERT(replaces != j->node_id);
+    struct join_task *t = join_task_arm(j, group);
+    if (t != NULL) {
+        t->replaces = replaces;
+    }
+}
+
+void join_group_cancel(struct join *j, uint32_t group)
+{
+    struct join_task *t = join_task_find(j, group);
+    if (t == NULL || t->state == JOIN_TASK_DONE) {
         return;
     }
-    struct join_task *t = eddy_xcalloc(1, sizeof(*t));
-    t->group = group;
-    t->state = JOIN_TASK_WAITING;
-    t->backoff_ms = JOIN_RETRY_MS_MIN;
-    t->started_ms = uv_now(j->loop);
-    t->turn = (unsigned)(group % j->conn_count); /* spread first guesses over the peers */
-    t->next = j->tasks;
-    j->tasks = t;
-    j->tasks_pending++;
-    join_wake(j);
+    t->is_rejoin = false;
+    t->replaces = 0;
+    if (t->state == JOIN_TASK_INFLIGHT) {
+        t->is_cancelled = true; /* its reply finishes it */
+        return;
+    }
+    join_task_step_to(t, JOIN_TASK_DONE);
+    EDDY_ASSERT(j->tasks_pending > 0);
+    j->tasks_pending--;
+}
+
+bool join_group_is_pending(const struct join *j, uint32_t group)
+{
+    for (const struct join_task *t = j->tasks; t != NULL; t = t->next) {
+        if (t->group == group) {
+            return t->state != JOIN_TASK_DONE && !t->is_cancelled;
+        }
+    }
+    return false;
 }
 
 unsigned join_groups_pending(const struct join *j)
 {
     return j->tasks_pending;
+}
+
+/* ---- the catalogue ---- */
+
+static void join_on_catalog_reply(void *arg, int status, const Eddy__Frame *resp)
+{
+    struct join_call *call = arg;
+    struct join *j = call->j;
+    uint64_t node_id = call->node_id;
+    if (!join_call_end(call)) {
+        return;
+    }
+    EDDY_ASSERT(j->is_catalog_inflight);
+    j->is_catalog_inflight = false;
+    uint64_t now = uv_now(j->loop);
+    const Eddy__Status *st = status == 0 ? rpc_frame_status(resp) : NULL;
+    int code = status != 0 ? status : st != NULL ? st->code : -EDDY_EMALFORMED;
+    if (code == 0 && resp->body_case == EDDY__FRAME__BODY_CATALOG &&
+        resp->catalog->catalog != NULL) {
+        /* Kept packed: the tick decodes it and calls back, outside this
+         * client's callback. */
+        j->catalog_len = eddy__catalog__get_packed_size(resp->catalog->catalog);
+        j->catalog_bytes = eddy_xmalloc(j->catalog_len ? j->catalog_len : 1);
+        eddy__catalog__pack(resp->catalog->catalog, j->catalog_bytes);
+        LOG_INFO("join: catalogue v%" PRIu64 " from node=%" PRIu64 " after %u attempt(s)",
+                 resp->catalog->catalog->version, node_id, j->catalog_attempts);
+        return;
+    }
+    uint64_t hint = code == -EDDY_ENOTLEADER && st != NULL ? st->leader_node : 0;
+    if (hint != 0 && hint != node_id && hint != j->node_id && join_conn_find(j, hint) != NULL) {
+        j->catalog_target = hint;
+        j->catalog_next_ms = now + JOIN_RETRY_MS_MIN;
+        return;
+    }
+    if (j->catalog_attempts <= JOIN_LOG_FIRST_ATTEMPTS) {
+        LOG_INFO("join: no catalogue from node=%" PRIu64 ": %s; asking again", node_id,
+                 eddy_strerror(code == 0 ? -EDDY_EMALFORMED : code));
+    }
+    j->catalog_target = 0;
+    j->catalog_turn++;
+    j->catalog_next_ms = now + j->catalog_backoff_ms;
+    j->catalog_backoff_ms = j->catalog_backoff_ms * 2 > JOIN_RETRY_MS_MAX
+                                ? JOIN_RETRY_MS_MAX
+                                : j->catalog_backoff_ms * 2;
+}
+
+/* Hands an answer over, or asks the next peer when due. The callback may
+ * close the join. */
+static void join_catalog_tick(struct join *j, uint64_t now)
+{
+    if (j->catalog_cb == NULL || j->state != JOIN_RUNNING) {
+        return;
+    }
+    if (j->catalog_bytes != NULL) {
+        Eddy__Catalog *cat = eddy__catalog__unpack(NULL, j->catalog_len, j->catalog_bytes);
+        eddy_free(j->catalog_bytes);
+        j->catalog_bytes = NULL;
+        EDDY_ASSERT(cat != NULL); /* packed by this process a moment ago */
+        join_catalog_cb cb = j->catalog_cb;
+        j->catalog_cb = NULL;
+        cb(j->catalog_arg, cat);
+        eddy__catalog__free_unpacked(cat, NULL);
+        return;
+    }
+    if (j->is_catalog_inflight || now < j->catalog_next_ms || j->conn_count == 0) {
+        return;
+    }
+    struct join_conn *c = j->catalog_target != 0 ? join_conn_find(j, j->catalog_target) : NULL;
+    if (c == NULL) {
+        c = &j->conns[j->catalog_turn % j->conn_count];
+    }
+    Eddy__GetCatalogReq req = EDDY__GET_CATALOG_REQ__INIT;
+    Eddy__Frame f = EDDY__FRAME__INIT;
+    f.body_case = EDDY__FRAME__BODY_GET_CATALOG;
+    f.get_catalog = &req;
+    j->catalog_attempts++;
+    j->is_catalog_inflight = true;
+    if (!join_call_send(j, c, &f, JOIN_PROBE_TIMEOUT_MS, NULL, join_on_catalog_reply)) {
+        j->is_catalog_inflight = false;
+        j->catalog_turn++;
+        j->catalog_next_ms = now + JOIN_RETRY_MS_MIN;
+    }
+}
+
+void join_fetch_catalog(struct join *j, join_catalog_cb cb, void *arg)
+{
+    EDDY_ASSERT(j->state == JOIN_RUNNING);
+    EDDY_ASSERT(j->catalog_cb == NULL);
+    EDDY_ASSERT(cb != NULL);
+    j->catalog_cb = cb;
+    j->catalog_arg = arg;
+    j->catalog_target = 0;
+    j->catalog_turn = (unsigned)(j->node_id % (j->conn_count ? j->conn_count : 1));
+    j->catalog_backoff_ms = JOIN_RETRY_MS_MIN;
+    j->catalog_next_ms = 0;
+    j->catalog_attempts = 0;
+    if (j->conn_count == 0) {
+        LOG_WARN("join: no other peer to ask for the catalogue");
+    }
+    join_wake(j);
 }
 
 static void join_on_tick(uv_timer_t *timer)
@@ -606,8 +845,10 @@ static void join_on_tick(uv_timer_t *timer)
     uint64_t now = uv_now(j->loop);
     join_groups_tick(j, now);
     bool is_probe_open = j->probe == JOIN_PROBE_ASKING || j->probe == JOIN_PROBE_RESTING;
+    bool is_catalog_open = j->catalog_cb != NULL;
+    join_catalog_tick(j, now);
     join_probe_tick(j, now); /* last: its callback may close the join */
-    if (!is_probe_open && j->tasks_pending == 0 && j->state == JOIN_RUNNING) {
+    if (!is_probe_open && !is_catalog_open && j->tasks_pending == 0 && j->state == JOIN_RUNNING) {
         uv_timer_stop(&j->timer);
         j->is_timer_on = false;
     }

@@ -25,10 +25,17 @@
  * join_group then asks the leader of a group to make this node a voter
  * again (JoinGroupReq: the leader runs rgroup_rejoin), sending to the peers
  * in turn and following -EDDY_ENOTLEADER hints, retrying with a bounded
- * back-off until one answers Ack. Progress goes to the log.
+ * back-off until one answers Ack. join_group_replace asks it to remove a
+ * member this node replaces (JoinGroupReq.replaces: rgroup_replace), after
+ * the rejoin when both are asked (docs/adr/0004). Progress goes to the log.
  *
- * Lifecycle: join_init -> [join_probe] -> join_group* -> join_close(cb).
- * Loop thread only. Callbacks never run inside the call that asked.
+ * join_fetch_catalog asks the peers for the catalogue (GetCatalogReq,
+ * following leader hints, retrying until one answers): after the first
+ * boot it, not placement.h, says which groups this node hosts.
+ *
+ * Lifecycle: join_init -> [join_probe] -> (join_group | join_group_replace
+ * | join_group_cancel | join_fetch_catalog)* -> join_close(cb). Loop thread
+ * only. Callbacks never run inside the call that asked.
  */
 #ifndef EDDY_JOIN_H
 #define EDDY_JOIN_H
@@ -52,11 +59,13 @@ struct join_config {
     const char *raft_address;      /* this node's rmux address, sent in JoinGroupReq */
     const struct join_peer *peers; /* coordinator and server nodes, this one included */
     unsigned peer_count;           /* 1..JOIN_PEERS_MAX */
-    const uint32_t *groups;        /* groups this node hosts (0: the coordinator) */
-    unsigned group_count;          /* 1..JOIN_GROUPS_MAX */
+    const uint32_t *groups;        /* groups whose leader the probe awaits (0: coord) */
+    unsigned group_count;          /* 0..JOIN_GROUPS_MAX */
 };
 
 typedef void (*join_probe_cb)(void *arg, bool cluster_exists);
+/* cat is borrowed for the call. */
+typedef void (*join_catalog_cb)(void *arg, const Eddy__Catalog *cat);
 typedef void (*join_close_cb)(void *arg);
 
 /* Copies cfg. *out is freed in join_close's callback. -EDDY_EINVAL when
@@ -66,10 +75,20 @@ int join_init(struct join **out, uv_loop_t *loop, const struct join_config *cfg)
  * once, from the loop, unless the join closes first. One probe per join. */
 void join_probe(struct join *j, join_probe_cb cb, void *arg);
 /* Starts asking the leader of group (0: the coordinator) to rejoin this
- * node. Once per group. */
+ * node (its replica has no data). Again after an Ack asks again. */
 void join_group(struct join *j, uint32_t group);
+/* Starts asking the leader of shard group to make this node a voter and
+ * remove replaces (not this node), after the rejoin if one is asked. */
+void join_group_replace(struct join *j, uint32_t group, uint32_t replaces);
+/* Stops asking anything for group; a call in flight is ignored. */
+void join_group_cancel(struct join *j, uint32_t group);
+/* Whether something is still to be asked for group. */
+bool join_group_is_pending(const struct join *j, uint32_t group);
 /* Groups asked for and not yet acknowledged. */
 unsigned join_groups_pending(const struct join *j);
+/* Asks the peers for the catalogue until one answers; cb runs once, from
+ * the loop, unless the join closes first. One at a time. */
+void join_fetch_catalog(struct join *j, join_catalog_cb cb, void *arg);
 /* Stops asking; calls in flight are abandoned. */
 void join_close(struct join *j, join_close_cb cb, void *arg);
 

@@ -6,6 +6,7 @@
  */
 #include "config.h"
 #include "heartbeat.h"
+#include "host.h"
 #include "hydrate.h"
 #include "join.h"
 #include "shard_server.h"
@@ -25,6 +26,7 @@
 #include "eddy/rpc_status.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -34,6 +36,20 @@
 
 static_assert(CONFIG_NODE_DEAD_MS_MIN >= COORD_NODE_DEAD_MS_MIN, "--node-dead-ms within bounds");
 static_assert(CONFIG_NODE_DEAD_MS_MAX <= COORD_NODE_DEAD_MS_MAX, "--node-dead-ms within bounds");
+static_assert(CONFIG_REPLACE_DEAD_MS_MIN >= COORD_REPLACE_DEAD_MS_MIN,
+              "--replace-dead-ms within bounds");
+static_assert(CONFIG_REPLACE_DEAD_MS_MAX <= COORD_REPLACE_DEAD_MS_MAX,
+              "--replace-dead-ms within bounds");
+static_assert(CONFIG_RETENTION_HOUR_MS_DEFAULT == COORD_RETENTION_HOUR_MS_DEFAULT,
+              "--retention-hour-ms within bounds");
+static_assert(CONFIG_RETENTION_HOUR_MS_MIN >= COORD_RETENTION_HOUR_MS_MIN,
+              "--retention-hour-ms within bounds");
+static_assert(CONFIG_TRIM_INTERVAL_MS_MIN >= COORD_TRIM_INTERVAL_MS_MIN,
+              "--trim-interval-ms within bounds");
+static_assert(CONFIG_TRIM_INTERVAL_MS_MAX <= COORD_TRIM_INTERVAL_MS_MAX,
+              "--trim-interval-ms within bounds");
+static_assert(LIMITS_DEV_SHARD_LIMIT <= COORD_SHARDS_MAX, "the dev shard quota fits the catalogue");
+static_assert(LIMITS_DEV_ON_DEMAND_STREAM_COUNT_LIMIT <= COORD_STREAMS_MAX, "dev quota fits");
 
 struct eddyd {
     uv_loop_t loop;
@@ -48,6 +64,7 @@ struct eddyd {
     struct gateway *gateway;
     struct heartbeat *heartbeat;
     struct join *join; /* bootstrap or join at first start, rejoin of wiped groups */
+    struct host *host; /* groups hosted and dropped at run time (docs/adr/0004) */
     uv_signal_t sigint;
     uv_signal_t sigterm;
     bool stopping;
@@ -101,6 +118,9 @@ static void eddyd_on_rpc(void *data, struct rpc_call *call)
     case EDDY__FRAME__BODY_GET_CATALOG:
     case EDDY__FRAME__BODY_HEARTBEAT:
     case EDDY__FRAME__BODY_CLUSTER_STATUS:
+    case EDDY__FRAME__BODY_RESHARD:
+    case EDDY__FRAME__BODY_UPDATE_STREAM:
+    case EDDY__FRAME__BODY_UPDATE_ACCOUNT:
         if (d->coord == NULL) {
             rpc_reply_error(call, -EDDY_ENOTLEADER, 0, "no coordinator role on this node");
             return;
@@ -112,6 +132,8 @@ static void eddyd_on_rpc(void *data, struct rpc_call *call)
     case EDDY__FRAME__BODY_CREATE_SHARDS:
     case EDDY__FRAME__BODY_DROP_STREAM:
     case EDDY__FRAME__BODY_FETCH_SEGMENT:
+    case EDDY__FRAME__BODY_TRIM:
+    case EDDY__FRAME__BODY_CLOSE_SHARDS:
         if (d->server == NULL) {
             rpc_reply_error(call, -EDDY_ENOTHOSTED, 0, "no server role on this node");
             return;
@@ -135,6 +157,14 @@ static void eddyd_on_rpc(void *data, struct rpc_call *call)
             return;
         }
         shard_server_handle(d->server, call);
+        return;
+    case EDDY__FRAME__BODY_HOST_GROUP:
+    case EDDY__FRAME__BODY_DROP_GROUP:
+        if (d->host == NULL) {
+            rpc_reply_error(call, -EDDY_EUNAVAILABLE, 0, "not hosting shard groups (yet)");
+            return;
+        }
+        host_handle(d->host, call);
         return;
     case EDDY__FRAME__BODY_NODE_STATUS:
         eddyd_node_status(d, call);
@@ -162,6 +192,12 @@ static void eddyd_signal_closed(uv_handle_t *h)
 static void eddyd_stop_step(void *arg)
 {
     struct eddyd *d = arg;
+    if (d->host != NULL) {
+        struct host *h = d->host; /* first: it uses the join and the server */
+        d->host = NULL;
+        host_close(h, eddyd_on_closed, d);
+        return;
+    }
     if (d->join != NULL) {
         struct join *j = d->join;
         d->join = NULL;
@@ -275,8 +311,10 @@ static int eddyd_start_heartbeat(struct eddyd *d)
 
 /* Starts the shard server's and the coordinator's replicas. join: the
  * cluster exists, so replicas without Raft data wait for their leader to
- * add them instead of bootstrapping. */
-static int eddyd_start_replicas(struct eddyd *d, bool join)
+ * add them instead of bootstrapping. hosted: the shard groups to start
+ * (NULL: those placement.h gives this node, at the first boot only). */
+static int
+eddyd_start_replicas(struct eddyd *d, bool join, const uint32_t *hosted, unsigned hosted_count)
 {
     struct config *cfg = &d->cfg;
     int rv;
@@ -290,11 +328,23 @@ static int eddyd_start_replicas(struct eddyd *d, bool join)
             .join = join,
             .rpc_peers = d->rpc_peers,
             .rpc_peer_count = cfg->peer_count,
+            .limits = &cfg->limits,
+            .hosted = hosted,
+            .hosted_count = hosted_count,
         };
         rv = shard_server_init(&d->server, &d->loop, d->mux, &sc);
         if (rv == 0) {
             rv = shard_server_start(d->server);
         }
+        if (rv != 0) {
+            return rv;
+        }
+        struct host_config hc = {
+            .node_id = cfg->node_id,
+            .data_dir = cfg->data_dir,
+            .group_count = cfg->group_count,
+        };
+        rv = host_init(&d->host, &d->loop, d->server, d->join, &hc);
         if (rv != 0) {
             return rv;
         }
@@ -316,6 +366,9 @@ static int eddyd_start_replicas(struct eddyd *d, bool join)
             .group_count = cfg->group_count,
             .stream_creating_ms_min = cfg->creating_ms,
             .node_dead_ms = cfg->node_dead_ms,
+            .replace_dead_ms = cfg->replace_dead_ms,
+            .trim_interval_ms = cfg->trim_interval_ms,
+            .retention_hour_ms = cfg->retention_hour_ms,
             .join = join,
         };
         rv = coord_init(&d->coord, &d->loop, d->mux, &cc);
@@ -330,25 +383,6 @@ static int eddyd_start_replicas(struct eddyd *d, bool join)
     return 0;
 }
 
-/* Groups this node hosts a replica of: 0 (the coordinator, on every peer)
- * and the shard groups placement.h puts on it. */
-static bool eddyd_hosts_group(const struct eddyd *d, uint32_t group)
-{
-    const struct config *cfg = &d->cfg;
-    if (group == 0) {
-        return cfg->role_coordinator;
-    }
-    if (!cfg->role_server || group > cfg->group_count) {
-        return false;
-    }
-    for (unsigned pos = 0; pos < cfg->peer_count; pos++) {
-        if (cfg->peers[pos].node_id == cfg->node_id) {
-            return placement_is_replica(group, cfg->peer_count, pos);
-        }
-    }
-    return false;
-}
-
 static bool eddyd_group_is_pristine(const struct eddyd *d, uint32_t group)
 {
     char dir[PATH_MAX];
@@ -358,18 +392,62 @@ static bool eddyd_group_is_pristine(const struct eddyd *d, uint32_t group)
     return !rgroup_dir_has_data(dir);
 }
 
+/* The catalogue's replica lists say which shard groups this node hosts
+ * (docs/adr/0004): the ones listing it that it does not host yet (no Raft
+ * data here) are added, and join. */
+static void eddyd_on_catalog(void *arg, const Eddy__Catalog *cat)
+{
+    struct eddyd *d = arg;
+    if (d->host == NULL) {
+        return; /* stopping */
+    }
+    unsigned added = 0;
+    for (size_t i = 0; i < cat->n_groups; i++) {
+        const Eddy__GroupInfo *gi = cat->groups[i];
+        for (size_t r = 0; r < gi->n_replicas; r++) {
+            if (gi->replicas[r] != d->cfg.node_id ||
+                shard_server_hosting(d->server, gi->id) != SHARD_SERVER_NOT_HOSTED) {
+                continue;
+            }
+            int rv = host_start_group(d->host, gi->id);
+            if (rv != 0) {
+                LOG_WARN("group=%" PRIu32 " of the catalogue not hosted: %s", gi->id,
+                         eddy_strerror(rv));
+            }
+            added += rv == 0;
+        }
+    }
+    LOG_INFO("catalogue v%" PRIu64 ": %u more group(s) to host here", cat->version, added);
+}
+
+/* The cluster exists: the coordinator replica rejoins when it has no data,
+ * and the catalogue says which shard groups to host besides those with
+ * data here. */
+static void eddyd_join_existing(struct eddyd *d)
+{
+    if (d->cfg.role_coordinator && eddyd_group_is_pristine(d, 0)) {
+        join_group(d->join, 0);
+    }
+    if (d->cfg.role_server) {
+        join_fetch_catalog(d->join, eddyd_on_catalog, d);
+    }
+}
+
 static void eddyd_on_probe(void *arg, bool cluster_exists)
 {
     struct eddyd *d = arg;
-    int rv = eddyd_start_replicas(d, cluster_exists);
+    /* No Raft data here at all: at the first boot, the groups placement.h
+     * gives this node (the catalogue's init entry uses the same rule);
+     * otherwise the catalogue's. */
+    const uint32_t none[1] = {0};
+    int rv = cluster_exists ? eddyd_start_replicas(d, true, none, 0)
+                            : eddyd_start_replicas(d, false, NULL, 0);
     if (rv != 0) {
         LOG_ERROR("start failed: %s", eddy_strerror(rv));
         exit(1); /* as when the replicas fail to start before the loop runs */
     }
-    for (uint32_t g = 0; cluster_exists && g <= d->cfg.group_count; g++) {
-        if (eddyd_hosts_group(d, g)) {
-            join_group(d->join, g); /* every replica here is new */
-        }
+    if (cluster_exists) {
+        eddyd_join_existing(d);
     }
 }
 
@@ -387,20 +465,16 @@ static int eddyd_join_init(struct eddyd *d)
             raft_address = cfg->peers[i].raft_addr; /* as the others know it */
         }
     }
-    uint32_t groups[CONFIG_GROUPS_MAX + 1];
-    unsigned group_count = 0;
-    for (uint32_t g = 0; g <= cfg->group_count; g++) {
-        if (eddyd_hosts_group(d, g)) {
-            groups[group_count++] = g;
-        }
-    }
+    /* The probe waits for the coordinator's leader: the shard groups to
+     * host come from its catalogue once the cluster is known to exist. */
+    uint32_t coord_group = 0;
     struct join_config jc = {
         .node_id = cfg->node_id,
         .raft_address = raft_address,
         .peers = jpeers,
         .peer_count = cfg->peer_count,
-        .groups = groups,
-        .group_count = group_count,
+        .groups = &coord_group,
+        .group_count = cfg->role_coordinator ? 1 : 0,
     };
     int rv = join_init(&d->join, &d->loop, &jc);
     if (rv != 0) {
@@ -409,43 +483,48 @@ static int eddyd_join_init(struct eddyd *d)
     return rv;
 }
 
-/* A replica directory without Raft data is pristine (join.h). All data
- * there: start as before. None: ask the peers, then bootstrap or join.
- * Some: the cluster exists; join the pristine groups. A one-node cluster
- * has nobody to join and always starts (bootstrapping what is pristine). */
+/* A replica directory without Raft data is pristine (join.h). After the
+ * first boot the catalogue, not placement.h, says which shard groups a
+ * node hosts (docs/adr/0004), so: no Raft data here at all: ask the peers,
+ * then bootstrap the placement.h groups (first boot) or join (the groups
+ * then come from the catalogue). Some: the cluster exists; start the
+ * groups with data, rejoin the coordinator if it has none, and add the
+ * catalogue's other groups for this node. A one-node cluster has nobody to
+ * join and always starts its placement.h groups (bootstrapping what is
+ * pristine). */
 static int eddyd_start_raft(struct eddyd *d)
 {
-    bool is_pristine[CONFIG_GROUPS_MAX + 1] = {false};
-    bool is_any_pristine = false;
-    bool is_any_data = false;
-    for (uint32_t g = 0; g <= d->cfg.group_count; g++) {
-        if (eddyd_hosts_group(d, g)) {
-            is_pristine[g] = eddyd_group_is_pristine(d, g);
-            is_any_pristine = is_any_pristine || is_pristine[g];
-            is_any_data = is_any_data || !is_pristine[g];
+    const struct config *cfg = &d->cfg;
+    if (cfg->peer_count == 1) {
+        return eddyd_start_replicas(d, false, NULL, 0);
+    }
+    int rv = host_cleanup(cfg->data_dir, cfg->group_count);
+    if (rv != 0) {
+        LOG_WARN("leftovers of dropped groups under %s: %s", cfg->data_dir, eddy_strerror(rv));
+    }
+    uint32_t with_data[CONFIG_GROUPS_MAX];
+    unsigned data_count = 0;
+    for (uint32_t g = 1; cfg->role_server && g <= cfg->group_count; g++) {
+        if (!eddyd_group_is_pristine(d, g)) {
+            with_data[data_count++] = g;
         }
     }
-    if (!is_any_pristine || d->cfg.peer_count == 1) {
-        return eddyd_start_replicas(d, false);
-    }
-    int rv = eddyd_join_init(d);
+    bool is_coord_data = cfg->role_coordinator && !eddyd_group_is_pristine(d, 0);
+    rv = eddyd_join_init(d);
     if (rv != 0) {
         return rv;
     }
-    if (!is_any_data) {
+    if (data_count == 0 && !is_coord_data) {
         join_probe(d->join, eddyd_on_probe, d); /* the replicas start from its callback */
         return 0;
     }
-    LOG_INFO("some replicas have no Raft data: the cluster exists, rejoining them");
-    rv = eddyd_start_replicas(d, true);
+    LOG_INFO("Raft data for %u shard group(s)%s here: the cluster exists", data_count,
+             is_coord_data ? " and the coordinator" : "");
+    rv = eddyd_start_replicas(d, true, with_data, data_count);
     if (rv != 0) {
         return rv;
     }
-    for (uint32_t g = 0; g <= d->cfg.group_count; g++) {
-        if (is_pristine[g]) {
-            join_group(d->join, g);
-        }
-    }
+    eddyd_join_existing(d);
     return 0;
 }
 
@@ -505,6 +584,8 @@ static int eddyd_start(struct eddyd *d)
             .port = cfg->gateway_port,
             .region = cfg->region,
             .account = cfg->account,
+            .retention_hour_ms = cfg->retention_hour_ms,
+            .limits = &cfg->limits,
         };
         rv = gateway_init(&d->gateway, &d->loop, &gc, d->backend);
         if (rv != 0) {
@@ -534,6 +615,7 @@ int main(int argc, char **argv)
     snprintf(tag, sizeof(tag), "n%llu", (unsigned long long)d.cfg.node_id);
     log_set_tag(tag);
     signal(SIGPIPE, SIG_IGN);
+    LOG_INFO("limits profile=%s", d.cfg.limits.name);
     uv_loop_init(&d.loop);
     uv_signal_init(&d.loop, &d.sigint);
     uv_signal_init(&d.loop, &d.sigterm);

@@ -19,9 +19,10 @@
  * base grown by exactly those files' records, as seg_store_append would
  * have grown it; a merge replaces those files with that layout.
  *
- * This file owns open and recovery, append, read, trim and destroy. Fetched
+ * This file owns open and recovery, append, read and destroy. Fetched
  * files and set-aside live in segment_import.c, the tracked base and merges in
- * segment_merge.c, shared internals in segment_internal.h.
+ * segment_merge.c, retention (the read horizon, deletion, the trim mark) in
+ * segment_trim.c, shared internals in segment_internal.h.
  */
 #include "segment_internal.h"
 
@@ -120,7 +121,7 @@ void seg_file_header_encode(u128 first_seq, uint8_t h[SEG_FILE_HEADER_BYTES])
 static void seg_record_header_encode(const struct seg_record *r, uint8_t h[SEG_RECORD_HEADER_BYTES])
 {
     seg_put_be32(h, SEG_RECORD_MAGIC);
-    h[8] = SEG_ENCRYPTION_NONE;
+    h[8] = r->encryption;
     h[9] = 0; /* flags */
     seg_put_be16(h + 10, (uint16_t)r->partition_key_len);
     seg_put_be32(h + 12, (uint32_t)r->data_len);
@@ -219,7 +220,7 @@ int seg_record_read(
         *why = "bad record magic";
         return -EDDY_ECORRUPT;
     }
-    if (p[8] != SEG_ENCRYPTION_NONE || p[9] != 0) {
+    if ((p[8] != SEG_ENCRYPTION_NONE && p[8] != SEG_ENCRYPTION_KMS) || p[9] != 0) {
         *why = "unknown encryption or flags";
         return -EDDY_ECORRUPT;
     }
@@ -247,6 +248,7 @@ int seg_record_read(
     r->partition_key_len = key_len;
     r->data = p + SEG_RECORD_HEADER_BYTES + key_len;
     r->data_len = data_len;
+    r->encryption = p[8];
     *len = total;
     return 0;
 }
@@ -757,8 +759,12 @@ int seg_store_append(struct seg_store *s, const struct seg_record *r)
     EDDY_ASSERT(r->arrival_ms >= s->last_arrival_ms);
     EDDY_ASSERT(r->partition_key != NULL || r->partition_key_len == 0);
     EDDY_ASSERT(r->data != NULL || r->data_len == 0);
-    if (r->partition_key_len > KIN_PARTITION_KEY_LEN_MAX || r->data_len > KIN_RECORD_DATA_MAX) {
+    if (r->partition_key_len > KIN_PARTITION_KEY_LEN_MAX ||
+        r->data_len > KIN_RECORD_DATA_LARGE_MAX) {
         return -EDDY_ETOOBIG;
+    }
+    if (r->encryption != SEG_ENCRYPTION_NONE && r->encryption != SEG_ENCRYPTION_KMS) {
+        return -EDDY_EINVAL;
     }
     int rv = seg_store_shadow_reserve(s);
     if (rv != 0) {
@@ -984,6 +990,10 @@ int seg_store_read(struct seg_store *s,
     default:
         EDDY_ASSERT(!"unknown seg_position");
     }
+    bool hidden = pos != SEG_LATEST && seg_read_apply_horizon(s, &q);
+    if (hidden && start < s->file_count) {
+        start = seg_store_seek(s, &q);
+    }
     struct seg_reader rd;
     seg_reader_init(&rd);
     int rv = 0;
@@ -998,6 +1008,8 @@ int seg_store_read(struct seg_store *s,
     EDDY_ASSERT(q.count <= q.limit);
     if (q.count > 0) {
         *next_after = q.last_seq;
+    } else if (hidden) {
+        *next_after = seg_read_horizon_next(s, &q, before);
     } else if (pos == SEG_AT_TIMESTAMP && q.found) {
         *next_after = q.found_seq - 1;
     } else {
@@ -1012,8 +1024,11 @@ void seg_store_files(const struct seg_store *s, seg_file_cb cb, void *arg)
     EDDY_ASSERT(cb != NULL);
     for (size_t i = 0; i < s->file_count; i++) {
         const struct seg_file *f = &s->files[i];
-        struct seg_file_info info = {
-            .name = f->name, .bytes = f->bytes, .sealed = f->sealed, .crc32c = f->crc};
+        struct seg_file_info info = {.name = f->name,
+                                     .bytes = f->bytes,
+                                     .sealed = f->sealed,
+                                     .crc32c = f->crc,
+                                     .arrival_max_ms = f->arrival_max_ms};
         cb(arg, &info);
     }
 }
@@ -1060,8 +1075,11 @@ int seg_store_file(const struct seg_store *s, const char *name, struct seg_file_
         return -EDDY_ENOTFOUND;
     }
     const struct seg_file *f = &s->files[i];
-    *out = (struct seg_file_info){
-        .name = f->name, .bytes = f->bytes, .sealed = f->sealed, .crc32c = f->crc};
+    *out = (struct seg_file_info){.name = f->name,
+                                  .bytes = f->bytes,
+                                  .sealed = f->sealed,
+                                  .crc32c = f->crc,
+                                  .arrival_max_ms = f->arrival_max_ms};
     return 0;
 }
 
@@ -1079,34 +1097,6 @@ int seg_store_roll(struct seg_store *s)
         return s->error;
     }
     return s->active_fd >= 0 ? seg_store_seal(s) : 0;
-}
-
-/* The newest file is kept even when sealed and old, so that last_seq and
- * last_index survive a restart. */
-int seg_store_trim(struct seg_store *s, uint64_t cutoff_ms)
-{
-    EDDY_ASSERT(s != NULL);
-    size_t n = 0;
-    int rv = 0;
-    while (n + 1 < s->file_count && s->files[n].arrival_max_ms < cutoff_ms) {
-        struct seg_file *f = &s->files[n];
-        EDDY_ASSERT(f->sealed);
-        if (unlinkat(s->dir_fd, f->name, 0) != 0 && errno != ENOENT) {
-            rv = -errno;
-            LOG_ERROR("segment trim failed dir=%s file=%s err=%s", s->dir, f->name,
-                      eddy_strerror(rv));
-            break;
-        }
-        s->bytes -= f->bytes;
-        eddy_free(f->points);
-        n++;
-    }
-    if (n > 0) {
-        memmove(s->files, s->files + n, (s->file_count - n) * sizeof(*s->files));
-        s->file_count -= n;
-        LOG_INFO("segment files trimmed dir=%s files=%zu cutoff_ms=%" PRIu64, s->dir, n, cutoff_ms);
-    }
-    return rv != 0 ? rv : (int)n;
 }
 
 int seg_store_destroy(struct seg_store *s)

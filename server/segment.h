@@ -30,7 +30,14 @@ struct seg_record {
     size_t partition_key_len;
     const uint8_t *data;
     size_t data_len;
+    /* SEG_ENCRYPTION_NONE or SEG_ENCRYPTION_KMS: the EncryptionType GetRecords
+     * reports. The data is stored as given either way (server/README.md). */
+    uint8_t encryption;
 };
+
+/* A record's encryption type (record header byte 8). */
+#define SEG_ENCRYPTION_NONE 0
+#define SEG_ENCRYPTION_KMS 1
 
 enum seg_position {
     SEG_AT_SEQUENCE = 1,    /* first record with seq >= given */
@@ -84,7 +91,8 @@ struct seg_file_info {
     const char *name; /* file name within the directory */
     uint64_t bytes;
     bool sealed;
-    uint32_t crc32c; /* CRC-32C of the file's first `bytes` bytes */
+    uint32_t crc32c;         /* CRC-32C of the file's first `bytes` bytes */
+    uint64_t arrival_max_ms; /* of its newest record; 0 when unknown */
 };
 typedef void (*seg_file_cb)(void *arg, const struct seg_file_info *f);
 void seg_store_files(const struct seg_store *s, seg_file_cb cb, void *arg);
@@ -193,9 +201,39 @@ int seg_dir_set_aside(const char *dir, seg_keep_cb keep, void *arg);
 /* Removes the "*.aside" entries of dir. Returns how many, or -errno. */
 int seg_dir_remove_aside(const char *dir);
 
-/* Deletes sealed files whose newest record arrived before cutoff_ms
- * (retention). Returns the number of files deleted or a negative error. */
-int seg_store_trim(struct seg_store *s, uint64_t cutoff_ms);
+/* ---- retention (segment_trim.c; server/README.md, "Retention") ---- */
+
+/* Reads skip every record that arrived before horizon_ms, as if it were
+ * gone (records past retention, in files not deleted yet). The horizon
+ * only moves forward: a lower value is ignored. */
+void seg_store_set_horizon(struct seg_store *s, uint64_t horizon_ms);
+uint64_t seg_store_horizon(const struct seg_store *s);
+/* The newest file retention may delete at before_ms, or NULL: sealed, every
+ * record arrived before before_ms, below the tracked base (if any), and not
+ * the newest file of the layout, whose name is newest (NULL: the store's
+ * newest file). Borrowed until the store changes. */
+const char *seg_store_trim_point(const struct seg_store *s, uint64_t before_ms, const char *newest);
+/* Deletes every file named upto or below (each must be sealed and below a
+ * tracked base), after raising the directory's trim mark to upto. Returns
+ * the number of files deleted or a negative error (the files not deleted
+ * stay listed). */
+int seg_store_trim_upto(struct seg_store *s, const char *upto);
+/* True when a file may hold a record that arrived at or after from_ms and
+ * before before_ms (judged by each file's oldest and newest arrival). */
+bool seg_store_has_arrivals(const struct seg_store *s, uint64_t from_ms, uint64_t before_ms);
+/* seg_store_trim_point with newest NULL, then seg_store_trim_upto. */
+int seg_store_trim(struct seg_store *s, uint64_t before_ms);
+/* Raises the directory's trim mark to name (a valid segment file name): the
+ * files named name or below were deleted by retention, here or on the
+ * peers. Durable when it returns 0; never lowers the mark. */
+int seg_store_raise_trim_mark(struct seg_store *s, const char *name);
+/* The trim mark of a segment directory: *out gets the first sequence number
+ * of the newest file retention deleted there, 0 when none. -EDDY_ECORRUPT
+ * for a damaged mark (*out 0), -errno. */
+int seg_dir_trim_mark(const char *dir, u128 *out);
+/* Sets the arrival time of the tracked base's newest record as its
+ * manifest gave it (0: unknown), for the layout seg_store_base_files lists. */
+void seg_store_base_set_arrival(struct seg_store *s, uint64_t arrival_max_ms);
 
 /* Closes and removes every file and the directory. Frees s. */
 int seg_store_destroy(struct seg_store *s);

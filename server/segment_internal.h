@@ -1,8 +1,9 @@
 /*
  * Internals of the segment store, shared by segment.c (open and recovery,
- * append, read, trim, destroy), segment_import.c (fetched files, set-aside)
- * and segment_merge.c (the tracked base and the seg_merge_* machinery). No
- * other module includes this. Byte layout: server/README.md, "Segment files".
+ * append, read, destroy), segment_import.c (fetched files, set-aside),
+ * segment_merge.c (the tracked base and the seg_merge_* machinery) and
+ * segment_trim.c (retention). No other module includes this. Byte layout: server/README.md,
+ * "Segment files".
  */
 #ifndef EDDY_SEGMENT_INTERNAL_H
 #define EDDY_SEGMENT_INTERNAL_H
@@ -24,11 +25,11 @@
 #define SEG_RECORD_MAGIC 0x45445245u /* "EDRE" */
 #define SEG_RECORD_HEADER_BYTES 48
 #define SEG_RECORD_CRC_FROM 8 /* a record's crc covers its bytes from here to its end */
-#define SEG_ENCRYPTION_NONE 0
-/* Room in a stored data field for an encryption envelope (nonce, tag, key
- * version) once records are encrypted at rest. */
+/* Room in a stored data field for an encryption envelope (format version,
+ * key id, nonce, tag) once records are encrypted at rest. */
 #define SEG_ENVELOPE_BYTES_MAX 256
-#define SEG_DATA_BYTES_MAX (KIN_RECORD_DATA_MAX + SEG_ENVELOPE_BYTES_MAX)
+/* Records up to the largest MaxRecordSizeInKiB (10 MiB). */
+#define SEG_DATA_BYTES_MAX (KIN_RECORD_DATA_LARGE_MAX + SEG_ENVELOPE_BYTES_MAX)
 #define SEG_RECORD_BYTES_MAX                                                                       \
     (SEG_RECORD_HEADER_BYTES + KIN_PARTITION_KEY_LEN_MAX + SEG_DATA_BYTES_MAX)
 
@@ -73,7 +74,8 @@ struct seg_shadow {
     char name[SEG_FILE_NAME_LEN + 1];
     uint64_t bytes;
     uint32_t crc;
-    bool crc_known; /* false only for a base tracked without a checksum */
+    bool crc_known;          /* false only for a base tracked without a checksum */
+    uint64_t arrival_max_ms; /* of its newest record; 0 when unknown */
 };
 
 struct seg_merge;
@@ -90,6 +92,7 @@ struct seg_store {
     uint64_t last_arrival_ms;
     uint64_t bytes;
     int error; /* sticky: a failed write, rollback or sync leaves the active file unknown */
+    uint64_t horizon_ms; /* reads skip records that arrived before (retention) */
     /* Hydration (seg_store_track_base): the base, then the files sealing
      * starts after it; empty when no base is tracked. */
     struct seg_shadow *shadow;
@@ -157,6 +160,14 @@ int seg_import_scan_path(const char *dir,
                          const char *suffix,
                          struct seg_import **out);
 bool seg_file_precedes(const struct seg_file *a, const struct seg_file *b);
+/* Defined in segment_trim.c: the read horizon (seg_store_set_horizon).
+ * seg_read_apply_horizon raises q's arrival minimum to it; true when it
+ * hides records from q. seg_read_horizon_next is next_after for a read it
+ * hid records from and that delivered none: the seq before the first record
+ * found past the horizon, else the last seq when every record from the
+ * position on is hidden, else before. */
+bool seg_read_apply_horizon(const struct seg_store *s, struct seg_read *q);
+u128 seg_read_horizon_next(const struct seg_store *s, const struct seg_read *q, u128 before);
 /* Defined in segment_merge.c. */
 int seg_store_shadow_reserve(struct seg_store *s);
 void seg_store_shadow_add(struct seg_store *s,

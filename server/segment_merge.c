@@ -99,7 +99,8 @@ void seg_store_base_files(const struct seg_store *s, seg_file_cb cb, void *arg)
         struct seg_file_info info = {.name = v->name,
                                      .bytes = v->bytes,
                                      .sealed = seg_shadow_is_sealed(s, i),
-                                     .crc32c = v->crc_known ? v->crc : 0};
+                                     .crc32c = v->crc_known ? v->crc : 0,
+                                     .arrival_max_ms = v->arrival_max_ms};
         cb(arg, &info);
     }
 }
@@ -150,6 +151,7 @@ void seg_store_shadow_add(struct seg_store *s,
         v->crc = crc32c_update(v->crc, iov[k].iov_base, iov[k].iov_len);
         v->bytes += iov[k].iov_len;
     }
+    v->arrival_max_ms = r->arrival_ms;
 }
 
 /* A store file after the base, as the merge last saw it. */

@@ -12,6 +12,7 @@
 #include "eddy/alloc.h"
 #include "eddy/assert.h"
 #include "eddy/errors.h"
+#include "eddy/limits.h"
 #include "eddy/log.h"
 #include "eddy/seqnum.h"
 #include "group.pb-c.h"
@@ -300,14 +301,25 @@ static int shard_fsm_apply_records(struct shard_fsm *f,
     res->arrival_ms = e->arrival_ms;
     for (size_t i = 0; i < e->n_records; i++) {
         const Eddy__EntryRecord *r = e->records[i];
-        if (r->stream_ref >= e->n_streams || i > SEQNUM_PLACE_MAX || r->shard > SEQNUM_SHARD_MAX) {
+        if (r->stream_ref >= e->n_streams || i > SEQNUM_PLACE_MAX || r->shard > SEQNUM_SHARD_MAX ||
+            r->encryption > SEG_ENCRYPTION_KMS) {
             res->codes[i] = -EDDY_EMALFORMED;
+            continue;
+        }
+        if (r->data.len > KIN_RECORD_DATA_LARGE_MAX) {
+            /* Refused the same way on every replica, before the store
+             * would refuse it and stop this one. */
+            res->codes[i] = -EDDY_ETOOBIG;
             continue;
         }
         const Eddy__StreamRef *s = e->streams[r->stream_ref];
         struct shard_entry *se = shard_fsm_entry(f, s->name, s->created_ms, r->shard);
         if (se == NULL) {
             res->codes[i] = -EDDY_ENOTFOUND;
+            continue;
+        }
+        if (se->closed) {
+            res->codes[i] = -EDDY_ECLOSED; /* resharded: the gateway puts it on a child */
             continue;
         }
         struct seg_store *store = se->store;
@@ -331,6 +343,7 @@ static int shard_fsm_apply_records(struct shard_fsm *f,
             .partition_key_len = strlen(r->partition_key),
             .data = r->data.data,
             .data_len = r->data.len,
+            .encryption = (uint8_t)r->encryption,
         };
         int rv = seg_store_append(store, &rec);
         if (rv != 0) {
@@ -379,6 +392,12 @@ shard_fsm_apply(void *data, uint64_t index, const uint8_t *buf, size_t len, void
         }
     } else if (e->drop_stream && e->n_streams > 0) {
         rv = shard_fsm_drop_stream(f, e->streams[0]->name, e->streams[0]->created_ms);
+    } else if (e->trim_before_ms > 0 && e->n_streams > 0) {
+        shard_fsm_trim_stream(f, e->streams[0]->name, e->streams[0]->created_ms, e->trim_before_ms);
+    } else if (e->n_close_shards > 0 && e->n_streams > 0) {
+        struct shard_fsm_result *res = eddy_xcalloc(1, sizeof(*res));
+        shard_fsm_apply_close(f, index, e, res);
+        *result = res;
     } else if (e->n_records > 0) {
         struct shard_fsm_result *res = eddy_xcalloc(1, sizeof(*res));
         rv = shard_fsm_apply_records(f, index, e, res);
@@ -399,8 +418,12 @@ struct manifest_build {
     const char *base; /* the store's tracked base, or NULL */
 };
 
-static void shard_fsm_manifest_add(
-    struct manifest_build *b, const char *name, uint64_t bytes, uint32_t crc, bool sealed)
+static void shard_fsm_manifest_add(struct manifest_build *b,
+                                   const char *name,
+                                   uint64_t bytes,
+                                   uint32_t crc,
+                                   bool sealed,
+                                   uint64_t arrival_max_ms)
 {
     if (b->m->n_segments == b->cap) {
         b->cap = b->cap ? b->cap * 2 : 4;
@@ -412,6 +435,7 @@ static void shard_fsm_manifest_add(
     s->bytes = bytes;
     s->crc32c = crc;
     s->sealed = sealed;
+    s->arrival_max_ms = arrival_max_ms;
     b->m->segments[b->m->n_segments++] = s;
 }
 
@@ -421,7 +445,7 @@ static void shard_fsm_manifest_file(void *arg, const struct seg_file_info *fi)
     if (b->base != NULL && strcmp(fi->name, b->base) > 0) {
         return; /* after the base: described by the base's layout instead */
     }
-    shard_fsm_manifest_add(b, fi->name, fi->bytes, fi->crc32c, fi->sealed);
+    shard_fsm_manifest_add(b, fi->name, fi->bytes, fi->crc32c, fi->sealed, fi->arrival_max_ms);
 }
 
 static int shard_fsm_segment_cmp(const void *a, const void *b)
@@ -444,6 +468,7 @@ static Eddy__ShardManifest *shard_fsm_manifest(struct shard_entry *e)
     m->stream = e->stream; /* borrowed until packed */
     m->created_ms = e->created_ms;
     m->shard = e->shard;
+    m->trim_before_ms = e->trim_before_ms;
     u128 last_seq = seg_store_last_seq(e->store);
     m->last_index = seg_store_last_index(e->store);
     struct manifest_build b = {.m = m, .cap = 0, .base = seg_store_base(e->store)};
@@ -453,7 +478,7 @@ static Eddy__ShardManifest *shard_fsm_manifest(struct shard_entry *e)
         for (size_t i = 0; i < e->missing_count; i++) {
             const struct shard_missing *x = &e->missing[i];
             if (!x->is_active) {
-                shard_fsm_manifest_add(&b, x->file, x->bytes, x->crc32c, true);
+                shard_fsm_manifest_add(&b, x->file, x->bytes, x->crc32c, true, x->arrival_max_ms);
             }
         }
         b.base = NULL;
@@ -467,6 +492,11 @@ static Eddy__ShardManifest *shard_fsm_manifest(struct shard_entry *e)
     m->last_sequence.data = eddy_xmalloc(16);
     m->last_sequence.len = 16;
     u128_to_be(last_seq, m->last_sequence.data);
+    if (e->closed) {
+        m->ending_sequence.data = eddy_xmalloc(16);
+        m->ending_sequence.len = 16;
+        u128_to_be(e->end_seq, m->ending_sequence.data);
+    }
     return m;
 }
 
@@ -480,6 +510,7 @@ static void shard_fsm_snapshot_free(Eddy__GroupSnapshot *snap)
         }
         eddy_free(m->segments);
         eddy_free(m->last_sequence.data);
+        eddy_free(m->ending_sequence.data);
         eddy_free(m);
     }
     eddy_free(snap->shards);

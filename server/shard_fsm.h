@@ -53,9 +53,23 @@ void shard_fsm_adapter(struct shard_fsm *f, struct rgroup_fsm *out);
 /* The store of a shard, NULL when the group does not hold it. Borrowed. */
 struct seg_store *
 shard_fsm_find(struct shard_fsm *f, const char *stream, uint64_t created_ms, uint32_t shard);
+/* Whether the group closed the shard (resharding), and then *end_seq, its
+ * EndingSequenceNumber: above every record the shard holds or will hold.
+ * False as well for a shard the group does not hold. */
+bool shard_fsm_shard_end(
+    struct shard_fsm *f, const char *stream, uint64_t created_ms, uint32_t shard, u128 *end_seq);
 /* Newest arrival time applied, for the leader's monotonic stamping. */
 uint64_t shard_fsm_last_arrival_ms(const struct shard_fsm *f);
 size_t shard_fsm_shard_count(const struct shard_fsm *f);
+
+/* Retention (shard_fsm_trim.c): true when a trim entry of the stream at
+ * before_ms would change nothing here (no record to hide that is not hidden
+ * yet, no file to delete, no missing file), so the leader need not propose
+ * it. Every replica applying it would find the same. */
+bool shard_fsm_trim_is_noop(struct shard_fsm *f,
+                            const char *stream,
+                            uint64_t created_ms,
+                            uint64_t before_ms);
 
 /* ---- hydration ---- */
 

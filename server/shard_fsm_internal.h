@@ -8,6 +8,8 @@
 
 #include "shard_fsm.h"
 
+#include "group.pb-c.h"
+
 #include "eddy/u128.h"
 
 #include <stdbool.h>
@@ -25,6 +27,7 @@ struct shard_missing {
      * it as its base (seg_store_track_base) and it joins the store through a
      * merge with the records appended since. At most one per shard. */
     bool is_active;
+    uint64_t arrival_max_ms; /* as the manifest gave it; 0 unknown */
 };
 
 struct shard_entry {
@@ -42,6 +45,13 @@ struct shard_entry {
     u128 hydrate_last_seq;
     uint64_t hydrate_last_index;
     bool seen; /* named by the manifest being restored */
+    /* Resharding: closed by a close_shards entry (shard_fsm_close.c); puts
+     * to it fail with -EDDY_ECLOSED. end_seq is its EndingSequenceNumber. */
+    bool closed;
+    u128 end_seq;
+    /* Retention: the newest trim point applied (GroupEntry.trim_before_ms,
+     * or a restored manifest's); the store's read horizon. */
+    uint64_t trim_before_ms;
 };
 
 struct shard_fsm {
@@ -81,6 +91,24 @@ void shard_fsm_clear_missing(struct shard_fsm *f, struct shard_entry *e);
 void shard_fsm_notify(struct shard_fsm *f);
 /* The Raft restore callback (rgroup_fsm.restore). */
 int shard_fsm_restore(void *data, const uint8_t *buf, size_t len);
+/* Applies a close_shards entry at Raft index `index` (shard_fsm_close.c):
+ * res gets one code and ending sequence per shard of the entry. */
+void shard_fsm_apply_close(struct shard_fsm *f,
+                           uint64_t index,
+                           const Eddy__GroupEntry *e,
+                           struct shard_fsm_result *res);
+/* The shard has every file its manifest named (its missing list, now
+ * empty, is freed). */
+void shard_fsm_hydrated(struct shard_fsm *f, struct shard_entry *e);
+/* Applies a trim entry (shard_fsm_trim.c): every shard of the stream the
+ * group holds gets the trim point before_ms as its read horizon and loses
+ * the sealed files, and the missing files, whose records all arrived
+ * before it, but the newest file of its layout. Failures to delete are
+ * logged and leave the files to the next trim: never an error. */
+void shard_fsm_trim_stream(struct shard_fsm *f,
+                           const char *stream,
+                           uint64_t created_ms,
+                           uint64_t before_ms);
 
 #define SHARD_FSM_PATH_MAX 4096
 

@@ -60,8 +60,9 @@ struct shard_plan {
     struct shard_local *local; /* by name, as the store lists them */
     size_t local_count;
     size_t local_cap;
-    bool *have; /* per manifest file: kept locally */
+    bool *have; /* per manifest file: kept locally, or deleted here by retention */
     size_t missing_count;
+    u128 trim_mark; /* files named up to it went by retention (seg_dir_trim_mark) */
 };
 
 /* ---- manifest checks ---- */
@@ -72,6 +73,9 @@ static int shard_fsm_manifest_check_shard(const Eddy__ShardManifest *m)
         return -EDDY_ECORRUPT;
     }
     if (m->last_sequence.len != 0 && m->last_sequence.len != 16) {
+        return -EDDY_ECORRUPT;
+    }
+    if (m->ending_sequence.len != 0 && m->ending_sequence.len != 16) {
         return -EDDY_ECORRUPT;
     }
     if (m->n_segments > SHARD_FSM_MANIFEST_FILES_MAX) {
@@ -172,6 +176,14 @@ static void shard_plan_decide(struct shard_plan *p)
         p->have[j] = l->keep;
         follow = follow || (newest && l->keep && l->bytes >= SEG_FILE_BYTES_MAX);
     }
+    /* A trim applied after the snapshot deleted these here (and on every
+     * peer); its entry is replayed. The newest of them was sealed by then. */
+    for (size_t j = 0; j < n; j++) {
+        if (!p->have[j] && seg_file_name_seq(m->segments[j]->file) <= p->trim_mark) {
+            p->have[j] = true;
+            follow = follow || j + 1 == n;
+        }
+    }
     for (size_t i = 0; i < p->local_count; i++) {
         struct shard_local *l = &p->local[i];
         if (shard_plan_find(m, l->name) == n) {
@@ -255,6 +267,7 @@ static int shard_fsm_set_missing(struct shard_fsm *f, struct shard_entry *e, str
                       e->stream, e->shard, s->file, eddy_strerror(rv));
             return rv;
         }
+        seg_store_base_set_arrival(e->store, s->arrival_max_ms);
     }
     e->missing = eddy_xcalloc(p->missing_count, sizeof(*e->missing));
     uint64_t bytes = 0;
@@ -267,7 +280,8 @@ static int shard_fsm_set_missing(struct shard_fsm *f, struct shard_entry *e, str
             (struct shard_missing){.file = eddy_xstrdup(s->file),
                                    .bytes = s->bytes,
                                    .crc32c = s->crc32c,
-                                   .is_active = shard_plan_is_active(m, j)};
+                                   .is_active = shard_plan_is_active(m, j),
+                                   .arrival_max_ms = s->arrival_max_ms};
         bytes += s->bytes;
     }
     EDDY_ASSERT(e->missing_count == p->missing_count);
@@ -301,6 +315,16 @@ static int shard_fsm_open_damaged(struct shard_fsm *f, const Eddy__ShardManifest
     return shard_fsm_open_shard(f, m->stream, m->created_ms, m->shard);
 }
 
+/* The manifest's trim point, unless this replica applied a later one
+ * (restart from an older snapshot: its trims are replayed anyway). */
+static void shard_fsm_restore_horizon(struct shard_entry *e, const Eddy__ShardManifest *m)
+{
+    if (m->trim_before_ms > e->trim_before_ms) {
+        e->trim_before_ms = m->trim_before_ms;
+    }
+    seg_store_set_horizon(e->store, e->trim_before_ms); /* a reopened store starts at 0 */
+}
+
 static int shard_fsm_restore_shard(struct shard_fsm *f, const Eddy__ShardManifest *m)
 {
     int rv = shard_fsm_open_shard(f, m->stream, m->created_ms, m->shard);
@@ -313,6 +337,8 @@ static int shard_fsm_restore_shard(struct shard_fsm *f, const Eddy__ShardManifes
     struct shard_entry *e = shard_fsm_entry(f, m->stream, m->created_ms, m->shard);
     EDDY_ASSERT(e != NULL);
     e->seen = true;
+    e->closed = m->ending_sequence.len == 16; /* resharding (shard_fsm_close.c) */
+    e->end_seq = e->closed ? u128_from_be(m->ending_sequence.data) : 0;
     bool was_hydrating = e->missing_count > 0;
     shard_fsm_clear_missing(f, e); /* this manifest supersedes any earlier one */
     struct shard_plan p = {
@@ -320,6 +346,9 @@ static int shard_fsm_restore_shard(struct shard_fsm *f, const Eddy__ShardManifes
         .last_seq = m->last_sequence.len == 16 ? u128_from_be(m->last_sequence.data) : 0,
         .have = eddy_xcalloc(m->n_segments ? m->n_segments : 1, sizeof(bool)),
     };
+    if (seg_dir_trim_mark(e->dir, &p.trim_mark) != 0) {
+        p.trim_mark = 0; /* unreadable: files it named are fetched, if any peer has them */
+    }
     seg_store_files(e->store, shard_plan_collect, &p);
     shard_plan_decide(&p);
     bool drops = shard_plan_drops_any(&p);
@@ -343,6 +372,9 @@ static int shard_fsm_restore_shard(struct shard_fsm *f, const Eddy__ShardManifes
     }
     rv = shard_fsm_set_missing(f, e, &p);
 out:
+    if (rv == 0) {
+        shard_fsm_restore_horizon(e, m);
+    }
     eddy_free(p.have);
     eddy_free(p.local);
     return rv;
@@ -492,7 +524,7 @@ static void shard_fsm_discard(
 }
 
 /* The shard has every file its manifest named. */
-static void shard_fsm_hydrated(struct shard_fsm *f, struct shard_entry *e)
+void shard_fsm_hydrated(struct shard_fsm *f, struct shard_entry *e)
 {
     eddy_free(e->missing);
     e->missing = NULL;

@@ -12,6 +12,7 @@
 #include "hydrate.h"
 #include "segment.h"
 #include "shard_fsm.h"
+#include "throttle.h"
 
 #include "eddy/alloc.h"
 #include "eddy/assert.h"
@@ -29,12 +30,18 @@
 #include <sys/stat.h>
 
 #define SERVER_BATCHES_INFLIGHT_MAX 4
+/* Voters a GroupStatus lists at most: a group's replicas and one being
+ * added, with room to spare (the coordinator ignores longer lists). */
+#define SERVER_STATUS_VOTERS_MAX 16
 #define SERVER_PATH_MAX 4096
 
 struct batch_waiter {
     struct rpc_call *call;
     size_t first; /* index of the call's first record in the entry */
-    size_t count;
+    size_t count; /* the call's records in the entry */
+    /* NULL, or one flag per request record: refused by throttle_put, not in
+     * the entry, answered -EDDY_ETHROTTLED (owned). */
+    uint8_t *refused;
 };
 
 /* Records of one or more calls on their way into one Raft entry. */
@@ -63,17 +70,30 @@ struct sgroup {
     uint64_t last_stamp_ms;
     bool closed;
     struct hydrate *hydrate; /* fetches files a restored manifest names and this replica lacks */
+    /* shard_server_remove_group: called once the replica closed; NULL when
+     * the whole server closes. */
+    void (*removed_cb)(void *arg);
+    void *removed_arg;
 };
 
 struct shard_server {
     uv_loop_t *loop;
     uint64_t node_id;
-    struct sgroup *groups;
+    /* Hosted groups in ascending id order, each eddy_malloc'd, so a group
+     * added or removed at run time moves no other group. group_cap is
+     * cfg.group_count: every id is at most that. */
+    struct sgroup **groups;
     uint32_t group_count;
-    unsigned fetches_serving; /* FetchSegment reads on the threadpool */
+    uint32_t group_cap;
+    struct rmux *mux;               /* borrowed; for groups added at run time */
+    struct shard_server_config cfg; /* its pointers borrowed likewise */
+    unsigned removing;              /* groups closing in shard_server_remove_group */
+    unsigned fetches_serving;       /* FetchSegment reads on the threadpool */
     unsigned closing;
     void (*close_cb)(void *arg);
     void *close_arg;
+    /* Per-shard write and read limits (throttle.h); NULL: none. */
+    struct throttle *throttle;
 };
 
 static uint64_t server_now_ms(void)
@@ -148,8 +168,24 @@ static unsigned server_self_pos(const struct shard_server_config *cfg)
     return pos;
 }
 
+/* Whether the node at position self of cfg->peers starts a replica of
+ * group id: cfg->hosted, or placement.h's rule without it. */
+static bool server_config_hosts(const struct shard_server_config *cfg, unsigned self, uint32_t id)
+{
+    if (cfg->hosted == NULL) {
+        return placement_is_replica(id, cfg->peer_count, self);
+    }
+    for (unsigned i = 0; i < cfg->hosted_count; i++) {
+        if (cfg->hosted[i] == id) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Creates the directories, state machine, Raft replica and hydration of
- * group id, whose voters are the peers placement.h gives it. */
+ * group id, whose voters are the peers placement.h gives it (used only
+ * when it bootstraps). */
 static int server_group_init(struct shard_server *s,
                              struct sgroup *g,
                              uint32_t id,
@@ -171,8 +207,20 @@ static int server_group_init(struct shard_server *s,
     unsigned pos[PLACEMENT_REPLICAS];
     unsigned replica_count = placement_group_replicas(id, cfg->peer_count, pos);
     struct rgroup_peer replicas[PLACEMENT_REPLICAS];
+    bool is_placed = false;
     for (unsigned k = 0; k < replica_count; k++) {
         replicas[k] = cfg->peers[pos[k]];
+        is_placed = is_placed || replicas[k].node_id == cfg->node_id;
+    }
+    if (!is_placed) {
+        /* A group this node was given after the first boot: it never
+         * bootstraps, raft only needs this node's own address. */
+        unsigned self = server_self_pos(cfg);
+        if (!cfg->join || self == cfg->peer_count) {
+            return -EDDY_EINVAL;
+        }
+        replicas[0] = cfg->peers[self];
+        replica_count = 1;
     }
     shard_fsm_create(&g->fsm, path, g->id);
     shard_fsm_adapter(g->fsm, &g->adapter);
@@ -206,7 +254,11 @@ int shard_server_init(struct shard_server **out,
     struct shard_server *s = eddy_xcalloc(1, sizeof(*s));
     s->loop = loop;
     s->node_id = cfg->node_id;
-    s->groups = eddy_xcalloc(cfg->group_count ? cfg->group_count : 1, sizeof(*s->groups));
+    s->mux = mux;
+    s->cfg = *cfg;
+    s->cfg.hosted = NULL; /* only read here */
+    s->group_cap = cfg->group_count ? cfg->group_count : 1;
+    s->groups = eddy_xcalloc(s->group_cap, sizeof(*s->groups));
     char path[SERVER_PATH_MAX];
     snprintf(path, sizeof(path), "%s/groups", cfg->data_dir);
     if (mkdir(path, 0755) != 0 && errno != EEXIST) {
@@ -215,17 +267,22 @@ int shard_server_init(struct shard_server **out,
         eddy_free(s);
         return rv;
     }
+    if (cfg->limits != NULL) {
+        throttle_create(&s->throttle, cfg->limits);
+    }
     unsigned self = server_self_pos(cfg);
     int rv = 0;
     for (uint32_t id = 1; self < cfg->peer_count && id <= cfg->group_count; id++) {
-        if (!placement_is_replica(id, cfg->peer_count, self)) {
+        if (!server_config_hosts(cfg, self, id)) {
             continue;
         }
-        rv = server_group_init(s, &s->groups[s->group_count], id, mux, cfg);
+        struct sgroup *g = eddy_xcalloc(1, sizeof(*g));
+        rv = server_group_init(s, g, id, mux, cfg);
         if (rv != 0) {
+            eddy_free(g);
             break;
         }
-        s->group_count++;
+        s->groups[s->group_count++] = g;
     }
     /* On failure the groups made so far were never started; their close is
      * synchronous enough for start-up failure, which ends the process
@@ -239,33 +296,40 @@ int shard_server_init(struct shard_server **out,
 int shard_server_start(struct shard_server *s)
 {
     for (uint32_t i = 0; i < s->group_count; i++) {
-        int rv = rgroup_start(s->groups[i].raft);
+        int rv = rgroup_start(s->groups[i]->raft);
         if (rv != 0) {
-            LOG_ERROR("group=%u raft start failed: %s", s->groups[i].id, eddy_strerror(rv));
+            LOG_ERROR("group=%u raft start failed: %s", s->groups[i]->id, eddy_strerror(rv));
             return rv;
         }
     }
     return 0;
 }
 
-/* The hosted group id, or NULL (not hosted here, or closed). The groups are
- * in id order, at most CONFIG_GROUPS_MAX of them. */
-static struct sgroup *server_group(struct shard_server *s, uint32_t id)
+/* Where group id is in s->groups, or where it would go. The groups are in
+ * id order, at most CONFIG_GROUPS_MAX of them. */
+static uint32_t server_group_pos(const struct shard_server *s, uint32_t id)
 {
     uint32_t lo = 0;
     uint32_t hi = s->group_count;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (s->groups[mid].id < id) {
+        if (s->groups[mid]->id < id) {
             lo = mid + 1;
         } else {
             hi = mid;
         }
     }
-    if (lo == s->group_count || s->groups[lo].id != id || s->groups[lo].closed) {
+    return lo;
+}
+
+/* The hosted group id, or NULL (not hosted here, or closed). */
+static struct sgroup *server_group(struct shard_server *s, uint32_t id)
+{
+    uint32_t pos = server_group_pos(s, id);
+    if (pos == s->group_count || s->groups[pos]->id != id || s->groups[pos]->closed) {
         return NULL;
     }
-    return &s->groups[lo];
+    return s->groups[pos];
 }
 
 /* ---- batches ---- */
@@ -289,6 +353,10 @@ static void batch_destroy(struct batch *b)
     }
     eddy_free(b->entry.records);
     eddy_free(b->entry.create_shards);
+    eddy_free(b->entry.close_shards);
+    for (size_t i = 0; i < b->waiter_count; i++) {
+        eddy_free(b->waiters[i].refused);
+    }
     eddy_free(b->waiters);
     eddy_free(b);
 }
@@ -315,7 +383,9 @@ static uint32_t batch_stream_ref(struct batch *b, const char *name, uint64_t cre
     return (uint32_t)b->entry.n_streams++;
 }
 
-static void batch_add_call(struct batch *b, struct rpc_call *call, size_t bytes)
+/* Adds the call's records but those refused flags (NULL: none); takes
+ * ownership of refused. */
+static void batch_add_call(struct batch *b, struct rpc_call *call, size_t bytes, uint8_t *refused)
 {
     const Eddy__PutRecordsReq *req = rpc_call_request(call)->put_records;
     uint32_t ref = batch_stream_ref(b, req->stream, req->stream_created_ms);
@@ -323,8 +393,8 @@ static void batch_add_call(struct batch *b, struct rpc_call *call, size_t bytes)
         b->waiter_cap = b->waiter_cap ? b->waiter_cap * 2 : 8;
         b->waiters = eddy_xrealloc(b->waiters, b->waiter_cap * sizeof(*b->waiters));
     }
-    b->waiters[b->waiter_count++] =
-        (struct batch_waiter){.call = call, .first = b->entry.n_records, .count = req->n_records};
+    b->waiters[b->waiter_count++] = (struct batch_waiter){
+        .call = call, .first = b->entry.n_records, .count = req->n_records, .refused = refused};
     size_t need = b->entry.n_records + req->n_records;
     if (need > b->records_cap) {
         while (b->records_cap < need) {
@@ -333,6 +403,10 @@ static void batch_add_call(struct batch *b, struct rpc_call *call, size_t bytes)
         b->entry.records = eddy_xrealloc(b->entry.records, b->records_cap * sizeof(void *));
     }
     for (size_t i = 0; i < req->n_records; i++) {
+        if (refused != NULL && refused[i]) {
+            b->waiters[b->waiter_count - 1].count--;
+            continue;
+        }
         const Eddy__PutRecord *in = req->records[i];
         Eddy__EntryRecord *r = eddy_xmalloc(sizeof(*r));
         eddy__entry_record__init(r);
@@ -340,25 +414,36 @@ static void batch_add_call(struct batch *b, struct rpc_call *call, size_t bytes)
         r->shard = in->shard;
         r->partition_key = in->partition_key;
         r->data = in->data;
+        r->encryption = req->encryption;
         b->entry.records[b->entry.n_records++] = r;
     }
     b->bytes += bytes;
 }
 
+/* One result per request record: the entry's, or -EDDY_ETHROTTLED for a
+ * record w->refused flags. res is NULL only when every record was refused. */
 static void batch_reply_put(struct batch_waiter *w, const struct shard_fsm_result *res)
 {
+    size_t n = rpc_call_request(w->call)->put_records->n_records;
+    EDDY_ASSERT(res != NULL || w->count == 0);
     Eddy__Status st = EDDY__STATUS__INIT;
     Eddy__PutRecordsResp pr = EDDY__PUT_RECORDS_RESP__INIT;
     pr.status = &st;
-    pr.arrival_ms = res->arrival_ms;
-    pr.n_results = w->count;
-    pr.results = eddy_xcalloc(w->count ? w->count : 1, sizeof(*pr.results));
-    Eddy__PutResult *results = eddy_xcalloc(w->count ? w->count : 1, sizeof(*results));
-    uint8_t *seqs = eddy_xmalloc(16 * (w->count ? w->count : 1));
-    for (size_t i = 0; i < w->count; i++) {
+    pr.arrival_ms = res != NULL ? res->arrival_ms : 0;
+    pr.n_results = n;
+    pr.results = eddy_xcalloc(n ? n : 1, sizeof(*pr.results));
+    Eddy__PutResult *results = eddy_xcalloc(n ? n : 1, sizeof(*results));
+    uint8_t *seqs = eddy_xcalloc(n ? n : 1, 16);
+    size_t k = w->first; /* the next record of the call in the entry */
+    for (size_t i = 0; i < n; i++) {
         eddy__put_result__init(&results[i]);
-        results[i].code = res->codes[w->first + i];
-        u128_to_be(res->seqs[w->first + i], seqs + 16 * i);
+        if (w->refused != NULL && w->refused[i]) {
+            results[i].code = -EDDY_ETHROTTLED;
+        } else {
+            results[i].code = res->codes[k];
+            u128_to_be(res->seqs[k], seqs + 16 * i);
+            k++;
+        }
         results[i].sequence.data = seqs + 16 * i;
         results[i].sequence.len = 16;
         pr.results[i] = &results[i];
@@ -366,6 +451,7 @@ static void batch_reply_put(struct batch_waiter *w, const struct shard_fsm_resul
     Eddy__Frame resp = EDDY__FRAME__INIT;
     resp.body_case = EDDY__FRAME__BODY_PUT_RECORDS_RESP;
     resp.put_records_resp = &pr;
+    EDDY_ASSERT(k == w->first + w->count);
     rpc_call_reply(w->call, &resp);
     eddy_free(seqs);
     eddy_free(results);
@@ -374,6 +460,33 @@ static void batch_reply_put(struct batch_waiter *w, const struct shard_fsm_resul
 
 static void group_flush(struct sgroup *g);
 
+/* CloseShardsResp: the ending sequence of every shard, or the first error. */
+static void batch_reply_closed(struct rpc_call *call, const struct shard_fsm_result *res)
+{
+    for (size_t i = 0; i < res->count; i++) {
+        if (res->codes[i] != 0) {
+            rpc_reply_error(call, res->codes[i], 0, "shard not found");
+            return;
+        }
+    }
+    Eddy__Status st = EDDY__STATUS__INIT;
+    Eddy__CloseShardsResp cr = EDDY__CLOSE_SHARDS_RESP__INIT;
+    cr.status = &st;
+    cr.n_ending_sequences = res->count;
+    cr.ending_sequences = eddy_xcalloc(res->count + 1, sizeof(*cr.ending_sequences));
+    uint8_t *seqs = eddy_xmalloc(16 * (res->count + 1));
+    for (size_t i = 0; i < res->count; i++) {
+        u128_to_be(res->seqs[i], seqs + 16 * i);
+        cr.ending_sequences[i] = (ProtobufCBinaryData){16, seqs + 16 * i};
+    }
+    Eddy__Frame resp = EDDY__FRAME__INIT;
+    resp.body_case = EDDY__FRAME__BODY_CLOSE_SHARDS_RESP;
+    resp.close_shards_resp = &cr;
+    rpc_call_reply(call, &resp);
+    eddy_free(seqs);
+    eddy_free(cr.ending_sequences);
+}
+
 static void batch_on_committed(void *arg, int status, void *result)
 {
     struct batch *b = arg;
@@ -381,7 +494,13 @@ static void batch_on_committed(void *arg, int status, void *result)
     EDDY_ASSERT(g->inflight > 0);
     g->inflight--;
     g->queued_bytes -= b->bytes;
-    if (b->control_call != NULL) {
+    if (b->control_call != NULL && b->entry.n_close_shards > 0 && status == 0) {
+        if (result != NULL) {
+            batch_reply_closed(b->control_call, result);
+        } else {
+            rpc_reply_error(b->control_call, -EDDY_EUNKNOWN, 0, NULL);
+        }
+    } else if (b->control_call != NULL) {
         if (status == 0) {
             rpc_reply_ok(b->control_call);
         } else {
@@ -474,11 +593,18 @@ static void server_put(struct shard_server *s, struct rpc_call *call)
             return;
         }
     }
+    uint8_t *refused = NULL;
+    if (throttle_put(s->throttle, req, uv_now(s->loop), &refused) == 0) {
+        struct batch_waiter w = {.call = call, .refused = refused};
+        batch_reply_put(&w, NULL); /* every record over its shard's limits */
+        eddy_free(refused);
+        return;
+    }
     if (g->open == NULL) {
         g->open = batch_create(g);
     }
     g->queued_bytes += bytes;
-    batch_add_call(g->open, call, bytes);
+    batch_add_call(g->open, call, bytes, refused);
     group_flush(g);
 }
 
@@ -511,6 +637,62 @@ static void server_control(struct shard_server *s,
         b->entry.create_shards = eddy_xmalloc((shard_count ? shard_count : 1) * sizeof(uint32_t));
         memcpy(b->entry.create_shards, shards, shard_count * sizeof(uint32_t));
     }
+    batch_propose(g, b);
+}
+
+/* A trim entry (retention) goes alone too: it drops the sealed segment files
+ * of the stream's shards whose records all arrived before before_ms. */
+static void server_trim(struct shard_server *s, struct rpc_call *call)
+{
+    const Eddy__TrimReq *req = rpc_call_request(call)->trim;
+    struct sgroup *g = server_group(s, req->group);
+    if (g == NULL) {
+        rpc_reply_error(call, -EDDY_ENOTHOSTED, 0, "no such group on this node");
+        return;
+    }
+    if (!rgroup_is_ready(g->raft)) {
+        rpc_reply_error(call, -EDDY_ENOTLEADER, rgroup_leader(g->raft), NULL);
+        return;
+    }
+    if (req->stream == NULL || req->stream[0] == '\0' || req->before_ms == 0) {
+        rpc_reply_error(call, -EDDY_EINVAL, 0, "bad trim");
+        return;
+    }
+    if (shard_fsm_trim_is_noop(g->fsm, req->stream, req->stream_created_ms, req->before_ms)) {
+        rpc_reply_ok(call); /* an idle stream costs no Raft entry per pass */
+        return;
+    }
+    struct batch *b = batch_create(g);
+    b->control_call = call;
+    batch_stream_ref(b, req->stream, req->stream_created_ms);
+    b->entry.trim_before_ms = req->before_ms;
+    batch_propose(g, b);
+}
+
+/* A close entry (resharding, shard_fsm_close.c) goes alone as well; its
+ * answer carries the shards' ending sequence numbers. */
+static void server_close_shards(struct shard_server *s, struct rpc_call *call)
+{
+    const Eddy__CloseShardsReq *req = rpc_call_request(call)->close_shards;
+    struct sgroup *g = server_group(s, req->group);
+    if (g == NULL) {
+        rpc_reply_error(call, -EDDY_ENOTHOSTED, 0, "no such group on this node");
+        return;
+    }
+    if (!rgroup_is_ready(g->raft)) {
+        rpc_reply_error(call, -EDDY_ENOTLEADER, rgroup_leader(g->raft), NULL);
+        return;
+    }
+    if (req->stream == NULL || req->stream[0] == '\0' || req->n_shards == 0) {
+        rpc_reply_error(call, -EDDY_EINVAL, 0, "bad close");
+        return;
+    }
+    struct batch *b = batch_create(g);
+    b->control_call = call;
+    batch_stream_ref(b, req->stream, req->stream_created_ms);
+    b->entry.n_close_shards = req->n_shards;
+    b->entry.close_shards = eddy_xmalloc(req->n_shards * sizeof(uint32_t));
+    memcpy(b->entry.close_shards, req->shards, req->n_shards * sizeof(uint32_t));
     batch_propose(g, b);
 }
 
@@ -549,6 +731,7 @@ static bool server_read_record(void *arg, const struct seg_record *r)
     }
     out->data.data = p;
     out->data.len = r->data_len;
+    out->encryption = r->encryption;
     out->arrival_ms = r->arrival_ms;
     c->last_arrival_ms = r->arrival_ms;
     resp->records[resp->n_records++] = out;
@@ -612,6 +795,10 @@ static void server_read(struct shard_server *s, struct rpc_call *call)
         rpc_reply_error(call, -EDDY_EINVAL, 0, "bad sequence");
         return;
     }
+    if (!throttle_read_begin(s->throttle, req, uv_now(s->loop))) {
+        rpc_reply_error(call, -EDDY_ETHROTTLED, 0, NULL); /* over the shard's read limits */
+        return;
+    }
     uint32_t limit =
         req->limit > KIN_GET_RECORDS_LIMIT_MAX ? KIN_GET_RECORDS_LIMIT_MAX : req->limit;
     uint64_t bytes_max = req->bytes_max == 0 || req->bytes_max > KIN_GET_RECORDS_BYTES_MAX
@@ -629,6 +816,7 @@ static void server_read(struct shard_server *s, struct rpc_call *call)
         rpc_reply_error(call, n, 0, "read failed");
         return;
     }
+    throttle_read_end(s->throttle, req, &resp, uv_now(s->loop));
     uint8_t next_be[16];
     u128_to_be(next, next_be);
     resp.next_sequence.data = next_be;
@@ -638,6 +826,11 @@ static void server_read(struct shard_server *s, struct rpc_call *call)
     uint64_t tip = seg_store_last_arrival_ms(store);
     if (resp.n_records > 0 && next < seg_store_last_seq(store) && tip > c.last_arrival_ms) {
         resp.millis_behind_latest = tip - c.last_arrival_ms;
+    }
+    u128 end_seq;
+    if (shard_fsm_shard_end(g->fsm, req->stream, req->stream_created_ms, req->shard, &end_seq) &&
+        (seg_store_is_empty(store) || next >= seg_store_last_seq(store))) {
+        resp.shard_end = true; /* closed (resharding) and read to its last record */
     }
     Eddy__Frame f = EDDY__FRAME__INIT;
     f.body_case = EDDY__FRAME__BODY_READ_RESP;
@@ -691,6 +884,11 @@ static void server_join_group(struct shard_server *s, struct rpc_call *call)
     }
     struct server_change *sc = eddy_xmalloc(sizeof(*sc));
     *sc = (struct server_change){.group = g, .call = call};
+    if (req->replaces != 0) {
+        LOG_INFO("group=%u node=%u to replace node=%u", g->id, req->node, req->replaces);
+        rgroup_replace(g->raft, req->node, req->raft_address, req->replaces, server_on_change, sc);
+        return;
+    }
     LOG_INFO("group=%u rejoin of node=%u requested", g->id, req->node);
     rgroup_rejoin(g->raft, req->node, req->raft_address, server_on_change, sc);
 }
@@ -765,6 +963,12 @@ void shard_server_handle(struct shard_server *s, struct rpc_call *call)
     case EDDY__FRAME__BODY_FETCH_SEGMENT:
         server_fetch_segment(s, call);
         break;
+    case EDDY__FRAME__BODY_TRIM:
+        server_trim(s, call);
+        break;
+    case EDDY__FRAME__BODY_CLOSE_SHARDS:
+        server_close_shards(s, call);
+        break;
     default:
         rpc_reply_error(call, -EDDY_EMALFORMED, 0, "not a shard server request");
         break;
@@ -776,9 +980,22 @@ void shard_server_status(struct shard_server *s, Eddy__NodeStatusResp *resp)
     size_t n = resp->n_groups + s->group_count;
     resp->groups = eddy_xrealloc(resp->groups, (n ? n : 1) * sizeof(*resp->groups));
     for (uint32_t i = 0; i < s->group_count; i++) {
-        struct sgroup *g = &s->groups[i];
-        Eddy__GroupStatus *gs = eddy_xmalloc(sizeof(*gs));
+        struct sgroup *g = s->groups[i];
+        if (g->closed) {
+            continue; /* being removed */
+        }
+        /* One block: the status and its voters (GroupStatus.voters). */
+        uint64_t voters[SERVER_STATUS_VOTERS_MAX];
+        unsigned voter_count = rgroup_voters(g->raft, voters, SERVER_STATUS_VOTERS_MAX);
+        voter_count =
+            voter_count < SERVER_STATUS_VOTERS_MAX ? voter_count : SERVER_STATUS_VOTERS_MAX;
+        Eddy__GroupStatus *gs = eddy_xmalloc(sizeof(*gs) + voter_count * sizeof(uint32_t));
         eddy__group_status__init(gs);
+        gs->n_voters = voter_count;
+        gs->voters = (uint32_t *)(gs + 1);
+        for (unsigned v = 0; v < voter_count; v++) {
+            gs->voters[v] = (uint32_t)voters[v];
+        }
         gs->group = g->id;
         gs->leader_node = (uint32_t)rgroup_leader(g->raft);
         gs->applied_index = rgroup_applied_index(g->raft);
@@ -808,6 +1025,10 @@ static void server_release(struct shard_server *s)
     }
     void (*cb)(void *) = s->close_cb;
     void *cb_arg = s->close_arg;
+    throttle_destroy(s->throttle);
+    for (uint32_t i = 0; i < s->group_count; i++) {
+        eddy_free(s->groups[i]);
+    }
     eddy_free(s->groups);
     eddy_free(s);
     if (cb != NULL) {
@@ -815,12 +1036,36 @@ static void server_release(struct shard_server *s)
     }
 }
 
+/* Takes closed group g out of s->groups and frees it. */
+static void server_group_erase(struct shard_server *s, struct sgroup *g)
+{
+    uint32_t pos = server_group_pos(s, g->id);
+    EDDY_ASSERT(pos < s->group_count);
+    EDDY_ASSERT(s->groups[pos] == g);
+    memmove(&s->groups[pos], &s->groups[pos + 1], (s->group_count - pos - 1) * sizeof(*s->groups));
+    s->group_count--;
+    eddy_free(g);
+}
+
 static void server_group_closed(void *arg)
 {
     struct sgroup *g = arg;
+    struct shard_server *s = g->server;
     shard_fsm_destroy(g->fsm);
     g->fsm = NULL;
-    server_release(g->server);
+    if (g->removed_cb == NULL) {
+        server_release(s);
+        return;
+    }
+    void (*cb)(void *) = g->removed_cb;
+    void *cb_arg = g->removed_arg;
+    EDDY_ASSERT(s->removing > 0);
+    s->removing--;
+    server_group_erase(s, g);
+    cb(cb_arg);
+    if (s->closing > 0) {
+        server_release(s); /* shard_server_close counted this group */
+    }
 }
 
 /* The fetcher is closed first: it calls into the group's rgroup and FSM. */
@@ -831,27 +1076,105 @@ static void server_group_hydrate_closed(void *arg)
     rgroup_close(g->raft, server_group_closed, g);
 }
 
+/* Fails the calls of g's open batch, marks g closed and starts closing its
+ * fetcher and replica; server_group_closed runs at the end. */
+static void server_group_close(struct sgroup *g)
+{
+    EDDY_ASSERT(!g->closed);
+    if (g->open != NULL) {
+        struct batch *b = g->open;
+        g->open = NULL;
+        for (size_t w = 0; w < b->waiter_count; w++) {
+            rpc_reply_error(b->waiters[w].call, -EDDY_ESHUTDOWN, 0, NULL);
+        }
+        batch_destroy(b);
+    }
+    g->closed = true;
+    if (g->hydrate != NULL) {
+        hydrate_close(g->hydrate, server_group_hydrate_closed, g);
+    } else {
+        rgroup_close(g->raft, server_group_closed, g);
+    }
+}
+
+/* ---- groups added and removed at run time (docs/adr/0004) ---- */
+
+static void server_on_start_failed_removed(void *arg)
+{
+    (void)arg;
+}
+
+enum shard_server_hosting shard_server_hosting(struct shard_server *s, uint32_t id)
+{
+    uint32_t pos = server_group_pos(s, id);
+    if (pos == s->group_count || s->groups[pos]->id != id) {
+        return SHARD_SERVER_NOT_HOSTED;
+    }
+    return s->groups[pos]->closed ? SHARD_SERVER_REMOVING : SHARD_SERVER_HOSTED;
+}
+
+int shard_server_add_group(struct shard_server *s, uint32_t id)
+{
+    EDDY_ASSERT(s->closing == 0);
+    if (id == 0 || id > s->cfg.group_count) {
+        return -EDDY_EINVAL;
+    }
+    uint32_t pos = server_group_pos(s, id);
+    if (pos < s->group_count && s->groups[pos]->id == id) {
+        return s->groups[pos]->closed ? -EDDY_EINUSE : -EDDY_EEXISTS;
+    }
+    EDDY_ASSERT(s->group_count < s->group_cap);
+    struct shard_server_config cfg = s->cfg;
+    cfg.join = true; /* never bootstrap: the group exists, its leader adds this replica */
+    struct sgroup *g = eddy_xcalloc(1, sizeof(*g));
+    int rv = server_group_init(s, g, id, s->mux, &cfg);
+    if (rv != 0) {
+        eddy_free(g); /* init failed before any handle was started */
+        return rv;
+    }
+    memmove(&s->groups[pos + 1], &s->groups[pos], (s->group_count - pos) * sizeof(*s->groups));
+    s->groups[pos] = g;
+    s->group_count++;
+    rv = rgroup_start(g->raft);
+    if (rv != 0) {
+        LOG_ERROR("group=%u raft start failed: %s", id, eddy_strerror(rv));
+        g->removed_cb = server_on_start_failed_removed;
+        s->removing++;
+        server_group_close(g); /* the files stay: a later HostGroupReq tries again */
+        return rv;
+    }
+    LOG_INFO("shard server node=%" PRIu64 " now hosts group=%u (%u groups)", s->node_id, id,
+             s->group_count);
+    return 0;
+}
+
+int shard_server_remove_group(struct shard_server *s, uint32_t id, void (*cb)(void *arg), void *arg)
+{
+    EDDY_ASSERT(cb != NULL);
+    EDDY_ASSERT(s->closing == 0);
+    struct sgroup *g = server_group(s, id);
+    if (g == NULL) {
+        return shard_server_hosting(s, id) == SHARD_SERVER_REMOVING ? -EDDY_EINUSE
+                                                                    : -EDDY_ENOTHOSTED;
+    }
+    g->removed_cb = cb;
+    g->removed_arg = arg;
+    s->removing++;
+    LOG_INFO("shard server node=%" PRIu64 " closing its replica of group=%u", s->node_id, id);
+    server_group_close(g);
+    return 0;
+}
+
 void shard_server_close(struct shard_server *s, void (*cb)(void *arg), void *arg)
 {
     s->close_cb = cb;
     s->close_arg = arg;
     s->closing = 1; /* held until every group was asked to close */
     for (uint32_t i = 0; i < s->group_count; i++) {
-        struct sgroup *g = &s->groups[i];
-        if (g->open != NULL) {
-            struct batch *b = g->open;
-            g->open = NULL;
-            for (size_t w = 0; w < b->waiter_count; w++) {
-                rpc_reply_error(b->waiters[w].call, -EDDY_ESHUTDOWN, 0, NULL);
-            }
-            batch_destroy(b);
-        }
-        g->closed = true;
+        struct sgroup *g = s->groups[i];
         s->closing++;
-        if (g->hydrate != NULL) {
-            hydrate_close(g->hydrate, server_group_hydrate_closed, g);
-        } else {
-            rgroup_close(g->raft, server_group_closed, g);
+        if (!g->closed) {
+            server_group_close(g); /* else being removed: its end releases s */
         }
     }
     s->closing += s->fetches_serving; /* each releases the server when answered */

@@ -25,6 +25,7 @@
 struct shard_server;
 struct rmux;
 struct hydrate_peer;
+struct limits_profile;
 
 struct shard_server_config {
     uint64_t node_id;
@@ -41,9 +42,18 @@ struct shard_server_config {
      * replica hydrates (hydrate.h); copied. */
     const struct hydrate_peer *rpc_peers;
     unsigned rpc_peer_count;
+    /* Per-shard write and read limits (throttle.h); read at init. NULL: none. */
+    const struct limits_profile *limits;
+    /* The groups to start (ids 1..group_count, each once), or NULL for those
+     * placement.h gives this node: after the first boot the catalogue says
+     * who hosts what (docs/adr/0004), so eddyd starts the groups with Raft
+     * data here and adds others at run time. Read by shard_server_init only. */
+    const uint32_t *hosted;
+    unsigned hosted_count;
 };
 
-/* *out is freed in shard_server_close's callback. mux is borrowed. */
+/* *out is freed in shard_server_close's callback. mux, data_dir, peers and
+ * rpc_peers are borrowed until then (groups added at run time use them). */
 int shard_server_init(struct shard_server **out,
                       uv_loop_t *loop,
                       struct rmux *mux,
@@ -61,6 +71,31 @@ void shard_server_handle(struct shard_server *s, struct rpc_call *call);
  * freed by shard_server_status_free). */
 void shard_server_status(struct shard_server *s, Eddy__NodeStatusResp *resp);
 void shard_server_status_free(Eddy__NodeStatusResp *resp);
+/* Closes every replica, then calls cb. No shard_server_remove_group may be
+ * in flight (its caller closes first). */
 void shard_server_close(struct shard_server *s, void (*cb)(void *arg), void *arg);
+
+/* ---- groups added and removed at run time (docs/adr/0004) ---- */
+
+enum shard_server_hosting {
+    SHARD_SERVER_NOT_HOSTED,
+    SHARD_SERVER_HOSTED,
+    SHARD_SERVER_REMOVING, /* closing (shard_server_remove_group) */
+};
+
+enum shard_server_hosting shard_server_hosting(struct shard_server *s, uint32_t id);
+/* Creates and starts a replica of group id (1..group_count) in join mode:
+ * with no Raft data it waits for the group's leader to add it. 0, or
+ * -EDDY_EEXISTS (hosted already), -EDDY_EINUSE (being removed),
+ * -EDDY_EINVAL (bad id), errors of rgroup_init/rgroup_start. */
+int shard_server_add_group(struct shard_server *s, uint32_t id);
+/* Fails the replica's waiting calls, closes it (its files stay) and calls
+ * cb(arg) once it is closed and forgotten, never synchronously. 0, or
+ * -EDDY_ENOTHOSTED / -EDDY_EINUSE (being removed already) with cb never
+ * called. */
+int shard_server_remove_group(struct shard_server *s,
+                              uint32_t id,
+                              void (*cb)(void *arg),
+                              void *arg);
 
 #endif

@@ -10,15 +10,18 @@
  *     "<UnknownOperationException/>" (403 AccessDenied without a target);
  *   - application/json: the deprecated Coral envelope, HTTP 200;
  *   - x-amz-json-1.1: empty or unparsable body -> 400 SerializationException,
- *     unknown target -> 400 UnknownOperationException, then the action.
+ *     unknown target -> 400 UnknownOperationException, then the action;
+ *   - x-amz-cbor-1.1: the same with a CBOR body, answered in CBOR (cbor.h).
  * Every response carries x-amzn-RequestId (UUID v4) and x-amz-id-2; errors
  * carry x-amzn-ErrorType and {"__type": ..., "message": ...}.
  */
 #include "api.h"
 
 #include "backend.h"
+#include "cbor.h"
 #include "http1.h"
 #include "json.h"
+#include "ratelimit.h"
 
 #include "eddy/alloc.h"
 #include "eddy/assert.h"
@@ -324,7 +327,7 @@ bool api_shard_is_open(const Eddy__ShardInfo *sh)
 
 size_t api_visible_shard_count(const Eddy__StreamInfo *st)
 {
-    return st->status == EDDY__STREAM_STATUS__STREAM_CREATING ? 0 : st->n_shards;
+    return st->status == EDDY__STREAM_STATUS__STREAM_CREATING ? 0 : api_reshard_settled_count(st);
 }
 
 /* A 16-byte catalogue field as a number; 0 when malformed. */
@@ -390,14 +393,12 @@ void api_write_stream_mode(struct json_out *o, Eddy__StreamMode m)
     json_out_obj_end(o);
 }
 
-void api_write_enhanced_monitoring(struct json_out *o)
+void api_write_enhanced_monitoring(struct json_out *o, const Eddy__StreamInfo *st)
 {
     json_out_key(o, "EnhancedMonitoring");
     json_out_arr_begin(o);
     json_out_obj_begin(o);
-    json_out_key(o, "ShardLevelMetrics");
-    json_out_arr_begin(o);
-    json_out_arr_end(o);
+    api_write_metrics(o, "ShardLevelMetrics", api_stream_metrics(st));
     json_out_obj_end(o);
     json_out_arr_end(o);
 }
@@ -418,6 +419,36 @@ static const struct api_op_entry {
     [API_OP_PUT_RECORDS] = {"PutRecords", api_put_records_run},
     [API_OP_GET_SHARD_ITERATOR] = {"GetShardIterator", api_get_shard_iterator_run},
     [API_OP_GET_RECORDS] = {"GetRecords", api_get_records_run},
+    [API_OP_UPDATE_STREAM_MODE] = {"UpdateStreamMode", api_update_stream_mode_run},
+    [API_OP_ENABLE_ENHANCED_MONITORING] = {"EnableEnhancedMonitoring",
+                                           api_enable_enhanced_monitoring_run},
+    [API_OP_DISABLE_ENHANCED_MONITORING] = {"DisableEnhancedMonitoring",
+                                            api_disable_enhanced_monitoring_run},
+    [API_OP_START_STREAM_ENCRYPTION] = {"StartStreamEncryption", api_start_stream_encryption_run},
+    [API_OP_STOP_STREAM_ENCRYPTION] = {"StopStreamEncryption", api_stop_stream_encryption_run},
+    [API_OP_PUT_RESOURCE_POLICY] = {"PutResourcePolicy", api_put_resource_policy_run},
+    [API_OP_GET_RESOURCE_POLICY] = {"GetResourcePolicy", api_get_resource_policy_run},
+    [API_OP_DELETE_RESOURCE_POLICY] = {"DeleteResourcePolicy", api_delete_resource_policy_run},
+    [API_OP_UPDATE_MAX_RECORD_SIZE] = {"UpdateMaxRecordSize", api_update_max_record_size_run},
+    [API_OP_UPDATE_STREAM_WARM_THROUGHPUT] = {"UpdateStreamWarmThroughput",
+                                              api_update_warm_throughput_run},
+    [API_OP_SPLIT_SHARD] = {"SplitShard", api_split_shard_run},
+    [API_OP_MERGE_SHARDS] = {"MergeShards", api_merge_shards_run},
+    [API_OP_UPDATE_SHARD_COUNT] = {"UpdateShardCount", api_update_shard_count_run},
+    [API_OP_ADD_TAGS_TO_STREAM] = {"AddTagsToStream", api_add_tags_to_stream_run},
+    [API_OP_REMOVE_TAGS_FROM_STREAM] = {"RemoveTagsFromStream", api_remove_tags_from_stream_run},
+    [API_OP_LIST_TAGS_FOR_STREAM] = {"ListTagsForStream", api_list_tags_for_stream_run},
+    [API_OP_TAG_RESOURCE] = {"TagResource", api_tag_resource_run},
+    [API_OP_UNTAG_RESOURCE] = {"UntagResource", api_untag_resource_run},
+    [API_OP_LIST_TAGS_FOR_RESOURCE] = {"ListTagsForResource", api_list_tags_for_resource_run},
+    [API_OP_INCREASE_STREAM_RETENTION_PERIOD] = {"IncreaseStreamRetentionPeriod",
+                                                 api_increase_retention_run},
+    [API_OP_DECREASE_STREAM_RETENTION_PERIOD] = {"DecreaseStreamRetentionPeriod",
+                                                 api_decrease_retention_run},
+    [API_OP_DESCRIBE_ACCOUNT_SETTINGS] = {"DescribeAccountSettings",
+                                          api_describe_account_settings_run},
+    [API_OP_UPDATE_ACCOUNT_SETTINGS] = {"UpdateAccountSettings", api_update_account_settings_run},
+    [API_OP_DESCRIBE_LIMITS] = {"DescribeLimits", api_describe_limits_run},
 };
 
 int api_op_lookup(const char *name, size_t len)
@@ -465,11 +496,81 @@ static int api_decode_doc(enum api_op op,
         return api_get_shard_iterator_decode(root, cfg, &req->get_shard_iterator, e);
     case API_OP_GET_RECORDS:
         return api_get_records_decode(root, cfg, &req->get_records, e);
+    case API_OP_UPDATE_STREAM_MODE:
+        return api_update_stream_mode_decode(root, cfg, &req->update_stream_mode, e);
+    case API_OP_ENABLE_ENHANCED_MONITORING:
+    case API_OP_DISABLE_ENHANCED_MONITORING:
+        return api_monitoring_decode(root, cfg, &req->monitoring, e);
+    case API_OP_START_STREAM_ENCRYPTION:
+    case API_OP_STOP_STREAM_ENCRYPTION:
+        return api_encryption_decode(root, cfg, &req->encryption, e);
+    case API_OP_PUT_RESOURCE_POLICY:
+        return api_put_resource_policy_decode(root, cfg, &req->policy, e);
+    case API_OP_GET_RESOURCE_POLICY:
+    case API_OP_DELETE_RESOURCE_POLICY:
+        return api_resource_policy_decode(root, cfg, &req->policy, e);
+    case API_OP_UPDATE_MAX_RECORD_SIZE:
+        return api_update_max_record_size_decode(root, cfg, &req->update_max_record_size, e);
+    case API_OP_UPDATE_STREAM_WARM_THROUGHPUT:
+        return api_update_warm_throughput_decode(root, cfg, &req->update_warm_throughput, e);
+    case API_OP_SPLIT_SHARD:
+        return api_split_shard_decode(root, cfg, &req->split_shard, e);
+    case API_OP_MERGE_SHARDS:
+        return api_merge_shards_decode(root, cfg, &req->merge_shards, e);
+    case API_OP_UPDATE_SHARD_COUNT:
+        return api_update_shard_count_decode(root, cfg, &req->update_shard_count, e);
+    case API_OP_ADD_TAGS_TO_STREAM:
+        return api_add_tags_to_stream_decode(root, cfg, &req->stream_tags, e);
+    case API_OP_REMOVE_TAGS_FROM_STREAM:
+        return api_remove_tags_from_stream_decode(root, cfg, &req->stream_tags, e);
+    case API_OP_LIST_TAGS_FOR_STREAM:
+        return api_list_tags_for_stream_decode(root, cfg, &req->list_tags_for_stream, e);
+    case API_OP_TAG_RESOURCE:
+        return api_tag_resource_decode(root, cfg, &req->resource_tags, e);
+    case API_OP_UNTAG_RESOURCE:
+        return api_untag_resource_decode(root, cfg, &req->resource_tags, e);
+    case API_OP_LIST_TAGS_FOR_RESOURCE:
+        return api_list_tags_for_resource_decode(root, cfg, &req->resource_tags, e);
+    case API_OP_INCREASE_STREAM_RETENTION_PERIOD:
+    case API_OP_DECREASE_STREAM_RETENTION_PERIOD:
+        return api_retention_decode(root, cfg, &req->retention, e);
+    case API_OP_DESCRIBE_ACCOUNT_SETTINGS:
+    case API_OP_DESCRIBE_LIMITS:
+        return api_no_input_decode(root, cfg, e);
+    case API_OP_UPDATE_ACCOUNT_SETTINGS:
+        return api_update_account_settings_decode(root, cfg, &req->update_account_settings, e);
     default:
         break;
     }
     EDDY_ASSERT(0);
     return -EDDY_EINVAL;
+}
+
+/* Parses a body of either format into the document the decoders read. */
+static int api_parse_body(
+    enum api_format format, const uint8_t *body, size_t len, cJSON **doc, struct api_error *e)
+{
+    if (format == API_FORMAT_CBOR) {
+        return cbor_parse_request(body, len, doc, e);
+    }
+    return json_parse_request(body, len, doc, e);
+}
+
+int api_decode_body(enum api_op op,
+                    enum api_format format,
+                    const struct api_config *cfg,
+                    const uint8_t *body,
+                    size_t len,
+                    cJSON **doc,
+                    union api_req *req,
+                    struct api_error *e)
+{
+    memset(req, 0, sizeof(*req));
+    int rv = api_parse_body(format, body, len, doc, e);
+    if (rv != 0) {
+        return rv;
+    }
+    return api_decode_doc(op, cfg, *doc, req, e);
 }
 
 int api_decode_request(enum api_op op,
@@ -480,12 +581,7 @@ int api_decode_request(enum api_op op,
                        union api_req *req,
                        struct api_error *e)
 {
-    memset(req, 0, sizeof(*req));
-    int rv = json_parse_request(body, len, doc, e);
-    if (rv != 0) {
-        return rv;
-    }
-    return api_decode_doc(op, cfg, *doc, req, e);
+    return api_decode_body(op, API_FORMAT_JSON, cfg, body, len, doc, req, e);
 }
 
 void api_request_free(enum api_op op, union api_req *req)
@@ -600,8 +696,22 @@ void api_respond_empty(struct api_call *c)
     api_send(c, 200, api_content_type(c), NULL, (const uint8_t *)"", 0);
 }
 
+void api_out_init(const struct api_call *c, struct json_out *out, size_t len_max)
+{
+    json_out_init_format(out, c->format == API_FORMAT_CBOR ? JSON_OUT_CBOR : JSON_OUT_JSON,
+                         len_max);
+}
+
 void api_respond_out(struct api_call *c, struct json_out *out)
 {
+    EDDY_ASSERT(c->format == API_FORMAT_CBOR || out->format == JSON_OUT_JSON);
+    if (c->format == API_FORMAT_CBOR && out->format == JSON_OUT_JSON) {
+        /* Written by an action that did not ask for the call's format. */
+        struct json_out cbor;
+        json_out_to_cbor(out, &cbor);
+        json_out_free(out);
+        *out = cbor;
+    }
     if (out->err != 0) {
         LOG_ERROR("response too big op=%s err=%s", api_call_op_name(c), eddy_strerror(out->err));
         json_out_free(out);
@@ -610,30 +720,6 @@ void api_respond_out(struct api_call *c, struct json_out *out)
     }
     api_respond(c, out->b.data, out->b.len);
     json_out_free(out);
-}
-
-/* Appends a CBOR text string (major type 3, definite length). */
-static void api_cbor_text(struct buf *b, const char *s)
-{
-    size_t n = strlen(s);
-    uint8_t h[3];
-    size_t hl;
-    if (n < 24) {
-        h[0] = (uint8_t)(0x60 | n);
-        hl = 1;
-    } else if (n < 256) {
-        h[0] = 0x78;
-        h[1] = (uint8_t)n;
-        hl = 2;
-    } else {
-        n = n > UINT16_MAX ? UINT16_MAX : n;
-        h[0] = 0x79;
-        h[1] = (uint8_t)(n >> 8);
-        h[2] = (uint8_t)n;
-        hl = 3;
-    }
-    (void)buf_append(b, h, hl);
-    (void)buf_append(b, s, n);
 }
 
 void api_respond_error(struct api_call *c, struct api_error *e)
@@ -645,24 +731,8 @@ void api_respond_error(struct api_call *c, struct api_error *e)
     if (status >= 500) {
         LOG_WARN("request failed op=%s type=%s id=%s", api_call_op_name(c), type, c->request_id);
     }
-    if (c->format == API_FORMAT_CBOR) {
-        struct buf b;
-        buf_init(&b, API_MESSAGE_BYTES_MAX + 256);
-        uint8_t map = e->message != NULL ? 0xA2 : 0xA1;
-        (void)buf_append(&b, &map, 1);
-        api_cbor_text(&b, "__type");
-        api_cbor_text(&b, type);
-        if (e->message != NULL) {
-            api_cbor_text(&b, key);
-            api_cbor_text(&b, e->message);
-        }
-        api_error_free(e);
-        api_send(c, status, API_CT_CBOR11, type, b.data, b.len);
-        buf_free(&b);
-        return;
-    }
     struct json_out o;
-    json_out_init(&o, API_MESSAGE_BYTES_MAX + 256);
+    api_out_init(c, &o, API_MESSAGE_BYTES_MAX + 256);
     json_out_obj_begin(&o);
     json_out_kv_cstr(&o, "__type", type);
     if (e->message != NULL) {
@@ -670,7 +740,7 @@ void api_respond_error(struct api_call *c, struct api_error *e)
     }
     json_out_obj_end(&o);
     api_error_free(e);
-    api_send(c, status, API_CT_JSON11, type, o.b.data, o.b.len);
+    api_send(c, status, api_content_type(c), type, o.b.data, o.b.len);
     json_out_free(&o);
 }
 
@@ -854,7 +924,8 @@ static bool api_has_auth(struct http_request *http)
            (target != NULL && strstr(target, "X-Amz-Algorithm") != NULL);
 }
 
-/* x-amz-json-1.1: parse, check the target, decode, run. */
+/* x-amz-json-1.1 or x-amz-cbor-1.1 (c->format): parse, check the target,
+ * decode, run. */
 static void api_dispatch_json(struct api_call *c, struct api_target t)
 {
     size_t len = 0;
@@ -865,7 +936,7 @@ static void api_dispatch_json(struct api_call *c, struct api_target t)
     }
     struct api_error e = {0};
     cJSON *doc = NULL;
-    if (json_parse_request(body, len, &doc, &e) != 0) {
+    if (api_parse_body(c->format, body, len, &doc, &e) != 0) {
         api_respond_error(c, &e);
         return;
     }
@@ -880,6 +951,11 @@ static void api_dispatch_json(struct api_call *c, struct api_target t)
     c->doc = doc; /* freed with the call, with whatever req points into it */
     if (api_decode_doc(c->op, &c->ctx->cfg, doc, &c->req, &e) != 0) {
         api_respond_error(c, &e);
+        return;
+    }
+    if (ratelimit_admit(c->ctx->ratelimit, api_op_name(c->op), doc, &c->ctx->cfg,
+                        uv_now(c->ctx->loop), &e) != 0) {
+        api_respond_error(c, &e); /* over the operation's call rate */
         return;
     }
     api_ops[c->op].run(c);
@@ -917,15 +993,9 @@ void api_handle(struct api_ctx *ctx, struct http_request *http)
         api_dispatch_json(c, t);
         return;
     case API_CONTENT_CBOR11:
-        /* TODO(cbor issue): decode CBOR into the same document and serve it. */
+        /* The same protocol with a CBOR body; answered in CBOR, errors too. */
         c->format = API_FORMAT_CBOR;
-        if (t.op < 0) {
-            api_fail(c, API_EX_UNKNOWN_OPERATION, NULL);
-            return;
-        }
-        api_fail(c, API_EX_SERIALIZATION,
-                 "CBOR (application/x-amz-cbor-1.1) is not supported by this endpoint yet; "
-                 "disable CBOR in the client (AWS_CBOR_DISABLE=1, aws.cborEnabled=false)");
+        api_dispatch_json(c, t);
         return;
     case API_CONTENT_JSON:
         api_send_deprecated_json(c, body, len);

@@ -29,6 +29,8 @@
 
 struct backend;
 struct http_request;
+struct limits_profile;
+struct ratelimit;
 
 /* ---- errors ---- */
 
@@ -72,8 +74,9 @@ bool api_exception_capital_message(enum api_exception ex);
 /* ---- configuration and identifiers ---- */
 
 struct api_config {
-    const char *region;  /* borrowed, e.g. "us-east-1" */
-    const char *account; /* borrowed, 12 digits */
+    const char *region;         /* borrowed, e.g. "us-east-1" */
+    const char *account;        /* borrowed, 12 digits */
+    uint64_t retention_hour_ms; /* one hour of stream retention; 0: 3600000 (api_retention.c) */
 };
 
 /* "shardId-%012u"; out holds API_SHARD_ID_TEXT_MAX. Returns the length. */
@@ -100,6 +103,16 @@ const char *api_stream_mode_name(Eddy__StreamMode m);
 /* The stream named name in cat, or NULL. */
 const Eddy__StreamInfo *api_find_stream(const Eddy__Catalog *cat, const char *name);
 bool api_shard_is_open(const Eddy__ShardInfo *sh);
+/* Retention (api_retention.c): records of st that arrived before the result
+ * are past retention at now_ms (0: none is). */
+uint64_t
+api_retention_horizon_ms(const struct api_config *cfg, const Eddy__StreamInfo *st, uint64_t now_ms);
+/* A closed shard whose records are all past retention: AWS lists it no
+ * more. */
+bool api_shard_is_expired(const struct api_config *cfg,
+                          const Eddy__StreamInfo *st,
+                          const Eddy__ShardInfo *sh,
+                          uint64_t now_ms);
 /* Number of shard records in the stream the API shows: none while CREATING
  * (AWS lists no shards until the stream is ACTIVE). */
 size_t api_visible_shard_count(const Eddy__StreamInfo *st);
@@ -117,6 +130,33 @@ enum api_op {
     API_OP_PUT_RECORDS,
     API_OP_GET_SHARD_ITERATOR,
     API_OP_GET_RECORDS,
+    /* Stream settings (api_settings.h). */
+    API_OP_UPDATE_STREAM_MODE,
+    API_OP_ENABLE_ENHANCED_MONITORING,
+    API_OP_DISABLE_ENHANCED_MONITORING,
+    API_OP_START_STREAM_ENCRYPTION,
+    API_OP_STOP_STREAM_ENCRYPTION,
+    API_OP_PUT_RESOURCE_POLICY,
+    API_OP_GET_RESOURCE_POLICY,
+    API_OP_DELETE_RESOURCE_POLICY,
+    API_OP_UPDATE_MAX_RECORD_SIZE,
+    API_OP_UPDATE_STREAM_WARM_THROUGHPUT,
+    /* Resharding (api_reshard.h). */
+    API_OP_SPLIT_SHARD,
+    API_OP_MERGE_SHARDS,
+    API_OP_UPDATE_SHARD_COUNT,
+    /* Tags, retention, account settings, limits (api_meta.h). */
+    API_OP_ADD_TAGS_TO_STREAM,
+    API_OP_REMOVE_TAGS_FROM_STREAM,
+    API_OP_LIST_TAGS_FOR_STREAM,
+    API_OP_TAG_RESOURCE,
+    API_OP_UNTAG_RESOURCE,
+    API_OP_LIST_TAGS_FOR_RESOURCE,
+    API_OP_INCREASE_STREAM_RETENTION_PERIOD,
+    API_OP_DECREASE_STREAM_RETENTION_PERIOD,
+    API_OP_DESCRIBE_ACCOUNT_SETTINGS,
+    API_OP_UPDATE_ACCOUNT_SETTINGS,
+    API_OP_DESCRIBE_LIMITS,
     API_OP_COUNT_
 };
 
@@ -126,6 +166,10 @@ struct api_create_stream_req {
     char name[API_NAME_TEXT_MAX];
     uint32_t shard_count;
     Eddy__StreamMode mode;
+    uint32_t max_record_size_kib; /* 0: not given (1024) */
+    bool has_warm;                /* WarmThroughputMiBps given */
+    uint32_t warm_mibps;
+    const cJSON *tags; /* Tags, borrowed from the document; NULL: none */
 };
 
 struct api_delete_stream_req {
@@ -217,6 +261,7 @@ struct api_put_record_req {
     struct api_put_entry entry;
     bool has_ordering;
     char ordering[KIN_SEQUENCE_NUMBER_DIGITS_MAX + 2];
+    bool kms; /* set by the runner: the record is written encrypted (KMS) */
 };
 
 struct api_put_records_req {
@@ -224,6 +269,7 @@ struct api_put_records_req {
     struct api_put_entry *entries; /* owned */
     size_t count;
     size_t bytes; /* data plus partition keys, for the 10 MiB request limit */
+    bool kms;     /* set by the runner: the records are written encrypted (KMS) */
 };
 
 enum api_iterator_type {
@@ -253,6 +299,10 @@ struct api_get_records_req {
     char arn_name[API_NAME_TEXT_MAX]; /* the stream the StreamARN names */
 };
 
+#include "api_settings.h"
+#include "api_reshard.h"
+#include "api_meta.h"
+
 union api_req {
     struct api_create_stream_req create_stream;
     struct api_delete_stream_req delete_stream;
@@ -264,6 +314,20 @@ union api_req {
     struct api_put_records_req put_records;
     struct api_get_shard_iterator_req get_shard_iterator;
     struct api_get_records_req get_records;
+    struct api_update_stream_mode_req update_stream_mode;
+    struct api_monitoring_req monitoring;
+    struct api_encryption_req encryption;
+    struct api_policy_req policy;
+    struct api_update_max_record_size_req update_max_record_size;
+    struct api_update_warm_throughput_req update_warm_throughput;
+    struct api_split_shard_req split_shard;
+    struct api_merge_shards_req merge_shards;
+    struct api_update_shard_count_req update_shard_count;
+    struct api_stream_tags_req stream_tags;
+    struct api_list_tags_for_stream_req list_tags_for_stream;
+    struct api_resource_tags_req resource_tags;
+    struct api_retention_req retention;
+    struct api_update_account_settings_req update_account_settings;
 };
 
 /* The action named name (e.g. "PutRecord"), or -1. */
@@ -335,7 +399,11 @@ struct api_ctx {
     uv_loop_t *loop;
     struct backend *backend;
     struct api_config cfg;
-    unsigned inflight; /* calls not yet answered */
+    /* The service limits (eddy/limits_profile.h): ShardLimit and the other
+     * quotas. Never NULL while serving. */
+    const struct limits_profile *limits;
+    struct ratelimit *ratelimit; /* control-plane call rates; NULL: none */
+    unsigned inflight;           /* calls not yet answered */
     /* Called when inflight drops to 0 while draining is set. */
     bool draining;
     void (*drained_cb)(struct api_ctx *ctx);
@@ -345,8 +413,18 @@ struct api_call;
 
 enum api_format {
     API_FORMAT_JSON, /* application/x-amz-json-1.1 */
-    API_FORMAT_CBOR, /* application/x-amz-cbor-1.1: TODO(cbor issue) */
+    API_FORMAT_CBOR, /* application/x-amz-cbor-1.1 (cbor.h), the Java SDK's */
 };
+
+/* api_decode_request for a body in either format. */
+int api_decode_body(enum api_op op,
+                    enum api_format format,
+                    const struct api_config *cfg,
+                    const uint8_t *body,
+                    size_t len,
+                    cJSON **doc,
+                    union api_req *req,
+                    struct api_error *e);
 
 typedef void (*api_stream_cb)(struct api_call *c,
                               int status,
@@ -375,9 +453,14 @@ struct api_call {
 /* Entry point for every HTTP request (answers it exactly once). */
 void api_handle(struct api_ctx *ctx, struct http_request *http);
 
-/* Answers 200 with body (JSON text, borrowed) and frees the call. */
+/* Answers 200 with body (in the call's format, borrowed) and frees the call. */
 void api_respond(struct api_call *c, const uint8_t *body, size_t len);
-/* Answers 200 with the writer's document (or 500 if the writer failed). */
+/* A response writer in the call's format (JSON or CBOR). Writers started
+ * with plain json_out_init work too: api_respond_out transcodes their JSON
+ * for a CBOR call; this saves that pass on large responses. */
+void api_out_init(const struct api_call *c, struct json_out *out, size_t len_max);
+/* Answers 200 with the writer's document in the call's format (or 500 if
+ * the writer failed), and frees the writer. */
 void api_respond_out(struct api_call *c, struct json_out *out);
 /* Answers 200 with an empty body (actions without output). */
 void api_respond_empty(struct api_call *c);
@@ -408,7 +491,8 @@ void api_get_records_run(struct api_call *c);
 /* Shared output pieces. */
 void api_write_shard(struct json_out *o, const Eddy__ShardInfo *sh);
 void api_write_stream_mode(struct json_out *o, Eddy__StreamMode m);
-void api_write_enhanced_monitoring(struct json_out *o);
+/* "EnhancedMonitoring": [{"ShardLevelMetrics": [the metrics st has enabled]}]. */
+void api_write_enhanced_monitoring(struct json_out *o, const Eddy__StreamInfo *st);
 /* The shard holding hash, among the open shards of st, or NULL. */
 const Eddy__ShardInfo *api_route(const Eddy__StreamInfo *st, u128 hash);
 

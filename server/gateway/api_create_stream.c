@@ -2,8 +2,10 @@
  * CreateStream: StreamName (required), ShardCount (optional, default 4),
  * StreamModeDetails, Tags, WarmThroughputMiBps, MaxRecordSizeInKiB. Answers
  * 200 with an empty body; the stream is CREATING until the coordinator
- * activates it. Tags, warm throughput and the record size are type-checked
- * and validated but not kept yet.
+ * activates it. The record size and the warm throughput (ON_DEMAND streams
+ * of an account with MinimumThroughputBillingCommitment only) go into the
+ * catalogue with the stream, and so do the tags (checked as AddTagsToStream
+ * checks them, api_tags_create_stream).
  */
 #include "api.h"
 
@@ -11,6 +13,7 @@
 
 #include "eddy/errors.h"
 #include "eddy/limits.h"
+#include "eddy/limits_profile.h"
 
 #include <string.h>
 
@@ -39,7 +42,7 @@ int api_create_stream_decode(const cJSON *root,
         rv = json_get_str(details, "StreamMode", &mode, e);
     }
     if (rv == 0) {
-        rv = json_check_map_of_strings(root, "Tags", e);
+        rv = api_tag_map_get(root, "Tags", &r->tags, e);
     }
     if (rv == 0) {
         rv = json_get_int(root, "WarmThroughputMiBps", &warm, e);
@@ -60,6 +63,7 @@ int api_create_stream_decode(const cJSON *root,
         validation_not_null(&v, "streamModeDetails.streamMode", mode.present);
         validation_enum(&v, "streamModeDetails.streamMode", &mode, api_create_stream_modes, 2);
     }
+    api_tag_map_validate(&v, "tags", r->tags);
     validation_range(&v, "maxRecordSizeInKiB", &record_kib, API_MAX_RECORD_SIZE_KIB_MIN,
                      API_MAX_RECORD_SIZE_KIB_MAX);
     validation_range(&v, "warmThroughputMiBps", &warm, 0, INT32_MAX);
@@ -73,6 +77,9 @@ int api_create_stream_decode(const cJSON *root,
     r->mode = json_enum_index(&mode, api_create_stream_modes, 2) == 1
                   ? EDDY__STREAM_MODE__MODE_ON_DEMAND
                   : EDDY__STREAM_MODE__MODE_PROVISIONED;
+    r->max_record_size_kib = record_kib.present ? (uint32_t)record_kib.value : 0;
+    r->has_warm = warm.present;
+    r->warm_mibps = warm.present ? (uint32_t)warm.value : 0;
     return 0;
 }
 
@@ -90,6 +97,18 @@ static void api_create_stream_on_done(void *arg, int status, const char *message
         return;
     }
     api_fail_code(c, status, message);
+}
+
+/* Streams CREATING or DELETING, for the limit on streams in transition. */
+static uint32_t api_create_stream_in_transition(const Eddy__Catalog *cat)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < cat->n_streams; i++) {
+        const Eddy__StreamInfo *st = cat->streams[i];
+        n += st != NULL && (st->status == EDDY__STREAM_STATUS__STREAM_CREATING ||
+                            st->status == EDDY__STREAM_STATUS__STREAM_DELETING);
+    }
+    return n;
 }
 
 /* Open shards of the account, for the shard quota. */
@@ -120,8 +139,17 @@ static void api_create_stream_on_catalog(struct api_call *c,
                  c->ctx->cfg.account);
         return;
     }
+    uint32_t transition_max = c->ctx->limits->streams_in_transition_max;
+    if (transition_max > 0 && api_create_stream_in_transition(cat) >= transition_max) {
+        api_fail(c, API_EX_LIMIT_EXCEEDED,
+                 "This request would have exceed the limit on the number of streams that can "
+                 "simultaneously be in CREATING or DELETING for the account %s. Limit: %u.",
+                 c->ctx->cfg.account, (unsigned)transition_max);
+        return;
+    }
+    uint32_t shard_limit = c->ctx->limits->shard_limit;
     uint64_t open = api_create_stream_open_shards(cat);
-    if (open + r->shard_count > API_ACCOUNT_SHARD_LIMIT) {
+    if (open + r->shard_count > shard_limit) {
         api_fail(c, API_EX_LIMIT_EXCEEDED,
                  "This request would exceed the shard limit for the account %s in %s. Current "
                  "shard count for the account: %llu. Limit: %u. Number of additional shards that "
@@ -129,11 +157,19 @@ static void api_create_stream_on_catalog(struct api_call *c,
                  "(http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for "
                  "current limits and how to request higher limits.",
                  c->ctx->cfg.account, c->ctx->cfg.region, (unsigned long long)open,
-                 (unsigned)API_ACCOUNT_SHARD_LIMIT, r->shard_count);
+                 (unsigned)shard_limit, r->shard_count);
         return;
     }
-    backend_create_stream(c->ctx->backend, r->name, r->shard_count, r->mode,
-                          api_create_stream_on_done, c);
+    if (r->has_warm && !api_warm_throughput_allowed(c, cat, r->name, r->mode, r->warm_mibps)) {
+        return;
+    }
+    Eddy__CreateStreamReq req = EDDY__CREATE_STREAM_REQ__INIT;
+    req.name = (char *)r->name;
+    req.shard_count = r->shard_count;
+    req.mode = r->mode;
+    req.max_record_size_kib = r->max_record_size_kib;
+    req.warm_throughput_mibps = r->warm_mibps;
+    api_tags_create_stream(c, &req, r->tags, api_create_stream_on_done);
 }
 
 void api_create_stream_run(struct api_call *c)

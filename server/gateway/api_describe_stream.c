@@ -91,11 +91,13 @@ static void api_describe_stream_on_catalog(struct api_call *c,
     size_t shown = 0;
     bool more = false;
     size_t visible = api_visible_shard_count(st);
+    uint64_t now_ms = api_now_ms();
     for (size_t i = 0; i < visible; i++) {
         const Eddy__ShardInfo *sh = st->shards[i];
         char id[API_SHARD_ID_TEXT_MAX];
         api_shard_id(sh->index, id);
-        if (r->has_start && strcmp(id, r->start_shard_id) <= 0) {
+        if ((r->has_start && strcmp(id, r->start_shard_id) <= 0) ||
+            api_shard_is_expired(&c->ctx->cfg, st, sh, now_ms)) {
             continue;
         }
         if (shown == r->limit) {
@@ -111,8 +113,8 @@ static void api_describe_stream_on_catalog(struct api_call *c,
                     st->retention_hours ? st->retention_hours : KIN_RETENTION_HOURS_DEFAULT);
     json_out_key(&o, "StreamCreationTimestamp");
     json_out_timestamp_ms(&o, st->created_ms);
-    api_write_enhanced_monitoring(&o);
-    json_out_kv_cstr(&o, "EncryptionType", "NONE");
+    api_write_enhanced_monitoring(&o, st);
+    api_write_encryption(&o, st);
     json_out_obj_end(&o);
     json_out_obj_end(&o);
     api_respond_out(c, &o);

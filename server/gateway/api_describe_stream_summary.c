@@ -1,8 +1,9 @@
 /*
  * DescribeStreamSummary: StreamName or StreamARN. Answers the
- * StreamDescriptionSummary: status, mode, retention, creation time, open
- * shard count, ConsumerCount 0 (no consumers yet), EncryptionType NONE and
- * MaxRecordSizeInKiB 1024 (the default record size Eddy enforces).
+ * StreamDescriptionSummary: status, mode, retention, creation time, enhanced
+ * monitoring, encryption (EncryptionType, KeyId when KMS), open shard count,
+ * ConsumerCount 0 (no consumers yet), WarmThroughput (when one was asked)
+ * and MaxRecordSizeInKiB, all from the catalogue.
  */
 #include "api.h"
 
@@ -73,11 +74,12 @@ static void api_describe_stream_summary_on_catalog(struct api_call *c,
                     st->retention_hours ? st->retention_hours : KIN_RETENTION_HOURS_DEFAULT);
     json_out_key(&o, "StreamCreationTimestamp");
     json_out_timestamp_ms(&o, st->created_ms);
-    api_write_enhanced_monitoring(&o);
-    json_out_kv_cstr(&o, "EncryptionType", "NONE");
+    api_write_enhanced_monitoring(&o, st);
+    api_write_encryption(&o, st);
     json_out_kv_u64(&o, "OpenShardCount", open);
     json_out_kv_u64(&o, "ConsumerCount", 0);
-    json_out_kv_u64(&o, "MaxRecordSizeInKiB", KIN_RECORD_DATA_MAX / 1024);
+    api_write_warm_throughput(&o, st);
+    json_out_kv_u64(&o, "MaxRecordSizeInKiB", api_stream_record_bytes_max(st) / 1024);
     json_out_obj_end(&o);
     json_out_obj_end(&o);
     api_respond_out(c, &o);

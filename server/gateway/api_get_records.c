@@ -104,8 +104,11 @@ static void api_get_records_fail(struct api_call *c, enum api_exception ex)
     memcpy(stream, s->it.stream, sizeof(stream));
     api_get_records_free_state(c);
     if (ex == API_EX_THROUGHPUT_EXCEEDED) {
-        api_fail(c, ex, "Rate exceeded for shard %s in stream %s under account %s.", shard_id,
-                 stream, c->ctx->cfg.account);
+        /* GetRecords' own form since at least 2023 (KCL 2.x and RisingWave
+         * logs); PutRecord(s) still say "Rate exceeded for shard S in
+         * stream N under account A." */
+        api_fail(c, ex, "Rate exceeded for Shard - %s/%s/%s", c->ctx->cfg.account, stream,
+                 shard_id);
         return;
     }
     api_fail(c, API_EX_RESOURCE_NOT_FOUND, "Shard %s in stream %s under account %s does not exist",
@@ -149,7 +152,7 @@ static void api_get_records_write(struct api_call *c, const Eddy__ReadResp *resp
 {
     struct api_get_records_state *s = c->op_state;
     struct json_out o;
-    json_out_init(&o, API_RESPONSE_BYTES_MAX);
+    api_out_init(c, &o, API_RESPONSE_BYTES_MAX); /* CBOR directly: raw Data, no base64 pass */
     json_out_obj_begin(&o);
     json_out_key(&o, "Records");
     json_out_arr_begin(&o);
@@ -164,6 +167,10 @@ static void api_get_records_write(struct api_call *c, const Eddy__ReadResp *resp
         json_out_blob(&o, rec->data.data, rec->data.len);
         json_out_key(&o, "PartitionKey");
         json_out_cstr(&o, rec->partition_key != NULL ? rec->partition_key : "");
+        if (rec->encryption == BACKEND_RECORD_KMS) {
+            /* As written; absent for records stored unencrypted, as AWS. */
+            json_out_kv_cstr(&o, "EncryptionType", "KMS");
+        }
         json_out_obj_end(&o);
     }
     json_out_arr_end(&o);
@@ -173,8 +180,10 @@ static void api_get_records_write(struct api_call *c, const Eddy__ReadResp *resp
         next.position = ITERATOR_AFTER_SEQUENCE;
         next.seq = u128_from_be(resp->next_sequence.data);
     }
-    bool at_end = s->closed && resp->n_records == 0 && next.position == ITERATOR_AFTER_SEQUENCE &&
-                  next.seq >= s->ending;
+    /* The end: the group says nothing follows these records in the shard,
+     * and the catalogue shows it closed (the reshard finished, so ListShards
+     * shows the children too). Before that a reader just reads again. */
+    bool at_end = s->closed && resp->shard_end;
     if (at_end) {
         api_get_records_write_children(&o, s);
     } else {

@@ -31,6 +31,14 @@
 /* CreateStream MaxRecordSizeInKiB range (model 1024..10240). */
 #define API_MAX_RECORD_SIZE_KIB_MIN 1024
 #define API_MAX_RECORD_SIZE_KIB_MAX 10240
+/* Warm throughput of one on-demand stream: "you cannot ... scale to more than
+ * 10 GiBps for an on-demand stream" (API_UpdateStreamWarmThroughput, default
+ * limit; past it LimitExceededException). */
+#define API_WARM_THROUGHPUT_MIBPS_MAX 10240
+/* A resource policy document. The Kinesis reference gives no bound; 20 KiB
+ * is the resource-based policy bound of the other AWS services that state
+ * one (DynamoDB, Secrets Manager), and bounds the catalogue entry. */
+#define API_RESOURCE_POLICY_BYTES_MAX (20 * 1024)
 /* A stream ARN: arn:aws:kinesis:REGION:ACCOUNT:stream/NAME. */
 #define API_ACCOUNT_ID_LEN 12
 #define API_REGION_LEN_MAX 64
@@ -80,5 +88,9 @@
 static_assert(API_NEXT_TOKEN_TEXT_MAX <= KIN_NEXT_TOKEN_LEN_MAX, "our tokens fit the model");
 static_assert(API_JSON_VALUES_MAX > KIN_PUT_RECORDS_COUNT_MAX * 8, "a full PutRecords decodes");
 static_assert(API_SHARD_ID_NUMBER_MAX >= (1u << 24) - 1, "every shard index has an id");
+static_assert(API_MAX_RECORD_SIZE_KIB_MAX * 1024 == KIN_RECORD_DATA_LARGE_MAX,
+              "the largest MaxRecordSizeInKiB is the largest record stored");
+static_assert(API_MAX_RECORD_SIZE_KIB_MIN * 1024 == KIN_RECORD_DATA_MAX,
+              "the default record size is the smallest MaxRecordSizeInKiB");
 
 #endif

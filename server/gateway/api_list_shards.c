@@ -4,16 +4,19 @@
  * StreamCreationTimestamp, ShardFilter. Answers Shards in id order and a
  * NextToken (signed, expiring after 300 s) when there are more.
  *
- * ShardFilter over what the catalogue knows (shards carry no open/close
- * times yet, and closed shards never expire yet):
+ * ShardFilter over each shard's open time: from its parent's closed_ms (a
+ * child opens as its parent closes) or the stream's creation, to its own
+ * closed_ms or now. TH is the trim horizon (api_retention_horizon_ms), not
+ * before the stream's creation; expired shards are never listed:
  *   AFTER_SHARD_ID     shards after ShardId
- *   AT_TRIM_HORIZON    the stream's first shards (no parent)
- *   FROM_TRIM_HORIZON  all shards (the default)
+ *   AT_TRIM_HORIZON    shards open at TH
+ *   FROM_TRIM_HORIZON  every shard (the default)
  *   AT_LATEST          open shards
- *   AT_TIMESTAMP       the first shards for a time at or before the stream's
- *                      creation; otherwise all shards, a superset that
- *                      lineage-following readers (KCL) handle
- *   FROM_TIMESTAMP     all shards
+ *   AT_TIMESTAMP       shards open at Timestamp (TH when earlier)
+ *   FROM_TIMESTAMP     open shards, and closed ones that closed at or after
+ *                      Timestamp (TH when earlier)
+ * A begun reshard's children are not listed until it finishes
+ * (api_visible_shard_count).
  *
  * NextToken payload: u64 issued_ms, u64 stream created_ms, u32 last shard
  * index returned, u8 filter, u64 filter timestamp, u8 name length, name.
@@ -278,10 +281,32 @@ static int api_list_shards_open(struct api_call *c,
     return 0;
 }
 
+/* When sh opened: as its parent closed, or with the stream. */
+static uint64_t api_list_shards_opened_ms(const Eddy__StreamInfo *st, const Eddy__ShardInfo *sh)
+{
+    const Eddy__ShardInfo *p =
+        sh->parent >= 0 && (uint64_t)sh->parent < st->n_shards ? st->shards[sh->parent] : NULL;
+    if (p == NULL || p->index != (uint64_t)sh->parent || p->closed_ms == 0) {
+        return st->created_ms;
+    }
+    return p->closed_ms;
+}
+
+/* Whether sh was open at t_ms. */
+static bool
+api_list_shards_open_at(const Eddy__StreamInfo *st, const Eddy__ShardInfo *sh, uint64_t t_ms)
+{
+    if (api_list_shards_opened_ms(st, sh) > t_ms) {
+        return false;
+    }
+    return api_shard_is_open(sh) || sh->closed_ms == 0 || sh->closed_ms >= t_ms;
+}
+
 static bool api_list_shards_keep(const struct api_list_shards_req *r,
                                  const struct api_list_shards_page *pg,
                                  const Eddy__StreamInfo *st,
-                                 const Eddy__ShardInfo *sh)
+                                 const Eddy__ShardInfo *sh,
+                                 uint64_t horizon_ms)
 {
     char id[API_SHARD_ID_TEXT_MAX];
     api_shard_id(sh->index, id);
@@ -295,11 +320,18 @@ static bool api_list_shards_keep(const struct api_list_shards_req *r,
     case API_SHARD_FILTER_AFTER_SHARD_ID:
         return r->filter_shard_id[0] == '\0' || strcmp(id, r->filter_shard_id) > 0;
     case API_SHARD_FILTER_AT_TRIM_HORIZON:
-        return sh->parent < 0;
+        return api_list_shards_open_at(st, sh, horizon_ms);
     case API_SHARD_FILTER_AT_LATEST:
         return api_shard_is_open(sh);
     case API_SHARD_FILTER_AT_TIMESTAMP:
-        return pg->filter_ts_ms > (int64_t)st->created_ms || sh->parent < 0;
+    case API_SHARD_FILTER_FROM_TIMESTAMP: {
+        uint64_t t_ms =
+            pg->filter_ts_ms > (int64_t)horizon_ms ? (uint64_t)pg->filter_ts_ms : horizon_ms;
+        if (pg->filter == API_SHARD_FILTER_AT_TIMESTAMP) {
+            return api_list_shards_open_at(st, sh, t_ms);
+        }
+        return api_shard_is_open(sh) || sh->closed_ms == 0 || sh->closed_ms >= t_ms;
+    }
     default:
         return true;
     }
@@ -319,9 +351,16 @@ static void api_list_shards_write(struct api_call *c,
     uint32_t shown = 0;
     uint32_t last = 0;
     bool more = false;
-    for (size_t i = 0; i < st->n_shards; i++) {
+    uint64_t now_ms = api_now_ms();
+    uint64_t horizon_ms = api_retention_horizon_ms(&c->ctx->cfg, st, now_ms);
+    if (horizon_ms < st->created_ms) {
+        horizon_ms = st->created_ms;
+    }
+    size_t visible = api_visible_shard_count(st);
+    for (size_t i = 0; i < visible; i++) {
         const Eddy__ShardInfo *sh = st->shards[i];
-        if (!api_list_shards_keep(r, pg, st, sh)) {
+        if (!api_list_shards_keep(r, pg, st, sh, horizon_ms) ||
+            api_shard_is_expired(&c->ctx->cfg, st, sh, now_ms)) {
             continue;
         }
         if (shown == r->max_results) {

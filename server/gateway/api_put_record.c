@@ -1,9 +1,11 @@
 /*
- * PutRecord: StreamName or StreamARN, Data (base64, at most 1 MiB decoded),
+ * PutRecord: StreamName or StreamARN, Data (base64, at most 10 MiB decoded,
+ * and at most the stream's MaxRecordSizeInKiB, 1 MiB unless raised),
  * PartitionKey (1..256 characters), ExplicitHashKey, SequenceNumberFor-
  * Ordering. Routes by MD5(PartitionKey) or ExplicitHashKey to the open shard
  * whose hash range holds it and answers ShardId, SequenceNumber and
- * EncryptionType. Also holds the record members PutRecords shares.
+ * EncryptionType (KMS when the stream is encrypted: the record is stored so
+ * marked). Also holds the record members PutRecords shares.
  *
  * SequenceNumberForOrdering is validated (pattern, then it must be a
  * sequence number in Eddy's layout) but does not change ordering: a shard's
@@ -49,7 +51,7 @@ void api_put_fields_validate(struct validation *v,
     validation_pattern(v, path, &f->hash_key, JSON_PATTERN_HASH_KEY);
     snprintf(path, sizeof(path), "%sdata", prefix);
     validation_not_null(v, path, f->data.present);
-    validation_blob_max(v, path, &f->data, KIN_RECORD_DATA_MAX);
+    validation_blob_max(v, path, &f->data, KIN_RECORD_DATA_LARGE_MAX);
 }
 
 void api_put_fields_move(struct api_put_fields *f, struct api_put_entry *entry)
@@ -166,7 +168,7 @@ static void api_put_record_on_put(void *arg, int status, struct backend_put *rec
     json_out_kv_cstr(&o, "ShardId", id);
     json_out_key(&o, "SequenceNumber");
     json_out_u128(&o, seq);
-    json_out_kv_cstr(&o, "EncryptionType", "NONE");
+    json_out_kv_cstr(&o, "EncryptionType", api_encryption_name(r->kms));
     json_out_obj_end(&o);
     api_respond_out(c, &o);
 }
@@ -194,6 +196,10 @@ static void api_put_record_on_stream(struct api_call *c,
                  c->ctx->cfg.account);
         return;
     }
+    if (!api_records_fit(c, st, &r->entry, 1, false)) {
+        return;
+    }
+    c->req.put_record.kms = backend_stream_is_encrypted(st);
     if (r->entry.has_hash_key && r->entry.hash_key_out_of_range) {
         api_fail(c, API_EX_INVALID_ARGUMENT,
                  "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. "
@@ -214,7 +220,8 @@ static void api_put_record_on_stream(struct api_call *c,
             return;
         }
     }
-    const Eddy__ShardInfo *sh = api_route(st, api_put_entry_hash(&r->entry));
+    u128 hash = api_put_entry_hash(&r->entry);
+    const Eddy__ShardInfo *sh = api_route(st, hash);
     if (sh == NULL) {
         api_fail_code(c, -EDDY_EUNKNOWN, NULL);
         return;
@@ -226,7 +233,7 @@ static void api_put_record_on_stream(struct api_call *c,
     put->data = r->entry.data;
     put->data_len = r->entry.data_len;
     c->op_state = put;
-    backend_put(c->ctx->backend, st, put, 1, api_put_record_on_put, c);
+    api_put_send(c, st, put, &hash, 1, api_put_record_on_put); /* follows a reshard */
 }
 
 void api_put_record_run(struct api_call *c)

@@ -215,7 +215,7 @@ static void api_put_records_write(struct api_call *c, const struct backend_put *
         json_out_obj_end(&o);
     }
     json_out_arr_end(&o);
-    json_out_kv_cstr(&o, "EncryptionType", "NONE");
+    json_out_kv_cstr(&o, "EncryptionType", api_encryption_name(r->kms));
     json_out_obj_end(&o);
     api_respond_out(c, &o);
 }
@@ -256,6 +256,10 @@ static void api_put_records_on_stream(struct api_call *c,
                  c->ctx->cfg.account);
         return;
     }
+    if (!api_records_fit(c, st, r->entries, r->count, true)) {
+        return;
+    }
+    c->req.put_records.kms = backend_stream_is_encrypted(st);
     for (size_t i = 0; i < r->count; i++) {
         if (r->entries[i].has_hash_key && r->entries[i].hash_key_out_of_range) {
             api_fail(c, API_EX_INVALID_ARGUMENT,
@@ -266,10 +270,13 @@ static void api_put_records_on_stream(struct api_call *c,
         }
     }
     struct backend_put *puts = eddy_xcalloc(r->count, sizeof(*puts));
+    u128 *hashes = eddy_xcalloc(r->count, sizeof(*hashes));
     for (size_t i = 0; i < r->count; i++) {
         const struct api_put_entry *en = &r->entries[i];
-        const Eddy__ShardInfo *sh = api_route(st, api_put_entry_hash(en));
+        hashes[i] = api_put_entry_hash(en);
+        const Eddy__ShardInfo *sh = api_route(st, hashes[i]);
         if (sh == NULL) {
+            eddy_free(hashes);
             eddy_free(puts);
             api_fail_code(c, -EDDY_EUNKNOWN, NULL);
             return;
@@ -281,7 +288,8 @@ static void api_put_records_on_stream(struct api_call *c,
         puts[i].data_len = en->data_len;
     }
     c->op_state = puts;
-    backend_put(c->ctx->backend, st, puts, r->count, api_put_records_on_put, c);
+    api_put_send(c, st, puts, hashes, r->count, api_put_records_on_put); /* follows a reshard */
+    eddy_free(hashes);
 }
 
 void api_put_records_run(struct api_call *c)

@@ -589,25 +589,25 @@ static void backend_on_status(struct bop *op, int status, const Eddy__Frame *res
 
 static void create_req_free(Eddy__Frame *f)
 {
-    eddy_free(f->create_stream->name);
-    eddy_free(f->create_stream);
+    eddy__create_stream_req__free_unpacked(f->create_stream, NULL);
     eddy_free(f);
 }
 
 void backend_create_stream(struct backend *b,
-                           const char *name,
-                           uint32_t shard_count,
-                           Eddy__StreamMode mode,
+                           const Eddy__CreateStreamReq *req,
                            backend_status_cb cb,
                            void *arg)
 {
     Eddy__Frame *f = eddy_xmalloc(sizeof(*f));
     eddy__frame__init(f);
-    Eddy__CreateStreamReq *r = eddy_xmalloc(sizeof(*r));
-    eddy__create_stream_req__init(r);
-    r->name = eddy_xstrdup(name);
-    r->shard_count = shard_count;
-    r->mode = mode;
+    /* A deep copy through the wire form: every field of req goes, whatever
+     * fields the message grows. */
+    size_t len = eddy__create_stream_req__get_packed_size(req);
+    uint8_t *buf = eddy_xmalloc(len ? len : 1);
+    eddy__create_stream_req__pack(req, buf);
+    Eddy__CreateStreamReq *r = eddy__create_stream_req__unpack(NULL, len, buf);
+    eddy_free(buf);
+    EDDY_ASSERT(r != NULL);
     f->body_case = EDDY__FRAME__BODY_CREATE_STREAM;
     f->create_stream = r;
     struct status_ctx *c = eddy_xmalloc(sizeof(*c));
@@ -634,6 +634,148 @@ void backend_delete_stream(struct backend *b, const char *name, backend_status_c
     struct status_ctx *c = eddy_xmalloc(sizeof(*c));
     *c = (struct status_ctx){.cb = cb, .arg = arg};
     bop_start(b, 0, f, delete_req_free, backend_on_status, c);
+}
+
+/* ---- settings ---- */
+
+struct update_ctx {
+    backend_update_cb cb;
+    void *arg;
+};
+
+static void update_req_free(Eddy__Frame *f)
+{
+    eddy__update_stream_req__free_unpacked(f->update_stream, NULL);
+    eddy_free(f);
+}
+
+/* The message of a response, NULL when empty. */
+static const char *backend_message(const Eddy__Status *st)
+{
+    return st != NULL && st->message != NULL && st->message[0] != '\0' ? st->message : NULL;
+}
+
+static void backend_on_update(struct bop *op, int status, const Eddy__Frame *resp)
+{
+    struct update_ctx *c = op->ctx;
+    const Eddy__UpdateStreamResp *ur = NULL;
+    if (resp != NULL && resp->body_case == EDDY__FRAME__BODY_UPDATE_STREAM_RESP) {
+        ur = resp->update_stream_resp;
+    } else if (status == 0) {
+        status = -EDDY_EMALFORMED;
+    }
+    if (status == 0 && ur->stream == NULL) {
+        status = -EDDY_EMALFORMED; /* success carries the stream after the change */
+    }
+    if (status == 0 || status == -EDDY_ENOTFOUND) {
+        /* The catalogue changed (or is behind): the next lookup refetches. */
+        op->b->catalog_fetched_ms = 0;
+    }
+    c->cb(c->arg, status, ur != NULL ? backend_message(ur->status) : NULL,
+          ur != NULL ? ur->stream : NULL);
+    eddy_free(c);
+}
+
+void backend_update_stream(struct backend *b,
+                           const Eddy__StreamUpdate *u,
+                           backend_update_cb cb,
+                           void *arg)
+{
+    Eddy__Frame *f = eddy_xmalloc(sizeof(*f));
+    eddy__frame__init(f);
+    Eddy__UpdateStreamReq req = EDDY__UPDATE_STREAM_REQ__INIT;
+    req.update = (Eddy__StreamUpdate *)u;
+    /* A deep copy through the wire form, as for CreateStream. */
+    size_t len = eddy__update_stream_req__get_packed_size(&req);
+    uint8_t *buf = eddy_xmalloc(len ? len : 1);
+    eddy__update_stream_req__pack(&req, buf);
+    Eddy__UpdateStreamReq *r = eddy__update_stream_req__unpack(NULL, len, buf);
+    eddy_free(buf);
+    EDDY_ASSERT(r != NULL);
+    f->body_case = EDDY__FRAME__BODY_UPDATE_STREAM;
+    f->update_stream = r;
+    struct update_ctx *c = eddy_xmalloc(sizeof(*c));
+    *c = (struct update_ctx){.cb = cb, .arg = arg};
+    /* Not idempotent (a retention change resent after it applied finds the
+     * stream UPDATING): an unknown outcome is -EDDY_EUNKNOWN, as for creates. */
+    bop_start(b, 0, f, update_req_free, backend_on_update, c);
+}
+
+struct account_ctx {
+    backend_account_cb cb;
+    void *arg;
+};
+
+static void account_req_free(Eddy__Frame *f)
+{
+    eddy_free(f->update_account->settings);
+    eddy_free(f->update_account);
+    eddy_free(f);
+}
+
+static void backend_on_account(struct bop *op, int status, const Eddy__Frame *resp)
+{
+    struct account_ctx *c = op->ctx;
+    const Eddy__UpdateAccountResp *ar = NULL;
+    if (resp != NULL && resp->body_case == EDDY__FRAME__BODY_UPDATE_ACCOUNT_RESP) {
+        ar = resp->update_account_resp;
+    } else if (status == 0) {
+        status = -EDDY_EMALFORMED;
+    }
+    if (status == 0 && ar->settings == NULL) {
+        status = -EDDY_EMALFORMED;
+    }
+    if (status == 0) {
+        op->b->catalog_fetched_ms = 0;
+    }
+    c->cb(c->arg, status, ar != NULL ? backend_message(ar->status) : NULL,
+          status == 0 ? ar->settings : NULL);
+    eddy_free(c);
+}
+
+void backend_update_account(struct backend *b,
+                            const Eddy__AccountSettings *s,
+                            backend_account_cb cb,
+                            void *arg)
+{
+    Eddy__Frame *f = eddy_xmalloc(sizeof(*f));
+    eddy__frame__init(f);
+    Eddy__UpdateAccountReq *r = eddy_xmalloc(sizeof(*r));
+    eddy__update_account_req__init(r);
+    r->settings = eddy_xmalloc(sizeof(*r->settings));
+    eddy__account_settings__init(r->settings);
+    r->settings->commitment_enabled = s->commitment_enabled;
+    f->body_case = EDDY__FRAME__BODY_UPDATE_ACCOUNT;
+    f->update_account = r;
+    struct account_ctx *c = eddy_xmalloc(sizeof(*c));
+    *c = (struct account_ctx){.cb = cb, .arg = arg};
+    bop_start(b, 0, f, account_req_free, backend_on_account, c);
+}
+
+static void reshard_req_free(Eddy__Frame *f)
+{
+    eddy__reshard_req__free_unpacked(f->reshard, NULL);
+    eddy_free(f);
+}
+
+void backend_reshard(struct backend *b,
+                     const Eddy__ReshardReq *req,
+                     backend_status_cb cb,
+                     void *arg)
+{
+    Eddy__Frame *f = eddy_xmalloc(sizeof(*f));
+    eddy__frame__init(f);
+    size_t len = eddy__reshard_req__get_packed_size(req); /* a deep copy, as for CreateStream */
+    uint8_t *buf = eddy_xmalloc(len ? len : 1);
+    eddy__reshard_req__pack(req, buf);
+    Eddy__ReshardReq *r = eddy__reshard_req__unpack(NULL, len, buf);
+    eddy_free(buf);
+    EDDY_ASSERT(r != NULL);
+    f->body_case = EDDY__FRAME__BODY_RESHARD;
+    f->reshard = r;
+    struct status_ctx *c = eddy_xmalloc(sizeof(*c));
+    *c = (struct status_ctx){.cb = cb, .arg = arg};
+    bop_start(b, 0, f, reshard_req_free, backend_on_status, c);
 }
 
 /* ---- data plane ---- */
@@ -725,6 +867,11 @@ static void backend_put_fail_deferred(void *arg)
     put_finish_one(p);
 }
 
+bool backend_stream_is_encrypted(const Eddy__StreamInfo *stream)
+{
+    return stream->encryption_type != NULL && strcmp(stream->encryption_type, "KMS") == 0;
+}
+
 void backend_put(struct backend *b,
                  const Eddy__StreamInfo *stream,
                  struct backend_put *recs,
@@ -769,6 +916,8 @@ void backend_put(struct backend *b,
         r->group = groups[k];
         r->stream = eddy_xstrdup(stream->name);
         r->stream_created_ms = stream->created_ms;
+        r->encryption =
+            backend_stream_is_encrypted(stream) ? BACKEND_RECORD_KMS : BACKEND_RECORD_NONE;
         r->records = eddy_xcalloc(n, sizeof(*r->records));
         struct put_part *part = eddy_xmalloc(sizeof(*part));
         part->put = p;

@@ -40,13 +40,49 @@ void backend_catalog(struct backend *b, bool fresh, backend_catalog_cb cb, void 
 
 /* message: AWS-ready text for -EDDY_EINUSE and similar, else NULL. */
 typedef void (*backend_status_cb)(void *arg, int status, const char *message);
+/* req is borrowed during the call only (the backend sends a copy). */
 void backend_create_stream(struct backend *b,
-                           const char *name,
-                           uint32_t shard_count,
-                           Eddy__StreamMode mode,
+                           const Eddy__CreateStreamReq *req,
                            backend_status_cb cb,
                            void *arg);
 void backend_delete_stream(struct backend *b, const char *name, backend_status_cb cb, void *arg);
+
+/* One change of a stream's settings (tags, retention, mode, metrics,
+ * encryption, policy, record size, warm throughput), applied by the
+ * coordinator (coordinator/catalog_update.h). u is borrowed for the call
+ * only. status is 0 or a negative Eddy code: -EDDY_ENOTFOUND, -EDDY_EINUSE
+ * (the stream's status refuses it), -EDDY_EINVAL (an argument against the
+ * stream), -EDDY_ELIMIT, -EDDY_EUNKNOWN (the outcome is unknown: not resent),
+ * -EDDY_EUNAVAILABLE. message is AWS's text when the coordinator could word
+ * it without the account (retention rules), else NULL. stream is valid only
+ * during cb: the stream after the change on success, the stream as it is on
+ * -EDDY_EINUSE/-EDDY_EINVAL/-EDDY_ELIMIT, else NULL. After a success the
+ * next catalogue read fetches the changed catalogue. */
+typedef void (*backend_update_cb)(void *arg,
+                                  int status,
+                                  const char *message,
+                                  const Eddy__StreamInfo *stream);
+void backend_update_stream(struct backend *b,
+                           const Eddy__StreamUpdate *u,
+                           backend_update_cb cb,
+                           void *arg);
+/* UpdateAccountSettings: s->commitment_enabled is the status asked for (s
+ * borrowed for the call only). settings (valid only during cb) are the
+ * account's after the change when status is 0. */
+typedef void (*backend_account_cb)(void *arg,
+                                   int status,
+                                   const char *message,
+                                   const Eddy__AccountSettings *settings);
+void backend_update_account(struct backend *b,
+                            const Eddy__AccountSettings *s,
+                            backend_account_cb cb,
+                            void *arg);
+/* SplitShard, MergeShards, UpdateShardCount: answered once the reshard has
+ * begun (the stream UPDATING). req is borrowed during the call only. */
+void backend_reshard(struct backend *b,
+                     const Eddy__ReshardReq *req,
+                     backend_status_cb cb,
+                     void *arg);
 
 /* One record of a put, routed to a shard by the caller. Inputs borrowed
  * until the callback; code and seq are outputs. */
@@ -63,7 +99,16 @@ struct backend_put {
  * arrival_ms: the arrival timestamp stamped on the records. */
 typedef void (*backend_put_cb)(void *arg, int status, struct backend_put *recs, size_t n);
 /* Splits by group, sends in parallel, reassembles in order. stream is
- * borrowed during the call only. */
+ * borrowed during the call only. The records are stored with the stream's
+ * encryption type as stream shows it (backend_stream_is_encrypted). */
+/* A record's encryption as stored and read (PutRecordsReq.encryption,
+ * ReadRecord.encryption in rpc.proto; segment record byte 8). */
+enum backend_record_encryption {
+    BACKEND_RECORD_NONE = 0,
+    BACKEND_RECORD_KMS = 1,
+};
+/* Whether stream's EncryptionType is KMS: records written now are so marked. */
+bool backend_stream_is_encrypted(const Eddy__StreamInfo *stream);
 void backend_put(struct backend *b,
                  const Eddy__StreamInfo *stream,
                  struct backend_put *recs,

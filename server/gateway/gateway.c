@@ -9,6 +9,7 @@
 
 #include "api.h"
 #include "http1.h"
+#include "ratelimit.h"
 
 #include "eddy/alloc.h"
 #include "eddy/assert.h"
@@ -23,6 +24,7 @@ struct gateway {
     struct http_server *http;
     char region[API_REGION_LEN_MAX + 1];
     char account[API_ACCOUNT_ID_LEN + 1];
+    struct limits_profile limits; /* api.limits points here */
     bool closing;
     bool http_closed;
     void (*close_cb)(void *arg);
@@ -43,6 +45,7 @@ static void gateway_maybe_finish(struct gateway *g)
     void (*cb)(void *) = g->close_cb;
     void *arg = g->close_arg;
     LOG_INFO("gateway closed");
+    ratelimit_destroy(g->api.ratelimit);
     eddy_free(g);
     if (cb != NULL) {
         cb(arg);
@@ -102,11 +105,21 @@ int gateway_init(struct gateway **out,
     g->api.backend = backend;
     g->api.cfg.region = g->region;
     g->api.cfg.account = g->account;
+    g->api.cfg.retention_hour_ms = cfg->retention_hour_ms;
     g->api.drained_cb = gateway_on_drained;
+    if (cfg->limits != NULL) {
+        g->limits = *cfg->limits;
+    } else {
+        int known = limits_profile_init(&g->limits, "dev");
+        EDDY_ASSERT(known == 0);
+    }
+    g->api.limits = &g->limits;
+    ratelimit_create(&g->api.ratelimit, &g->limits);
     int rv = http_server_init(&g->http, loop, cfg->host, cfg->port, gateway_on_request, g);
     if (rv != 0) {
         LOG_ERROR("gateway listen failed host=%s port=%d err=%s", cfg->host, cfg->port,
                   eddy_strerror(rv));
+        ratelimit_destroy(g->api.ratelimit);
         eddy_free(g);
         return rv;
     }

@@ -11,12 +11,18 @@
 
 struct backend;
 struct gateway;
+struct limits_profile;
 
 struct gateway_config {
     const char *host;
     int port;
     const char *region;  /* for ARNs, e.g. "us-east-1" */
     const char *account; /* 12 digits, e.g. "000000000000" */
+    /* How many ms one hour of stream retention lasts (closed shards expire
+     * after it); 0: an hour. The coordinator's value (eddyd --retention-hour-ms). */
+    uint64_t retention_hour_ms;
+    /* Service limits (eddy/limits_profile.h), copied; NULL: the dev profile. */
+    const struct limits_profile *limits;
 };
 
 int gateway_init(struct gateway **out,

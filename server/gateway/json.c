@@ -21,8 +21,7 @@
 #define JSON_LIST_HERE "Start of list found where not expected"
 #define JSON_STRUCT_HERE "Start of structure or map found where not expected."
 
-/* Length of the UTF-8 sequence starting at s[i] if it is valid, else 0. */
-static size_t json_utf8_seq(const uint8_t *s, size_t n, size_t i)
+size_t json_utf8_seq(const uint8_t *s, size_t n, size_t i)
 {
     uint8_t c = s[i];
     if (c < 0x80) {
@@ -174,12 +173,18 @@ static int json_container_error(const cJSON *item, struct api_error *e)
     return -EDDY_EMALFORMED;
 }
 
-int json_get_str(const cJSON *obj, const char *key, struct json_str *out, struct api_error *e)
+/* The Java class AWS names for a string item: a CBOR byte string is a byte[]. */
+static const char *json_string_class(const cJSON *item)
 {
-    *out = (struct json_str){0};
-    const cJSON *item = json_member(obj, key);
-    if (item == NULL) {
-        return 0;
+    return (item->type & JSON_ITEM_BYTES) ? "[B" : "java.lang.String";
+}
+
+/* The string check for a value already in hand (not NULL, not null). */
+static int json_str_value(const cJSON *item, struct json_str *out, struct api_error *e)
+{
+    if (item->type & JSON_ITEM_BYTES) {
+        api_error_set(e, API_EX_SERIALIZATION, "class [B can not be converted to an String");
+        return -EDDY_EMALFORMED;
     }
     if (cJSON_IsString(item)) {
         out->present = true;
@@ -198,6 +203,25 @@ int json_get_str(const cJSON *obj, const char *key, struct json_str *out, struct
         return -EDDY_EMALFORMED;
     }
     return json_container_error(item, e);
+}
+
+int json_get_str(const cJSON *obj, const char *key, struct json_str *out, struct api_error *e)
+{
+    *out = (struct json_str){0};
+    const cJSON *item = json_member(obj, key);
+    if (item == NULL) {
+        return 0;
+    }
+    return json_str_value(item, out, e);
+}
+
+int json_item_str(const cJSON *item, struct json_str *out, struct api_error *e)
+{
+    *out = (struct json_str){0};
+    if (item == NULL || cJSON_IsNull(item)) {
+        return 0;
+    }
+    return json_str_value(item, out, e);
 }
 
 int json_get_int(const cJSON *obj, const char *key, struct json_int *out, struct api_error *e)
@@ -226,8 +250,8 @@ int json_get_int(const cJSON *obj, const char *key, struct json_int *out, struct
         return -EDDY_EMALFORMED;
     }
     if (cJSON_IsString(item)) {
-        api_error_set(e, API_EX_SERIALIZATION,
-                      "class java.lang.String can not be converted to an Integer");
+        api_error_set(e, API_EX_SERIALIZATION, "class %s can not be converted to an Integer",
+                      json_string_class(item));
         return -EDDY_EMALFORMED;
     }
     return json_container_error(item, e);
@@ -264,6 +288,10 @@ int json_get_bool(const cJSON *obj, const char *key, struct json_bool *out, stru
     if (cJSON_IsNumber(item)) {
         api_error_set(e, API_EX_SERIALIZATION,
                       JSON_NUMBER_CLASS " can not be converted to an Boolean");
+        return -EDDY_EMALFORMED;
+    }
+    if (item->type & JSON_ITEM_BYTES) {
+        api_error_set(e, API_EX_SERIALIZATION, "class [B can not be converted to an Boolean");
         return -EDDY_EMALFORMED;
     }
     if (cJSON_IsString(item)) {
@@ -371,6 +399,15 @@ int json_get_blob(const cJSON *obj, const char *key, struct json_blob *out, stru
     if (!cJSON_IsString(item)) {
         return json_container_error(item, e);
     }
+    if (item->type & JSON_ITEM_BYTES) {
+        /* Raw bytes from a CBOR body: nothing to decode. */
+        size_t raw_len = (size_t)item->valuedouble;
+        out->present = true;
+        out->data = eddy_xmalloc(raw_len + 1);
+        memcpy(out->data, item->valuestring, raw_len);
+        out->len = raw_len;
+        return 0;
+    }
     const char *s = item->valuestring;
     size_t n = strlen(s);
     int rv = json_blob_check(s, n, e);
@@ -404,7 +441,8 @@ int json_get_timestamp(const cJSON *obj,
         return 0;
     }
     if (cJSON_IsNumber(item)) {
-        double ms = item->valuedouble * 1000.0;
+        /* JSON says epoch seconds; CBOR, like the Java SDK, milliseconds. */
+        double ms = (item->type & JSON_ITEM_MS) ? item->valuedouble : item->valuedouble * 1000.0;
         /* Far outside any real clock; clamped so the cast is defined. */
         const double lim = 9.0e15;
         if (!(ms > -lim)) {
@@ -424,7 +462,8 @@ int json_get_timestamp(const cJSON *obj,
     }
     if (cJSON_IsString(item)) {
         api_error_set(e, API_EX_SERIALIZATION,
-                      "class java.lang.String can not be converted to milliseconds since epoch");
+                      "class %s can not be converted to milliseconds since epoch",
+                      json_string_class(item));
         return -EDDY_EMALFORMED;
     }
     return json_container_error(item, e);

@@ -13,9 +13,9 @@
  * The readers take a member by name from an object; absent and null members
  * read as not present. Strings they return point into the cJSON document.
  * CBOR (application/x-amz-cbor-1.1) plugs in below the readers: its decoder
- * (TODO(cbor issue)) builds the same cJSON document, byte strings turned into
- * base64 text and tag-1 millisecond timestamps into seconds, and json_out
- * grows a CBOR format behind the same calls.
+ * (cbor.c) builds the same cJSON document with two marks on items the readers
+ * honour (JSON_ITEM_BYTES, JSON_ITEM_MS), and json_out has a CBOR format
+ * behind the same calls.
  */
 #ifndef EDDY_GW_JSON_H
 #define EDDY_GW_JSON_H
@@ -31,6 +31,15 @@
 struct api_error;
 
 /* ---- parsing and reading (json.c) ---- */
+
+/* Marks the CBOR decoder puts on items, above cJSON's own type bits (cJSON
+ * tests types with type & 0xFF and frees by IsReference/StringIsConst only).
+ * JSON_ITEM_BYTES: a string item holding raw bytes (a CBOR byte string), its
+ * length in valuedouble: a Blob reads the bytes, a String refuses them.
+ * JSON_ITEM_MS: a number from a CBOR body, which a timestamp reads as epoch
+ * milliseconds (JSON numbers are seconds). */
+#define JSON_ITEM_BYTES (1 << 12)
+#define JSON_ITEM_MS (1 << 13)
 
 struct json_str {
     bool present;
@@ -86,7 +95,13 @@ int json_check_map_of_strings(const cJSON *obj, const char *key, struct api_erro
 /* A list element that must be a structure: 0 with *out the object, or NULL
  * for a null element; -EDDY_EMALFORMED with e set otherwise. */
 int json_item_struct(const cJSON *item, const cJSON **out, struct api_error *e);
+/* A list element that must be a string: 0 with *out set (not present for a
+ * null element); -EDDY_EMALFORMED with e set (json_get_str's texts). */
+int json_item_str(const cJSON *item, struct json_str *out, struct api_error *e);
 
+/* Length of the UTF-8 sequence starting at s[i] (i < n) if it is valid and
+ * shortest-form, else 0. */
+size_t json_utf8_seq(const uint8_t *s, size_t n, size_t i);
 /* Length as Java counts it (UTF-16 code units) of valid UTF-8. */
 size_t json_utf16_len(const char *s, size_t len);
 /* Copies at most cap-1 bytes of s and a NUL; never splits a UTF-8 char. */
@@ -150,16 +165,39 @@ int json_enum_index(const struct json_str *s, const char *const *values, size_t 
 
 #define JSON_OUT_DEPTH_MAX 16
 
+/* What a writer produces. CBOR: maps and arrays of indefinite length (as
+ * AWS and Jackson write them), blobs as byte strings, timestamps as tag 1 and
+ * integer epoch milliseconds (what the Java SDK parses), 128-bit numbers as
+ * text like JSON. */
+enum json_out_format {
+    JSON_OUT_JSON,
+    JSON_OUT_CBOR,
+};
+
 struct json_out {
     struct buf b;
+    enum json_out_format format;
     unsigned depth;
     uint32_t has_items; /* bit d: the container at depth d has a member */
     bool after_key;
     int err; /* first error (-EDDY_ETOOBIG); later calls are no-ops */
+    /* JSON format: offsets of the blobs' opening quotes, in order (owned), so
+     * json_out_to_cbor can tell base64 blobs from text. */
+    size_t *blob_at;
+    size_t blob_count;
+    size_t blob_cap;
 };
 
+/* A JSON writer (json_out_init_format with JSON_OUT_JSON). */
 void json_out_init(struct json_out *o, size_t len_max);
+void json_out_init_format(struct json_out *o, enum json_out_format format, size_t len_max);
 void json_out_free(struct json_out *o);
+/* The CBOR form of a finished JSON document: initialises *cbor (same bound)
+ * and fills it; on failure cbor->err is set. Either way free both. It knows
+ * the writer's grammar, not member names: blobs by their marks, timestamps
+ * as the only numbers with a fraction (a new kind of value needs its CBOR
+ * form here and in the writer, and the test that compares the two). */
+void json_out_to_cbor(const struct json_out *json, struct json_out *cbor);
 void json_out_obj_begin(struct json_out *o);
 void json_out_obj_end(struct json_out *o);
 void json_out_arr_begin(struct json_out *o);
@@ -171,9 +209,10 @@ void json_out_cstr(struct json_out *o, const char *s);
 void json_out_u64(struct json_out *o, uint64_t v);
 void json_out_bool(struct json_out *o, bool v);
 void json_out_null(struct json_out *o);
-/* A blob: base64 text. */
+/* A blob: base64 text (JSON), a byte string (CBOR). */
 void json_out_blob(struct json_out *o, const uint8_t *data, size_t len);
-/* A timestamp: epoch seconds with millisecond precision (e.g. 1459799926.48). */
+/* A timestamp: epoch seconds with millisecond precision (JSON, e.g.
+ * 1459799926.480), tag 1 and integer milliseconds (CBOR). */
 void json_out_timestamp_ms(struct json_out *o, uint64_t ms);
 /* A 128-bit number as a decimal string (sequence numbers, hash keys). */
 void json_out_u128(struct json_out *o, u128 v);

@@ -1,11 +1,14 @@
 /*
- * A bounded writer for JSON response documents (see json.h). Errors are
- * sticky: the first failure (the document outgrew its bound) is kept in
- * o->err and every later call does nothing, so callers write a whole document
- * and check once.
+ * A bounded writer for response documents in JSON or CBOR (see json.h).
+ * Errors are sticky: the first failure (the document outgrew its bound) is
+ * kept in o->err and every later call does nothing, so callers write a whole
+ * document and check once.
  */
 #include "json.h"
 
+#include "cbor.h"
+
+#include "eddy/alloc.h"
 #include "eddy/assert.h"
 #include "eddy/base64.h"
 #include "eddy/errors.h"
@@ -14,18 +17,31 @@
 #include <stdio.h>
 #include <string.h>
 
-void json_out_init(struct json_out *o, size_t len_max)
+void json_out_init_format(struct json_out *o, enum json_out_format format, size_t len_max)
 {
     buf_init(&o->b, len_max);
+    o->format = format;
     o->depth = 0;
     o->has_items = 0;
     o->after_key = false;
     o->err = 0;
+    o->blob_at = NULL;
+    o->blob_count = 0;
+    o->blob_cap = 0;
+}
+
+void json_out_init(struct json_out *o, size_t len_max)
+{
+    json_out_init_format(o, JSON_OUT_JSON, len_max);
 }
 
 void json_out_free(struct json_out *o)
 {
     buf_free(&o->b);
+    eddy_free(o->blob_at);
+    o->blob_at = NULL;
+    o->blob_count = 0;
+    o->blob_cap = 0;
 }
 
 static void json_out_raw(struct json_out *o, const char *s, size_t n)
@@ -33,6 +49,23 @@ static void json_out_raw(struct json_out *o, const char *s, size_t n)
     if (o->err == 0) {
         o->err = buf_append(&o->b, s, n);
     }
+}
+
+static bool json_out_is_cbor(const struct json_out *o)
+{
+    return o->format == JSON_OUT_CBOR;
+}
+
+/* A CBOR head (CBOR format only). */
+static void json_out_head(struct json_out *o, enum cbor_major major, uint64_t v)
+{
+    uint8_t h[CBOR_HEAD_BYTES_MAX];
+    json_out_raw(o, (const char *)h, cbor_head(h, major, v));
+}
+
+static void json_out_byte(struct json_out *o, uint8_t byte)
+{
+    json_out_raw(o, (const char *)&byte, 1);
 }
 
 /* Separator before a value or a key at the current depth. */
@@ -44,20 +77,25 @@ static void json_out_sep(struct json_out *o)
     }
     if (o->depth > 0) {
         uint32_t bit = 1u << o->depth;
-        if (o->has_items & bit) {
+        if ((o->has_items & bit) && !json_out_is_cbor(o)) {
             json_out_raw(o, ",", 1);
         }
         o->has_items |= bit;
     }
 }
 
+/* c: the JSON bracket; CBOR opens an indefinite-length container. */
 static void json_out_open(struct json_out *o, char c)
 {
     json_out_sep(o);
     EDDY_ASSERT(o->depth + 1 < JSON_OUT_DEPTH_MAX);
     o->depth++;
     o->has_items &= ~(1u << o->depth);
-    json_out_raw(o, &c, 1);
+    if (json_out_is_cbor(o)) {
+        json_out_byte(o, c == '{' ? CBOR_MAP_INDEFINITE : CBOR_ARRAY_INDEFINITE);
+    } else {
+        json_out_raw(o, &c, 1);
+    }
 }
 
 static void json_out_close(struct json_out *o, char c)
@@ -65,7 +103,11 @@ static void json_out_close(struct json_out *o, char c)
     EDDY_ASSERT(o->depth > 0);
     EDDY_ASSERT(!o->after_key);
     o->depth--;
-    json_out_raw(o, &c, 1);
+    if (json_out_is_cbor(o)) {
+        json_out_byte(o, CBOR_BREAK);
+    } else {
+        json_out_raw(o, &c, 1);
+    }
 }
 
 void json_out_obj_begin(struct json_out *o)
@@ -92,15 +134,26 @@ void json_out_key(struct json_out *o, const char *key)
 {
     EDDY_ASSERT(!o->after_key);
     json_out_sep(o);
-    json_out_raw(o, "\"", 1);
-    json_out_raw(o, key, strlen(key));
-    json_out_raw(o, "\":", 2);
+    size_t n = strlen(key);
+    if (json_out_is_cbor(o)) {
+        json_out_head(o, CBOR_TEXT, n);
+        json_out_raw(o, key, n);
+    } else {
+        json_out_raw(o, "\"", 1);
+        json_out_raw(o, key, n);
+        json_out_raw(o, "\":", 2);
+    }
     o->after_key = true;
 }
 
 void json_out_str(struct json_out *o, const char *s, size_t len)
 {
     json_out_sep(o);
+    if (json_out_is_cbor(o)) {
+        json_out_head(o, CBOR_TEXT, len);
+        json_out_raw(o, s, len);
+        return;
+    }
     json_out_raw(o, "\"", 1);
     size_t run = 0; /* bytes copied as they are */
     for (size_t i = 0; i < len; i++) {
@@ -145,27 +198,59 @@ void json_out_cstr(struct json_out *o, const char *s)
 
 void json_out_u64(struct json_out *o, uint64_t v)
 {
+    json_out_sep(o);
+    if (json_out_is_cbor(o)) {
+        json_out_head(o, CBOR_UINT, v);
+        return;
+    }
     char text[24];
     int n = snprintf(text, sizeof(text), "%" PRIu64, v);
-    json_out_sep(o);
     json_out_raw(o, text, (size_t)n);
 }
 
 void json_out_bool(struct json_out *o, bool v)
 {
     json_out_sep(o);
+    if (json_out_is_cbor(o)) {
+        json_out_byte(o, v ? CBOR_TRUE : CBOR_FALSE);
+        return;
+    }
     json_out_raw(o, v ? "true" : "false", v ? 4 : 5);
 }
 
 void json_out_null(struct json_out *o)
 {
     json_out_sep(o);
+    if (json_out_is_cbor(o)) {
+        json_out_byte(o, CBOR_NULL);
+        return;
+    }
     json_out_raw(o, "null", 4);
+}
+
+/* Remembers that a blob starts here (JSON format), for json_out_to_cbor. */
+static void json_out_mark_blob(struct json_out *o)
+{
+    if (o->err != 0) {
+        return;
+    }
+    if (o->blob_count == o->blob_cap) {
+        /* Each blob takes two bytes of text at least: bounded by len_max. */
+        o->blob_cap = o->blob_cap ? o->blob_cap * 2 : 16;
+        o->blob_at = eddy_xrealloc(o->blob_at, o->blob_cap * sizeof(*o->blob_at));
+    }
+    o->blob_at[o->blob_count++] = o->b.len;
 }
 
 void json_out_blob(struct json_out *o, const uint8_t *data, size_t len)
 {
     json_out_sep(o);
+    if (json_out_is_cbor(o)) {
+        json_out_head(o, CBOR_BYTES, len);
+        json_out_raw(o, (const char *)data, len);
+        return;
+    }
+    json_out_mark_blob(o);
     json_out_raw(o, "\"", 1);
     size_t n = base64_encoded_len(len);
     if (o->err == 0) {
@@ -181,9 +266,14 @@ void json_out_blob(struct json_out *o, const uint8_t *data, size_t len)
 
 void json_out_timestamp_ms(struct json_out *o, uint64_t ms)
 {
+    json_out_sep(o);
+    if (json_out_is_cbor(o)) {
+        json_out_byte(o, CBOR_TAG_EPOCH);
+        json_out_head(o, CBOR_UINT, ms);
+        return;
+    }
     char text[32];
     int n = snprintf(text, sizeof(text), "%" PRIu64 ".%03u", ms / 1000, (unsigned)(ms % 1000));
-    json_out_sep(o);
     json_out_raw(o, text, (size_t)n);
 }
 
@@ -210,4 +300,16 @@ void json_out_kv_bool(struct json_out *o, const char *key, bool v)
 {
     json_out_key(o, key);
     json_out_bool(o, v);
+}
+
+void json_out_to_cbor(const struct json_out *json, struct json_out *cbor)
+{
+    EDDY_ASSERT(json->format == JSON_OUT_JSON);
+    EDDY_ASSERT(json->depth == 0);
+    json_out_init_format(cbor, JSON_OUT_CBOR, json->b.len_max);
+    cbor->err = json->err;
+    if (cbor->err == 0) {
+        cbor->err =
+            cbor_from_json(json->b.data, json->b.len, json->blob_at, json->blob_count, &cbor->b);
+    }
 }

@@ -30,7 +30,7 @@ static void fuzz_json_request_check_ok(enum api_op op, const union api_req *req)
     switch (op) {
     case API_OP_PUT_RECORD:
         if (req->put_record.entry.data == NULL ||
-            req->put_record.entry.data_len > KIN_RECORD_DATA_MAX) {
+            req->put_record.entry.data_len > KIN_RECORD_DATA_LARGE_MAX) {
             fuzz_json_request_fail("accepted record data out of bounds", op);
         }
         break;
@@ -59,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > FUZZ_JSON_REQUEST_INPUT_MAX) {
         return 0;
     }
-    static const struct api_config cfg = {"us-east-1", "000000000000"};
+    static const struct api_config cfg = {.region = "us-east-1", .account = "000000000000"};
     for (int i = 0; i < API_OP_COUNT_; i++) {
         enum api_op op = (enum api_op)i;
         cJSON *doc = NULL;

@@ -27,13 +27,20 @@ import harness  # noqa: E402
 # Cheap and wide first; the heavy, dedicated-node tests last.
 MODULES = [
     "test_protocol",
+    "test_cbor",
     "test_streams",
     "test_records",
+    "test_settings",
+    "test_settings2",
     "test_cli",
     "test_volume",
+    "test_limits",
     "test_roles",
     "test_crash",
     "test_cluster",
+    "test_retention",
+    "test_reshard",
+    "test_replace",
 ]
 DEFAULT_TIMEOUT_S = 120
 

@@ -13,7 +13,10 @@
 #define KIN_STREAM_ARN_LEN_MAX 2048       /* StreamARN length 1..2048 */
 #define KIN_PARTITION_KEY_LEN_MAX 256     /* PartitionKey length 1..256 */
 #define KIN_RECORD_DATA_MAX (1024 * 1024) /* Data blob up to 1 MiB (default MaxRecordSize) */
-#define KIN_PUT_RECORDS_COUNT_MAX 500     /* PutRecords Records 1..500 */
+/* Data blob up to 10 MiB (model Data max 10485760) on a stream whose
+ * MaxRecordSizeInKiB allows it (1024..10240, API_UpdateMaxRecordSize). */
+#define KIN_RECORD_DATA_LARGE_MAX (10 * 1024 * 1024)
+#define KIN_PUT_RECORDS_COUNT_MAX 500                /* PutRecords Records 1..500 */
 #define KIN_PUT_RECORDS_BYTES_MAX (10 * 1024 * 1024) /* PutRecords request up to 10 MiB */
 #define KIN_GET_RECORDS_LIMIT_MAX 10000              /* GetRecords Limit 1..10000 */
 #define KIN_GET_RECORDS_BYTES_MAX (10 * 1024 * 1024) /* GetRecords returns up to 10 MiB */

@@ -114,6 +114,20 @@ typedef void (*rgroup_change_cb)(void *arg, int status);
  * while one runs fails with -EDDY_EINUSE. -EDDY_ENOTLEADER elsewhere. */
 void rgroup_rejoin(
     struct rgroup *g, uint64_t node_id, const char *raft_addr, rgroup_change_cb cb, void *arg);
+/* On the ready leader: makes node_id a voter and then removes old_id
+ * (replica replacement, docs/adr/0004). node_id is added as a spare and
+ * caught up when it is not a member, promoted when it is not a voter, and
+ * never removed first (unlike rgroup_rejoin: asking again is harmless);
+ * old_id goes once node_id votes. Steps the configuration shows done are
+ * skipped, so status 0 may come at once. When this leader is old_id it
+ * hands leadership away and fails with -EDDY_ENOTLEADER (ask the next
+ * leader). Otherwise the same errors as rgroup_rejoin. */
+void rgroup_replace(struct rgroup *g,
+                    uint64_t node_id,
+                    const char *raft_addr,
+                    uint64_t old_id,
+                    rgroup_change_cb cb,
+                    void *arg);
 /* On the leader: hands leadership to node_id (0: raft picks the most
  * up-to-date voter). */
 void rgroup_transfer(struct rgroup *g, uint64_t node_id, rgroup_change_cb cb, void *arg);

@@ -186,6 +186,44 @@ START_TEST(test_cluster_health_evaluate_two_claims_freshest_wins)
 }
 END_TEST
 
+/* Replica replacement (docs/adr/0004): voters that differ from the
+ * catalogue, and a replica left on a node it was replaced on. */
+START_TEST(test_cluster_health_evaluate_membership_changing)
+{
+    uint32_t voters_ok[] = {3, 1, 2}; /* any order */
+    uint32_t voters_extra[] = {1, 2, 3, 4};
+    Eddy__GroupStatus *lead = &fx.gs[1][1]; /* node 2 leads group 1 */
+    ck_assert(lead->ready);
+    lead->n_voters = 3;
+    lead->voters = voters_ok;
+    health_evaluate(&fx.resp, &fx.h);
+    ck_assert(fx.h.is_healthy);
+    health_free(&fx.h);
+    lead->n_voters = 4;
+    lead->voters = voters_extra;
+    health_evaluate(&fx.resp, &fx.h);
+    ck_assert(!fx.h.is_healthy);
+    ck_assert(!fx.h.groups[1].is_healthy);
+    ck_assert(fx.h.groups[2].is_healthy);
+    ck_assert(has_problem("group 1: membership changing"));
+}
+END_TEST
+
+START_TEST(test_cluster_health_evaluate_stale_replica)
+{
+    uint32_t two[] = {1, 2};
+    fx.gi[1].n_replicas = 2; /* group 2 no longer on node 3 */
+    fx.gi[1].replicas = two;
+    fx.gs[2][2].ready = false;
+    fx.gs[0][2].ready = true; /* node 1 leads it now */
+    health_evaluate(&fx.resp, &fx.h);
+    ck_assert(!fx.h.is_healthy);
+    ck_assert(fx.h.groups[2].is_healthy);
+    ck_assert(has_problem("node 3 still hosts a replica of group 2 it was replaced in"));
+    ck_assert_uint_eq(fx.h.problem_count, 1);
+}
+END_TEST
+
 START_TEST(test_cluster_health_evaluate_many_problems_are_counted)
 {
     for (int n = 0; n < T_NODES; n++) {
@@ -212,6 +250,8 @@ static Suite *cluster_health_suite(void)
     tcase_add_test(tc, test_cluster_health_evaluate_missing_replica_and_no_leader);
     tcase_add_test(tc, test_cluster_health_evaluate_two_claims_freshest_wins);
     tcase_add_test(tc, test_cluster_health_evaluate_many_problems_are_counted);
+    tcase_add_test(tc, test_cluster_health_evaluate_membership_changing);
+    tcase_add_test(tc, test_cluster_health_evaluate_stale_replica);
     suite_add_tcase(s, tc);
     return s;
 }

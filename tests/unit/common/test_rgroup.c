@@ -23,7 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define NODES_MAX 3
+#define NODES_MAX 4 /* three voters and a fourth node that replaces one */
 #define GROUPS_MAX 2
 #define REPLICAS_MAX (NODES_MAX * GROUPS_MAX)
 #define WAIT_MS 10000
@@ -1106,6 +1106,69 @@ START_TEST(test_rgroup_member_change_errors)
 }
 END_TEST
 
+/* A dead voter replaced by a new, empty replica on a fourth node
+ * (docs/adr/0004): added, caught up, promoted, then the dead one removed. */
+START_TEST(test_rgroup_member_replace_dead_voter)
+{
+    open_group(26, 0);
+    int leader = wait_leader(0, 3);
+    propose_many(leader, 100, true);
+    int dead = (leader + 1) % 3;
+    replica_close(dead);
+    node_open(3);
+    replica_open_mode(3, 3, 26, 4, 0, true, true); /* join mode: never bootstraps */
+    struct change_wait w = {0};
+    rgroup_replace(reps[leader].g, 4, nodes[3].addr, (uint64_t)dead + 1, on_change_done, &w);
+    ck_assert(!w.is_done);
+    ck_assert_int_eq(change_wait(&w, WAIT_MS), 0);
+    ck_assert(has_voter(leader, 4));
+    ck_assert(!has_voter(leader, (uint64_t)dead + 1));
+    ck_assert_uint_eq(rgroup_voters(reps[leader].g, NULL, 0), 3);
+    leader = wait_leader(0, 4);
+    propose_many(leader, 50, true);
+    wait_converged(0, 4, leader);
+    ck_assert_uint_eq(reps[3].fsm.restores, 0); /* caught up from the log */
+    /* Asking again (a lost answer) changes nothing. */
+    struct change_wait again = {0};
+    rgroup_replace(reps[leader].g, 4, nodes[3].addr, (uint64_t)dead + 1, on_change_done, &again);
+    ck_assert_int_eq(change_wait(&again, WAIT_MS), 0);
+    ck_assert_uint_eq(rgroup_voters(reps[leader].g, NULL, 0), 3);
+    /* The new member votes: the group survives losing another one. */
+    int other = 0;
+    while (other == leader || other == dead || other == 3) {
+        other++;
+    }
+    replica_close(other);
+    leader = wait_leader(0, 4);
+    propose_many(leader, 20, true);
+    wait_converged(0, 4, leader);
+}
+END_TEST
+
+START_TEST(test_rgroup_member_replace_errors)
+{
+    open_group(27, 0);
+    int leader = wait_leader(0, 3);
+    int follower = (leader + 1) % 3;
+    struct change_wait w[3];
+    memset(w, 0, sizeof(w));
+    /* The new member as the old one, and a follower asked. */
+    rgroup_replace(reps[leader].g, 4, nodes[0].addr, 4, on_change_done, &w[0]);
+    rgroup_replace(reps[follower].g, 4, nodes[0].addr, (uint64_t)leader + 1, on_change_done, &w[1]);
+    ck_assert_int_eq(change_wait(&w[0], WAIT_MS), -EDDY_EINVAL);
+    ck_assert_int_eq(change_wait(&w[1], WAIT_MS), -EDDY_ENOTLEADER);
+    /* The leader is the member to replace: it hands leadership away. */
+    propose_many(leader, 10, true);
+    wait_converged(0, 3, leader);
+    rgroup_replace(reps[leader].g, (uint64_t)follower + 1, nodes[follower].addr,
+                   (uint64_t)leader + 1, on_change_done, &w[2]);
+    ck_assert_int_eq(change_wait(&w[2], WAIT_MS), -EDDY_ENOTLEADER);
+    int next = wait_leader(0, 3);
+    ck_assert_int_ne(next, leader);
+    ck_assert_uint_eq(rgroup_voters(reps[next].g, NULL, 0), 3);
+}
+END_TEST
+
 START_TEST(test_rgroup_member_transfer_moves_leadership)
 {
     open_group(25, 0);
@@ -1228,6 +1291,8 @@ static Suite *rgroup_suite(void)
     tcase_add_test(member, test_rgroup_member_rejoin_from_snapshot);
     tcase_add_test(member, test_rgroup_member_join_mode_waits);
     tcase_add_test(member, test_rgroup_member_change_errors);
+    tcase_add_test(member, test_rgroup_member_replace_dead_voter);
+    tcase_add_test(member, test_rgroup_member_replace_errors);
     tcase_add_test(member, test_rgroup_member_transfer_moves_leadership);
     tcase_add_test(member, test_rgroup_member_transfer_refuses_lagging);
     tcase_add_test(member, test_rgroup_member_hydrating_leader_hands_off);

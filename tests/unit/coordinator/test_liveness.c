@@ -265,6 +265,65 @@ START_TEST(test_liveness_status_one_entry_per_catalogue_node)
 }
 END_TEST
 
+START_TEST(test_liveness_state_dead_for)
+{
+    /* Never heard from: dead for the time past the dead time since the reset. */
+    ck_assert_uint_eq(liveness_dead_for_ms(&live, 1, T_T0_MS + T_DEAD_MS), 0);
+    ck_assert_uint_eq(liveness_dead_for_ms(&live, 1, T_T0_MS + T_DEAD_MS + 5), 5);
+    ck_assert_int_eq(beat(1, T_T0_MS + 1000, 1, 10, NULL), 0);
+    ck_assert_uint_eq(liveness_dead_for_ms(&live, 1, T_T0_MS + 1000 + T_DEAD_MS), 0);
+    ck_assert_uint_eq(liveness_dead_for_ms(&live, 1, T_T0_MS + 1000 + T_DEAD_MS + 700), 700);
+    ck_assert_uint_eq(liveness_dead_for_ms(&live, 1, T_T0_MS), 0); /* clock behind */
+}
+END_TEST
+
+/* GroupStatus.voters kept per report (replica replacement), and left out of
+ * the ClusterStatus answer when there were more than the table keeps. */
+START_TEST(test_liveness_reports_keep_voters)
+{
+    uint32_t few[] = {3, 1, 4};
+    uint32_t many[LIVENESS_VOTERS_MAX + 1];
+    for (unsigned i = 0; i < LIVENESS_VOTERS_MAX + 1; i++) {
+        many[i] = i + 1;
+    }
+    Eddy__GroupStatus gs[2];
+    Eddy__GroupStatus *ptrs[2] = {&gs[0], &gs[1]};
+    for (int g = 0; g < 2; g++) {
+        eddy__group_status__init(&gs[g]);
+        gs[g].group = (uint32_t)g + 1;
+    }
+    gs[0].n_voters = 3;
+    gs[0].voters = few;
+    gs[1].n_voters = LIVENESS_VOTERS_MAX + 1;
+    gs[1].voters = many;
+    Eddy__HeartbeatReq hb = EDDY__HEARTBEAT_REQ__INIT;
+    hb.node = 2;
+    hb.n_groups = 2;
+    hb.groups = ptrs;
+    ck_assert_int_eq(liveness_record(&live, T_T0_MS, &hb), 0);
+    const struct liveness_node *n = liveness_find(&live, 2);
+    const struct liveness_report *r = liveness_report(n, 1);
+    ck_assert_uint_eq(r->voter_count, 3);
+    ck_assert_uint_eq(r->voters[0], 3);
+    ck_assert_uint_eq(r->voters[2], 4);
+    r = liveness_report(n, 2);
+    ck_assert_uint_eq(r->voter_count, LIVENESS_VOTERS_MAX + 1);
+    Eddy__NodeInfo ni = EDDY__NODE_INFO__INIT;
+    ni.id = 2;
+    Eddy__NodeInfo *nptr = &ni;
+    Eddy__Catalog cat = EDDY__CATALOG__INIT;
+    cat.n_nodes = 1;
+    cat.nodes = &nptr;
+    Eddy__ClusterStatusResp resp = EDDY__CLUSTER_STATUS_RESP__INIT;
+    liveness_status_build(&live, &cat, T_T0_MS, &resp);
+    ck_assert_uint_eq(resp.nodes[0]->n_groups, 2);
+    ck_assert_uint_eq(resp.nodes[0]->groups[0]->n_voters, 3);
+    ck_assert_uint_eq(resp.nodes[0]->groups[0]->voters[1], 1);
+    ck_assert_uint_eq(resp.nodes[0]->groups[1]->n_voters, 0); /* did not fit */
+    liveness_status_free(&resp);
+}
+END_TEST
+
 static Suite *liveness_suite(void)
 {
     Suite *s = suite_create("liveness");
@@ -276,6 +335,7 @@ static Suite *liveness_suite(void)
     tcase_add_test(tc, test_liveness_state_clock_behind_heartbeat_is_alive);
     tcase_add_test(tc, test_liveness_state_reset_makes_every_node_unknown);
     tcase_add_test(tc, test_liveness_state_names);
+    tcase_add_test(tc, test_liveness_state_dead_for);
     suite_add_tcase(s, tc);
     tc = tcase_create("reports");
     tcase_add_checked_fixture(tc, setup, teardown);
@@ -284,6 +344,7 @@ static Suite *liveness_suite(void)
     tcase_add_test(tc, test_liveness_reports_unsorted_input_is_sorted);
     tcase_add_test(tc, test_liveness_reports_bad_heartbeats_change_nothing);
     tcase_add_test(tc, test_liveness_table_full_replaces_least_recent);
+    tcase_add_test(tc, test_liveness_reports_keep_voters);
     suite_add_tcase(s, tc);
     tc = tcase_create("status");
     tcase_add_checked_fixture(tc, setup, teardown);

@@ -1,7 +1,8 @@
 /*
  * Unit tests for server/join.c: the bootstrap-or-join verdict, the probe
  * against fake peers (RPC servers answering NodeStatus the way a node
- * would), and the JoinGroup retries that follow leader hints.
+ * would), the JoinGroup retries that follow leader hints, the rejoin and
+ * replacement phases of a group (docs/adr/0004), and the catalogue fetch.
  */
 #include "join.h"
 
@@ -24,6 +25,14 @@
 #define FAKES_MAX 2
 
 static uv_loop_t loop;
+/* Keeps the loop ticking while a test waits, also once the join stopped
+ * its own timer (it has nothing left to do). */
+static uv_timer_t keepalive;
+
+static void on_keepalive(uv_timer_t *t)
+{
+    (void)t;
+}
 
 static int free_port(void)
 {
@@ -81,6 +90,11 @@ struct fake {
     unsigned status_calls;
     uint32_t last_join_node;
     char last_join_address[64];
+    uint32_t join_replaces[8]; /* JoinGroupReq.replaces of the acknowledged calls, in order */
+    unsigned join_acks;
+    uint64_t catalog_version; /* GetCatalog: answered with this version; 0: -EDDY_ENOTLEADER */
+    uint32_t catalog_hint;
+    unsigned catalog_calls;
 };
 
 static struct fake fakes[FAKES_MAX];
@@ -110,12 +124,43 @@ static void fake_node_status(struct fake *f, struct rpc_call *call)
     rpc_call_reply(call, &out);
 }
 
+static void fake_get_catalog(struct fake *f, struct rpc_call *call)
+{
+    f->catalog_calls++;
+    if (f->catalog_version == 0) {
+        rpc_reply_error(call, -EDDY_ENOTLEADER, f->catalog_hint, NULL);
+        return;
+    }
+    uint32_t replicas[] = {1, 3};
+    Eddy__GroupInfo gi = EDDY__GROUP_INFO__INIT;
+    gi.id = 4;
+    gi.n_replicas = 2;
+    gi.replicas = replicas;
+    Eddy__GroupInfo *gptr = &gi;
+    Eddy__Catalog cat = EDDY__CATALOG__INIT;
+    cat.version = f->catalog_version;
+    cat.n_groups = 1;
+    cat.groups = &gptr;
+    Eddy__Status st = EDDY__STATUS__INIT;
+    Eddy__GetCatalogResp resp = EDDY__GET_CATALOG_RESP__INIT;
+    resp.status = &st;
+    resp.catalog = &cat;
+    Eddy__Frame out = EDDY__FRAME__INIT;
+    out.body_case = EDDY__FRAME__BODY_CATALOG;
+    out.catalog = &resp;
+    rpc_call_reply(call, &out);
+}
+
 static void fake_on_call(void *data, struct rpc_call *call)
 {
     struct fake *f = data;
     const Eddy__Frame *req = rpc_call_request(call);
     if (req->body_case == EDDY__FRAME__BODY_NODE_STATUS) {
         fake_node_status(f, call);
+        return;
+    }
+    if (req->body_case == EDDY__FRAME__BODY_GET_CATALOG) {
+        fake_get_catalog(f, call);
         return;
     }
     ck_assert_int_eq(req->body_case, EDDY__FRAME__BODY_JOIN_GROUP);
@@ -129,6 +174,10 @@ static void fake_on_call(void *data, struct rpc_call *call)
     } else if (f->join_code != 0) {
         rpc_reply_error(call, f->join_code, f->join_hint, NULL);
     } else {
+        if (f->join_acks < 8) {
+            f->join_replaces[f->join_acks] = req->join_group->replaces;
+        }
+        f->join_acks++;
         rpc_reply_ok(call);
     }
 }
@@ -202,6 +251,8 @@ static void setup(void)
     log_set_level(LOG_LEVEL_WARN);
     log_init_from_env();
     ck_assert_int_eq(uv_loop_init(&loop), 0);
+    ck_assert_int_eq(uv_timer_init(&loop, &keepalive), 0);
+    ck_assert_int_eq(uv_timer_start(&keepalive, on_keepalive, 10, 10), 0);
     memset(fakes, 0, sizeof(fakes));
     for (int i = 0; i < FAKES_MAX; i++) {
         fakes[i].node_id = (uint32_t)i + 2;
@@ -218,6 +269,7 @@ static void setup(void)
 
 static void teardown(void)
 {
+    uv_close((uv_handle_t *)&keepalive, NULL);
     if (j != NULL) {
         closes_pending++;
         join_close(j, on_closed, NULL);
@@ -302,7 +354,7 @@ START_TEST(test_join_pure_init_errors)
     struct join *out = NULL;
     ck_assert_int_eq(join_init(&out, &loop, &cfg), -EDDY_EINVAL);
     cfg.node_id = 2;
-    cfg.group_count = 0;
+    cfg.groups = NULL; /* groups to wait for, but no list */
     ck_assert_int_eq(join_init(&out, &loop, &cfg), -EDDY_EINVAL);
     ck_assert_ptr_null(out);
 }
@@ -420,6 +472,127 @@ START_TEST(test_join_group_survives_a_dead_peer)
 }
 END_TEST
 
+/* A rejoin, then the replaced member's removal, both through the leader. */
+START_TEST(test_join_group_rejoin_then_replace)
+{
+    fakes[0].join_code = -EDDY_ENOTHOSTED; /* hosts other groups only */
+    fake_start(0);
+    fake_start(1);
+    join_open(3);
+    join_group(j, 1);
+    join_group_replace(j, 1, 9);
+    ck_assert(join_group_is_pending(j, 1));
+    ck_assert_uint_eq(join_groups_pending(j), 1);
+    ck_assert(run_until(pred_groups_done, NULL, WAIT_MS));
+    ck_assert(!join_group_is_pending(j, 1));
+    ck_assert_uint_eq(fakes[1].join_acks, 2);
+    ck_assert_uint_eq(fakes[1].join_replaces[0], 0);
+    ck_assert_uint_eq(fakes[1].join_replaces[1], 9);
+    /* Asking again after it is done asks again: only the removal now. */
+    join_group_replace(j, 1, 9);
+    ck_assert_uint_eq(join_groups_pending(j), 1);
+    ck_assert(run_until(pred_groups_done, NULL, WAIT_MS));
+    ck_assert_uint_eq(fakes[1].join_acks, 3);
+    ck_assert_uint_eq(fakes[1].join_replaces[2], 9);
+}
+END_TEST
+
+START_TEST(test_join_group_cancel)
+{
+    fakes[1].join_code = -EDDY_ENOTLEADER; /* never a leader */
+    fake_start(1);
+    join_open(3);
+    join_group(j, 1);
+    join_group_replace(j, 2, 9);
+    run_for(500);
+    ck_assert_uint_eq(join_groups_pending(j), 2);
+    join_group_cancel(j, 1);
+    join_group_cancel(j, 2);
+    join_group_cancel(j, 3); /* never asked: nothing to do */
+    ck_assert(!join_group_is_pending(j, 1));
+    ck_assert(run_until(pred_groups_done, NULL, WAIT_MS));
+    unsigned calls = fakes[1].join_calls;
+    run_for(500);
+    ck_assert_uint_le(fakes[1].join_calls, calls + 2); /* calls in flight at most */
+    ck_assert_uint_eq(fakes[1].join_acks, 0);
+}
+END_TEST
+
+/* --- catalogue --- */
+
+static uint64_t catalog_seen_version;
+static unsigned catalog_seen_calls;
+
+static void on_catalog(void *arg, const Eddy__Catalog *cat)
+{
+    ck_assert_ptr_eq(arg, &catalog_seen_version);
+    catalog_seen_calls++;
+    catalog_seen_version = cat->version;
+    ck_assert_uint_eq(cat->n_groups, 1);
+    ck_assert_uint_eq(cat->groups[0]->id, 4);
+    ck_assert_uint_eq(cat->groups[0]->n_replicas, 2);
+}
+
+static bool pred_catalog_seen(void *ctx)
+{
+    (void)ctx;
+    return catalog_seen_calls > 0;
+}
+
+START_TEST(test_join_catalog_follows_hint)
+{
+    catalog_seen_calls = 0;
+    catalog_seen_version = 0;
+    fakes[0].catalog_hint = 3; /* a follower: node 3 leads */
+    fakes[1].catalog_version = 42;
+    fake_start(0);
+    fake_start(1);
+    join_open(3);
+    join_fetch_catalog(j, on_catalog, &catalog_seen_version);
+    ck_assert_uint_eq(catalog_seen_calls, 0);
+    ck_assert(run_until(pred_catalog_seen, NULL, WAIT_MS));
+    ck_assert_uint_eq(catalog_seen_version, 42);
+    run_for(300);
+    ck_assert_uint_eq(catalog_seen_calls, 1);
+}
+END_TEST
+
+START_TEST(test_join_catalog_waits_for_a_leader)
+{
+    catalog_seen_calls = 0;
+    fake_start(1); /* node 2 is down, node 3 knows no leader yet */
+    join_open(3);
+    join_fetch_catalog(j, on_catalog, &catalog_seen_version);
+    run_for(1200);
+    ck_assert_uint_eq(catalog_seen_calls, 0);
+    ck_assert_uint_ge(fakes[1].catalog_calls, 1);
+    fakes[1].catalog_version = 7;
+    ck_assert(run_until(pred_catalog_seen, NULL, WAIT_MS));
+    ck_assert_uint_eq(catalog_seen_version, 7);
+}
+END_TEST
+
+START_TEST(test_join_probe_without_groups)
+{
+    /* A node with no coordinator role waits for no group's leader. */
+    fakes[1].shows_cluster = true;
+    fake_start(1);
+    struct join_peer peers[] = {{.node_id = 1, .rpc_address = self_rpc},
+                                {.node_id = 3, .rpc_address = fakes[1].addr}};
+    struct join_config cfg = {
+        .node_id = 1,
+        .raft_address = "127.0.0.1:7001",
+        .peers = peers,
+        .peer_count = 2,
+        .group_count = 0,
+    };
+    ck_assert_int_eq(join_init(&j, &loop, &cfg), 0);
+    join_probe(j, on_probe, &probe_done);
+    ck_assert(run_until(pred_probe_done, NULL, WAIT_MS));
+    ck_assert(probe_exists);
+}
+END_TEST
+
 static Suite *join_suite(void)
 {
     Suite *s = suite_create("join");
@@ -448,7 +621,17 @@ static Suite *join_suite(void)
     tcase_add_checked_fixture(group, setup, teardown);
     tcase_add_test(group, test_join_group_follows_hints);
     tcase_add_test(group, test_join_group_survives_a_dead_peer);
+    tcase_add_test(group, test_join_group_rejoin_then_replace);
+    tcase_add_test(group, test_join_group_cancel);
     suite_add_tcase(s, group);
+
+    TCase *catalog = tcase_create("catalog");
+    tcase_set_timeout(catalog, 30);
+    tcase_add_checked_fixture(catalog, setup, teardown);
+    tcase_add_test(catalog, test_join_catalog_follows_hint);
+    tcase_add_test(catalog, test_join_catalog_waits_for_a_leader);
+    tcase_add_test(catalog, test_join_probe_without_groups);
+    suite_add_tcase(s, catalog);
 
     return s;
 }

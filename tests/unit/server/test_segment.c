@@ -352,7 +352,7 @@ START_TEST(test_segment_roundtrip_size_bounds)
     ck_assert_int_eq(seg_store_append(s, &r), -EDDY_ETOOBIG);
     r.partition_key_len = KIN_PARTITION_KEY_LEN_MAX;
     r.data = t_data;
-    r.data_len = KIN_RECORD_DATA_MAX + 1;
+    r.data_len = KIN_RECORD_DATA_LARGE_MAX + 1; /* refused before data is read */
     ck_assert_int_eq(seg_store_append(s, &r), -EDDY_ETOOBIG);
     ck_assert(seg_store_last_seq(s) == t_seq(1));
     t_append(s, 2, 10);
