@@ -14,7 +14,9 @@
  *                    outside g hosting the fewest replicas (ties: lowest
  *                    id), and the catalogue gets g's replicas with Y in
  *                    X's place (set_replicas). At most one at a time: none
- *                    is picked while a group is in transition.
+ *                    is picked while a group is in transition that an alive
+ *                    replica can move on (a group whose new member died
+ *                    before joining is stuck, and qualifies again).
  *   host             a group in transition (its catalogue replicas differ
  *                    from its leader's voters): the first alive catalogue
  *                    replica that is no voter is asked to host it

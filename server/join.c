@@ -8,9 +8,11 @@
  *
  * Lifecycle: RUNNING -> CLOSING -> freed once the timer and every client
  * closed and no call is outstanding. A task goes WAITING -> INFLIGHT ->
- * WAITING (retry) or DONE.
+ * WAITING (retry) or DONE, and from DONE to WAITING when asked again. The
+ * catalogue fetch is join_catalog.c; the struct is in join_internal.h.
  */
 #include "join.h"
+#include "join_internal.h"
 
 #include "eddy/alloc.h"
 #include "eddy/assert.h"
@@ -25,130 +27,16 @@
 #include <stdio.h>
 #include <string.h>
 
-#define JOIN_PEERS_MAX 16
-#define JOIN_GROUPS_MAX 1024       /* above CONFIG_GROUPS_MAX + 1 */
-#define JOIN_TICK_MS 50            /* the timer's period while there is work */
-#define JOIN_PROBE_TIMEOUT_MS 1000 /* one NodeStatus call */
-#define JOIN_PROBE_INTERVAL_MS 300 /* between probe rounds */
-#define JOIN_RETRY_MS_MIN 100      /* first back-off, and the delay after a hint */
-#define JOIN_RETRY_MS_MAX 2000     /* back-off bound */
-#define JOIN_LOG_EVERY_MS 5000     /* repeated failures are logged this often */
-#define JOIN_LOG_FIRST_ATTEMPTS 3  /* the first failures are all logged */
-#define JOIN_TASKS_INFLIGHT_MAX 8  /* groups asked at once */
-/* The leader answers once its rejoin finished or timed out. */
-#define JOIN_CALL_TIMEOUT_MS (RGROUP_REJOIN_TIMEOUT_MS + 5000)
-
-enum join_state { JOIN_RUNNING, JOIN_CLOSING, JOIN_STATE_COUNT };
-
-/* OFF -> ASKING -> (RESTING -> ASKING)* -> DONE */
-enum join_probe_step {
-    JOIN_PROBE_OFF,
-    JOIN_PROBE_ASKING,  /* a round's calls are out */
-    JOIN_PROBE_RESTING, /* no verdict yet: the next round is due at round_next_ms */
-    JOIN_PROBE_DONE,
-    JOIN_PROBE_STEP_COUNT
-};
-
 static const bool join_probe_transitions[JOIN_PROBE_STEP_COUNT][JOIN_PROBE_STEP_COUNT] = {
     [JOIN_PROBE_OFF] = {[JOIN_PROBE_ASKING] = true},
     [JOIN_PROBE_ASKING] = {[JOIN_PROBE_RESTING] = true, [JOIN_PROBE_DONE] = true},
     [JOIN_PROBE_RESTING] = {[JOIN_PROBE_ASKING] = true},
 };
 
-enum join_task_state {
-    JOIN_TASK_WAITING,
-    JOIN_TASK_INFLIGHT,
-    JOIN_TASK_DONE,
-    JOIN_TASK_STATE_COUNT
-};
-
 static const bool join_task_transitions[JOIN_TASK_STATE_COUNT][JOIN_TASK_STATE_COUNT] = {
     [JOIN_TASK_WAITING] = {[JOIN_TASK_INFLIGHT] = true, [JOIN_TASK_DONE] = true},
     [JOIN_TASK_INFLIGHT] = {[JOIN_TASK_WAITING] = true, [JOIN_TASK_DONE] = true},
     [JOIN_TASK_DONE] = {[JOIN_TASK_WAITING] = true}, /* asked again */
-};
-
-struct join_conn {
-    uint64_t node_id;
-    char *rpc_address;
-    struct rpc_client *client; /* made on first use */
-};
-
-struct join_task {
-    struct join_task *next;
-    uint32_t group;
-    enum join_task_state state;
-    /* What is left to ask, in this order: a rejoin (JoinGroupReq with
-     * replaces 0: the replica started with no data), then the removal of
-     * the member this one replaces (replaces != 0). */
-    bool is_rejoin;
-    uint32_t replaces;
-    bool is_cancelled; /* join_group_cancel while in flight: the reply is ignored */
-    uint64_t target;   /* node to ask next (a leader hint); 0: the peers in turn */
-    unsigned turn;     /* next peer in turn */
-    uint32_t backoff_ms;
-    uint64_t next_at_ms;
-    uint64_t started_ms;
-    uint64_t logged_ms;
-    unsigned attempts;
-};
-
-/* One call in flight; the task (if any) outlives it (tasks are freed with
- * the join only). */
-struct join_call {
-    struct join *j;
-    struct join_task *task; /* NULL: a probe call */
-    uint64_t node_id;       /* asked node */
-    unsigned round;         /* probe round */
-};
-
-struct join {
-    uv_loop_t *loop;
-    enum join_state state;
-    uint64_t node_id;
-    char *raft_address;
-    unsigned peer_count;                    /* this node included */
-    struct join_conn conns[JOIN_PEERS_MAX]; /* the other peers */
-    unsigned conn_count;
-    uv_timer_t timer;
-    bool is_timer_on;
-
-    /* Probe. */
-    join_probe_cb probe_cb;
-    void *probe_arg;
-    enum join_probe_step probe;
-    unsigned round;          /* current round, from 1 */
-    unsigned round_waiting;  /* calls of the round not answered yet */
-    unsigned round_answered; /* peers that answered */
-    bool is_seen;            /* an answer showed the cluster (never reset) */
-    uint32_t *groups;        /* hosted groups */
-    bool *is_group_led;      /* by position in groups: an answer showed a ready leader */
-    unsigned group_count;
-    unsigned groups_led;
-    uint64_t round_next_ms;
-    uint64_t probe_logged_ms;
-
-    /* Groups. */
-    struct join_task *tasks;
-    unsigned tasks_inflight;
-    unsigned tasks_pending;
-
-    /* The catalogue (join_fetch_catalog). */
-    join_catalog_cb catalog_cb;
-    void *catalog_arg;
-    bool is_catalog_inflight;
-    uint64_t catalog_target; /* a leader hint; 0: the peers in turn */
-    unsigned catalog_turn;
-    uint32_t catalog_backoff_ms;
-    uint64_t catalog_next_ms;
-    unsigned catalog_attempts;
-    uint8_t *catalog_bytes; /* an answer's catalogue, packed, until the tick hands it over */
-    size_t catalog_len;
-
-    unsigned calls_inflight;
-    unsigned closes_pending;
-    join_close_cb close_cb;
-    void *close_arg;
 };
 
 /* ---- pure parts ---- */
@@ -295,7 +183,7 @@ void join_close(struct join *j, join_close_cb cb, void *arg)
 static void join_on_tick(uv_timer_t *timer);
 
 /* Runs the timer until no work is left (join_on_tick stops it). */
-static void join_wake(struct join *j)
+void join_wake(struct join *j)
 {
     if (j->state == JOIN_RUNNING && !j->is_timer_on) {
         j->is_timer_on = true;
@@ -303,7 +191,7 @@ static void join_wake(struct join *j)
     }
 }
 
-static struct join_conn *join_conn_find(struct join *j, uint64_t node_id)
+struct join_conn *join_conn_find(struct join *j, uint64_t node_id)
 {
     for (unsigned i = 0; i < j->conn_count; i++) {
         if (j->conns[i].node_id == node_id) {
@@ -315,12 +203,12 @@ static struct join_conn *join_conn_find(struct join *j, uint64_t node_id)
 
 /* Sends f to node; cb gets a struct join_call (eddy_xcalloc'd, freed by
  * the callback). Returns false when no client could be made. */
-static bool join_call_send(struct join *j,
-                           struct join_conn *c,
-                           Eddy__Frame *f,
-                           uint32_t timeout_ms,
-                           struct join_task *task,
-                           rpc_response_cb cb)
+bool join_call_send(struct join *j,
+                    struct join_conn *c,
+                    Eddy__Frame *f,
+                    uint32_t timeout_ms,
+                    struct join_task *task,
+                    rpc_response_cb cb)
 {
     if (c->client == NULL) {
         int rv = rpc_client_init(&c->client, j->loop, c->rpc_address);
@@ -342,7 +230,7 @@ static bool join_call_send(struct join *j,
 }
 
 /* Frees call; true when the join still runs and the answer matters. */
-static bool join_call_end(struct join_call *call)
+bool join_call_end(struct join_call *call)
 {
     struct join *j = call->j;
     EDDY_ASSERT(j->calls_inflight > 0);
@@ -737,106 +625,6 @@ bool join_group_is_pending(const struct join *j, uint32_t group)
 unsigned join_groups_pending(const struct join *j)
 {
     return j->tasks_pending;
-}
-
-/* ---- the catalogue ---- */
-
-static void join_on_catalog_reply(void *arg, int status, const Eddy__Frame *resp)
-{
-    struct join_call *call = arg;
-    struct join *j = call->j;
-    uint64_t node_id = call->node_id;
-    if (!join_call_end(call)) {
-        return;
-    }
-    EDDY_ASSERT(j->is_catalog_inflight);
-    j->is_catalog_inflight = false;
-    uint64_t now = uv_now(j->loop);
-    const Eddy__Status *st = status == 0 ? rpc_frame_status(resp) : NULL;
-    int code = status != 0 ? status : st != NULL ? st->code : -EDDY_EMALFORMED;
-    if (code == 0 && resp->body_case == EDDY__FRAME__BODY_CATALOG &&
-        resp->catalog->catalog != NULL) {
-        /* Kept packed: the tick decodes it and calls back, outside this
-         * client's callback. */
-        j->catalog_len = eddy__catalog__get_packed_size(resp->catalog->catalog);
-        j->catalog_bytes = eddy_xmalloc(j->catalog_len ? j->catalog_len : 1);
-        eddy__catalog__pack(resp->catalog->catalog, j->catalog_bytes);
-        LOG_INFO("join: catalogue v%" PRIu64 " from node=%" PRIu64 " after %u attempt(s)",
-                 resp->catalog->catalog->version, node_id, j->catalog_attempts);
-        return;
-    }
-    uint64_t hint = code == -EDDY_ENOTLEADER && st != NULL ? st->leader_node : 0;
-    if (hint != 0 && hint != node_id && hint != j->node_id && join_conn_find(j, hint) != NULL) {
-        j->catalog_target = hint;
-        j->catalog_next_ms = now + JOIN_RETRY_MS_MIN;
-        return;
-    }
-    if (j->catalog_attempts <= JOIN_LOG_FIRST_ATTEMPTS) {
-        LOG_INFO("join: no catalogue from node=%" PRIu64 ": %s; asking again", node_id,
-                 eddy_strerror(code == 0 ? -EDDY_EMALFORMED : code));
-    }
-    j->catalog_target = 0;
-    j->catalog_turn++;
-    j->catalog_next_ms = now + j->catalog_backoff_ms;
-    j->catalog_backoff_ms = j->catalog_backoff_ms * 2 > JOIN_RETRY_MS_MAX
-                                ? JOIN_RETRY_MS_MAX
-                                : j->catalog_backoff_ms * 2;
-}
-
-/* Hands an answer over, or asks the next peer when due. The callback may
- * close the join. */
-static void join_catalog_tick(struct join *j, uint64_t now)
-{
-    if (j->catalog_cb == NULL || j->state != JOIN_RUNNING) {
-        return;
-    }
-    if (j->catalog_bytes != NULL) {
-        Eddy__Catalog *cat = eddy__catalog__unpack(NULL, j->catalog_len, j->catalog_bytes);
-        eddy_free(j->catalog_bytes);
-        j->catalog_bytes = NULL;
-        EDDY_ASSERT(cat != NULL); /* packed by this process a moment ago */
-        join_catalog_cb cb = j->catalog_cb;
-        j->catalog_cb = NULL;
-        cb(j->catalog_arg, cat);
-        eddy__catalog__free_unpacked(cat, NULL);
-        return;
-    }
-    if (j->is_catalog_inflight || now < j->catalog_next_ms || j->conn_count == 0) {
-        return;
-    }
-    struct join_conn *c = j->catalog_target != 0 ? join_conn_find(j, j->catalog_target) : NULL;
-    if (c == NULL) {
-        c = &j->conns[j->catalog_turn % j->conn_count];
-    }
-    Eddy__GetCatalogReq req = EDDY__GET_CATALOG_REQ__INIT;
-    Eddy__Frame f = EDDY__FRAME__INIT;
-    f.body_case = EDDY__FRAME__BODY_GET_CATALOG;
-    f.get_catalog = &req;
-    j->catalog_attempts++;
-    j->is_catalog_inflight = true;
-    if (!join_call_send(j, c, &f, JOIN_PROBE_TIMEOUT_MS, NULL, join_on_catalog_reply)) {
-        j->is_catalog_inflight = false;
-        j->catalog_turn++;
-        j->catalog_next_ms = now + JOIN_RETRY_MS_MIN;
-    }
-}
-
-void join_fetch_catalog(struct join *j, join_catalog_cb cb, void *arg)
-{
-    EDDY_ASSERT(j->state == JOIN_RUNNING);
-    EDDY_ASSERT(j->catalog_cb == NULL);
-    EDDY_ASSERT(cb != NULL);
-    j->catalog_cb = cb;
-    j->catalog_arg = arg;
-    j->catalog_target = 0;
-    j->catalog_turn = (unsigned)(j->node_id % (j->conn_count ? j->conn_count : 1));
-    j->catalog_backoff_ms = JOIN_RETRY_MS_MIN;
-    j->catalog_next_ms = 0;
-    j->catalog_attempts = 0;
-    if (j->conn_count == 0) {
-        LOG_WARN("join: no other peer to ask for the catalogue");
-    }
-    join_wake(j);
 }
 
 static void join_on_tick(uv_timer_t *timer)

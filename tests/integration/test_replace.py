@@ -20,6 +20,9 @@ catch-up, raft_assign voter, raft_remove of the dead one).
      64 MiB segment file) loses a replica: the new one can only get the data
      by InstallSnapshot and hydration from the others; its segment files end
      equal to theirs and the stream reads back whole.
+  d. The node killed is the coordinator leader: the next leader, which
+     knows nothing of liveness yet, calls it dead and replaces it all the
+     same.
 
 `eddy cluster status` is the view of the cluster throughout (its health
 includes "the leader's voters equal the catalogue's replicas" and "no node
@@ -341,6 +344,29 @@ class ReplaceTest(unittest.TestCase):
                          sorted(acked.items()), "the 1-shard stream read back differs")
         info("group %d re-replicated with hydration %.1fs after the SIGKILL; segments equal on %r"
              % (gbig, took, [n.name for n in replicas]))
+
+    # -- d ------------------------------------------------------------------
+
+    def test_d_coordinator_leader_replaced(self):
+        cl = self.cluster
+        name = unique_name("rc")
+        create_stream_active(retrier(cl), name, 8)
+        load = PutLoad(cl.endpoints(), name, writers=2, batch=50, max_batches=5,
+                       time_limit_s=60).start()
+        self.assertTrue(load.join(90), "a writer is stuck")
+        st = cluster_status(cl)
+        victim = cl.node(st["coord_leader"])
+        groups = [g for g, grp in st["groups"].items() if victim.node_id in grp["replicas"]]
+        self.assertTrue(groups, st["text"])
+        self.kill_and_wait_replaced(victim, groups)
+        st = cluster_status(cl)
+        self.assertNotEqual(st["coord_leader"], victim.node_id, st["text"])
+        rest = [n for n in cl.nodes if n is not victim]
+        check_load(self, load, read_all(retrier(cl, rest), name), "after the replacement")
+        victim.start()
+        self.wait_for(lambda s: s["healthy"], 90, "a healthy cluster with %s back" % victim.name)
+        self.assertEqual([g for g in hosted_groups(victim)
+                          if victim.node_id not in st["groups"][g]["replicas"]], [])
 
 
 if __name__ == "__main__":
