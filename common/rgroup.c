@@ -9,8 +9,11 @@
  *
  * Lifecycle: INITED -> STARTED -> [DRAINING ->] CLOSING -> freed, or
  * INITED -> CLOSING.
- * The group is freed once raft_close has called back and both handles have
- * closed; raft_uv and the transport are released then, as raft_uv requires.
+ * CLOSING stops both handles and calls raft_close. Once raft has called
+ * back, the poll handle is closed, and from its close callback the idle
+ * handle; the group (raft_uv and the transport with it, as raft_uv
+ * requires) is freed from that second close callback. See
+ * rgroup_on_io_closed for why it waits two closing rounds of the loop.
  *
  * Facts about 0.15 this file relies on (src/replication.c, src/client.c,
  * src/convert.c, src/snapshot.c of v0.15.0; struct raft is public there):
@@ -33,6 +36,17 @@
  *   appended as leader is stored or RGROUP_CLOSE_DRAIN_MS passed.
  * - fsm->restore() takes ownership of buf->base only when it returns 0.
  * - Entries must be a multiple of 8 bytes (notes/raft-0.15.md item 1).
+ * - raft_uv can call its io close callback twice (cowsql/raft#45,
+ *   canonical/raft#341): the close callback of an open segment's writer is
+ *   not among the things raft_uv waits for, yet it ends by asking whether
+ *   to call back. When the segment's finalize work is done before the
+ *   loop's closing round, the tick timer's close callback calls back and
+ *   the writer's, later in the same round, calls back again: raft's
+ *   ioCloseCb then frees r->address, the log and the configuration twice
+ *   (about 1 SIGTERM in 30 on a single node; every time in
+ *   test_rgroup_single_close_after_finalize). rgroup_on_io_closed absorbs
+ *   the repeat, and the group, raft_uv with it, stays allocated until that
+ *   writer close has run.
  */
 #include "eddy/rgroup.h"
 #include "rgroup_internal.h"
@@ -273,7 +287,8 @@ static void rgroup_defer(struct rgroup *g, struct rgroup_prop *prop, int status)
 void rgroup_defer_start(struct rgroup *g)
 {
     if (g->state != RGROUP_CLOSING) {
-        uv_idle_start(&g->defer, rgroup_on_defer); /* closed once CLOSING */
+        /* Stays stopped once CLOSING: rgroup_finish_close runs what is due. */
+        uv_idle_start(&g->defer, rgroup_on_defer);
     }
 }
 
@@ -555,6 +570,8 @@ static void rgroup_on_poll(uv_timer_t *timer)
 
 /* --- lifecycle --- */
 
+static void rgroup_io_close(struct raft_io *io, raft_io_close_cb cb);
+
 /* mkdir -p, blocking: called once per replica at start-up. */
 static int rgroup_mkdir_p(const char *dir)
 {
@@ -701,6 +718,8 @@ int rgroup_init(struct rgroup **out,
     }
     raft_uv_set_segment_size(&g->io, cfg->segment_bytes ? cfg->segment_bytes : RAFT_SEGMENT_BYTES);
     raft_uv_set_connect_retry_delay(&g->io, RAFT_CONNECT_RETRY_MS);
+    g->uv_io_close = g->io.close;
+    g->io.close = rgroup_io_close;
     rgroup_fsm_bind(g);
     /* raft_init runs the raft_uv probes and the transport's init; it is the
      * last step that can fail, and leaves no handle behind when it does. */
@@ -718,7 +737,6 @@ int rgroup_init(struct rgroup **out,
     EDDY_ASSERT(rv == 0);
     g->poll.data = g;
     g->defer.data = g;
-    g->handles_open = 2;
     *out = g;
     return 0;
 
@@ -843,11 +861,11 @@ uint32_t rgroup_id(const struct rgroup *g)
     return g->group_id;
 }
 
-static void rgroup_maybe_finish_close(struct rgroup *g)
+/* The last step of a close: raft and raft_uv are done, and so is every
+ * handle raft_uv closed before it called back. */
+static void rgroup_finish_close(struct rgroup *g)
 {
-    if (g->handles_open > 0 || !g->is_raft_closed) {
-        return;
-    }
+    EDDY_ASSERT(g->is_raft_closed);
     raft_uv_close(&g->io);
     rmux_transport_close(&g->transport);
     raft_configuration_close(&g->conf);
@@ -879,26 +897,63 @@ static void rgroup_maybe_finish_close(struct rgroup *g)
     }
 }
 
-static void rgroup_on_handle_close(uv_handle_t *handle)
+static void rgroup_on_defer_closed(uv_handle_t *handle)
+{
+    rgroup_finish_close(handle->data);
+}
+
+/* One closing round after raft called back: every handle closed before
+ * then has closed by now, so closing the idle handle from here puts the
+ * free after all of them (libuv runs the handles closed during one round
+ * in the next, the most recently closed first). */
+static void rgroup_on_poll_closed(uv_handle_t *handle)
 {
     struct rgroup *g = handle->data;
-    EDDY_ASSERT(g->handles_open > 0);
-    g->handles_open--;
-    rgroup_maybe_finish_close(g);
+    uv_close((uv_handle_t *)&g->defer, rgroup_on_defer_closed);
 }
 
 static void rgroup_on_raft_close(struct raft *r)
 {
     struct rgroup *g = r->data;
+    EDDY_ASSERT(!g->is_raft_closed);
     g->is_raft_closed = true;
-    rgroup_maybe_finish_close(g);
+    uv_close((uv_handle_t *)&g->poll, rgroup_on_poll_closed);
+}
+
+/* raft_uv's io close callback; forwards the first call to raft only. A
+ * repeat comes from an open segment's writer close (see the top of this
+ * file), which reads raft_uv's state and this group's transport. The
+ * writer's handles were closed before raft_uv first called back, so they
+ * have all closed two closing rounds later (rgroup_on_poll_closed), when
+ * the group is freed. */
+static void rgroup_on_io_closed(struct raft_io *io)
+{
+    struct rgroup *g = container_of(io, struct rgroup, io);
+    g->io_close_calls++;
+    if (g->io_close_calls > 1) {
+        LOG_DEBUG("rgroup raft_uv close callback repeated group=%u calls=%u", (unsigned)g->group_id,
+                  g->io_close_calls);
+        return;
+    }
+    g->io_close_cb(io); /* raft's ioCloseCb: ends in rgroup_on_raft_close */
+}
+
+/* Installed as io.close, so raft_close reaches raft_uv through here. */
+static void rgroup_io_close(struct raft_io *io, raft_io_close_cb cb)
+{
+    struct rgroup *g = container_of(io, struct rgroup, io);
+    EDDY_ASSERT(g->io_close_cb == NULL);
+    g->io_close_cb = cb;
+    g->uv_io_close(io, rgroup_on_io_closed);
 }
 
 static void rgroup_close_raft(struct rgroup *g)
 {
     rgroup_set_state(g, RGROUP_CLOSING);
-    uv_close((uv_handle_t *)&g->poll, rgroup_on_handle_close);
-    uv_close((uv_handle_t *)&g->defer, rgroup_on_handle_close);
+    /* Stopped, not closed: rgroup_on_raft_close closes them, so that the
+     * group outlives raft_uv's own handles (rgroup_on_poll_closed). */
+    uv_timer_stop(&g->poll);
+    uv_idle_stop(&g->defer);
     /* Fails pending apply and barrier requests synchronously (EUNKNOWN). */
     raft_close(&g->raft, rgroup_on_raft_close);
 }

@@ -51,8 +51,12 @@ struct rgroup {
     struct raft raft;
     uv_timer_t poll;
     uv_idle_t defer;
-    unsigned handles_open;
     bool is_raft_closed;
+    /* raft_uv's close and the callback raft gave it: rgroup sits between
+     * them so raft's callback runs once (rgroup.c, rgroup_io_close). */
+    void (*uv_io_close)(struct raft_io *io, raft_io_close_cb cb);
+    raft_io_close_cb io_close_cb;
+    unsigned io_close_calls;
 
     /* Leadership. */
     bool is_ready;

@@ -659,7 +659,7 @@ static int catalog_update_check_full(const Eddy__Catalog *cat,
         !catalog_stream_name_is_valid(u->name, strnlen(u->name, KIN_STREAM_NAME_LEN_MAX + 1))) {
         return -EDDY_EINVAL;
     }
-    struct catalog_update_rule rule;
+    struct catalog_update_rule rule = {0};
     if (!catalog_update_rule_of(u->change_case, &rule)) {
         return -EDDY_EMALFORMED;
     }
@@ -770,7 +770,7 @@ int catalog_update_apply(Eddy__Catalog *cat,
     if (rv != 0) {
         return rv;
     }
-    struct catalog_update_rule rule;
+    struct catalog_update_rule rule = {0};
     (void)catalog_update_rule_of(u->change_case, &rule);
     if (rule.sets_updating) {
         EDDY_ASSERT(s->status == EDDY__STREAM_STATUS__STREAM_ACTIVE);

@@ -819,6 +819,36 @@ START_TEST(test_rgroup_single_close_fails_pending)
 }
 END_TEST
 
+#define CLOSE_STALL_US 20000 /* longer than raft_uv's finalize of a small segment */
+
+static void on_close_stall(uv_prepare_t *prepare)
+{
+    (void)prepare;
+    usleep(CLOSE_STALL_US);
+}
+
+/* raft_uv 0.15 calls its close callback once more when an open segment's
+ * writer closes after everything it tracks is done (cowsql/raft#45):
+ * raft's ioCloseCb then freed r->address twice. Stalling each loop
+ * iteration before its poll phase lets the segment's finalize finish on the
+ * threadpool first, which made every close here hit it. */
+START_TEST(test_rgroup_single_close_after_finalize)
+{
+    static uv_prepare_t stall;
+    node_open(0);
+    ck_assert_int_eq(uv_prepare_init(&loop, &stall), 0);
+    for (int round = 0; round < 3; round++) {
+        replica_open(0, 0, 11, 1, 0, round == 0);
+        wait_leader(0, 1);
+        propose_many(0, 20, true);
+        ck_assert_int_eq(uv_prepare_start(&stall, on_close_stall), 0);
+        replica_close(0);
+        ck_assert_int_eq(uv_prepare_stop(&stall), 0);
+    }
+    uv_close((uv_handle_t *)&stall, NULL);
+}
+END_TEST
+
 START_TEST(test_rgroup_cluster_close_leader_with_pending)
 {
     for (int i = 0; i < 3; i++) {
@@ -1270,6 +1300,7 @@ static Suite *rgroup_suite(void)
     tcase_add_test(single, test_rgroup_restart_replays_log);
     tcase_add_test(single, test_rgroup_snapshot_restore_round_trip);
     tcase_add_test(single, test_rgroup_single_close_fails_pending);
+    tcase_add_test(single, test_rgroup_single_close_after_finalize);
     tcase_add_test(single, test_rgroup_single_too_big);
     tcase_add_test(single, test_rgroup_single_init_errors);
     suite_add_tcase(s, single);
