@@ -50,9 +50,12 @@
 #define RPC_REFUSE_LOG_INTERVAL_MS 1000 /* refused connections are logged at most this often */
 #define RPC_HOST_LEN_MAX 255            /* DNS name length limit (RFC 1035 2.3.4) */
 #define RPC_ID_BUCKETS RPC_INFLIGHT_MAX
-/* Frame body field numbers: requests in [10, 30), responses from 30 up. */
+/* Frame body field numbers: requests in [10, 30), responses in [30, 41);
+ * from 41 on they come in pairs, an odd request and its response after it
+ * (the first ranges are full). */
 #define RPC_REQUEST_FIELD_MIN 10
 #define RPC_RESPONSE_FIELD_MIN 30
+#define RPC_PAIRED_FIELD_MIN 41
 
 static_assert((RPC_ID_BUCKETS & (RPC_ID_BUCKETS - 1)) == 0, "id buckets are a power of two");
 static_assert(RPC_FRAME_BYTES_MAX <= UINT32_MAX, "a frame length fits the 4-byte prefix");
@@ -144,12 +147,20 @@ void rpc_frame_free(Eddy__Frame *f)
 
 static bool rpc_frame_is_request(const Eddy__Frame *f)
 {
-    return f->body_case >= RPC_REQUEST_FIELD_MIN && f->body_case < RPC_RESPONSE_FIELD_MIN;
+    int n = (int)f->body_case;
+    if (n >= RPC_PAIRED_FIELD_MIN) {
+        return (n - RPC_PAIRED_FIELD_MIN) % 2 == 0;
+    }
+    return n >= RPC_REQUEST_FIELD_MIN && n < RPC_RESPONSE_FIELD_MIN;
 }
 
 static bool rpc_frame_is_response(const Eddy__Frame *f)
 {
-    return f->body_case >= RPC_RESPONSE_FIELD_MIN;
+    int n = (int)f->body_case;
+    if (n >= RPC_PAIRED_FIELD_MIN) {
+        return (n - RPC_PAIRED_FIELD_MIN) % 2 == 1;
+    }
+    return n >= RPC_RESPONSE_FIELD_MIN;
 }
 
 /* ---- shared I/O helpers ---- */

@@ -21,6 +21,7 @@ void rpc_reply_error(struct rpc_call *call, int code, uint64_t leader_node, cons
     Eddy__UpdateAccountResp ua = EDDY__UPDATE_ACCOUNT_RESP__INIT;
     Eddy__ReshardResp rs = EDDY__RESHARD_RESP__INIT;
     Eddy__CloseShardsResp cl = EDDY__CLOSE_SHARDS_RESP__INIT;
+    Eddy__ConsumerResp co = EDDY__CONSUMER_RESP__INIT;
     switch (rpc_call_request(call)->body_case) {
     case EDDY__FRAME__BODY_GET_CATALOG:
         cat.status = &st;
@@ -72,6 +73,11 @@ void rpc_reply_error(struct rpc_call *call, int code, uint64_t leader_node, cons
         resp.body_case = EDDY__FRAME__BODY_CLOSE_SHARDS_RESP;
         resp.close_shards_resp = &cl;
         break;
+    case EDDY__FRAME__BODY_CONSUMER:
+        co.status = &st;
+        resp.body_case = EDDY__FRAME__BODY_CONSUMER_RESP;
+        resp.consumer_resp = &co;
+        break;
     default:
         ack.status = &st;
         resp.body_case = EDDY__FRAME__BODY_ACK;
@@ -117,6 +123,8 @@ const Eddy__Status *rpc_frame_status(const Eddy__Frame *f)
         return f->reshard_resp->status;
     case EDDY__FRAME__BODY_CLOSE_SHARDS_RESP:
         return f->close_shards_resp->status;
+    case EDDY__FRAME__BODY_CONSUMER_RESP:
+        return f->consumer_resp->status;
     default:
         return NULL;
     }

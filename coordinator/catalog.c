@@ -6,6 +6,7 @@
  * snapshots are bytes from the disk: they are validated, never asserted on.
  */
 #include "catalog.h"
+#include "catalog_consumer.h"
 #include "catalog_group.h"
 #include "catalog_reshard.h"
 #include "catalog_update.h"
@@ -91,10 +92,13 @@ static const bool catalog_status_allowed[CATALOG_STATUS_COUNT][CATALOG_STATUS_CO
             [EDDY__STREAM_STATUS__STREAM_UPDATING] = true,
             [EDDY__STREAM_STATUS__STREAM_DELETING] = true,
         },
+    /* DeleteStream of an UPDATING stream is accepted, as AWS accepts it of a
+     * CREATING one: the pending reshard or settings change is abandoned. */
     [EDDY__STREAM_STATUS__STREAM_UPDATING] =
         {
             [EDDY__STREAM_STATUS__STREAM_UPDATING] = true,
             [EDDY__STREAM_STATUS__STREAM_ACTIVE] = true,
+            [EDDY__STREAM_STATUS__STREAM_DELETING] = true,
         },
     [EDDY__STREAM_STATUS__STREAM_DELETING] =
         {
@@ -272,7 +276,10 @@ static bool catalog_stream_is_valid(const Eddy__StreamInfo *s, const Eddy__Catal
     if (s->n_shards == 0 || s->n_shards > COORD_SHARDS_MAX) {
         return false;
     }
-    if (!catalog_update_settings_are_valid(s)) {
+    if (s->n_scaling_ms > COORD_SCALING_CALLS_MAX) {
+        return false; /* COORD_STREAM_INFO_BYTES_MAX counts no more */
+    }
+    if (!catalog_update_settings_are_valid(s) || !catalog_consumers_are_valid(s)) {
         return false;
     }
     for (size_t i = 0; i < s->n_shards; i++) {
@@ -428,6 +435,8 @@ uint64_t catalog_time_floor_ms(const struct catalog *c)
         if (s->status_changed_ms > floor_ms) {
             floor_ms = s->status_changed_ms;
         }
+        uint64_t consumers_ms = catalog_consumers_time_floor_ms(s);
+        floor_ms = consumers_ms > floor_ms ? consumers_ms : floor_ms;
     }
     return floor_ms;
 }
@@ -474,7 +483,8 @@ static int catalog_apply_create(struct catalog *c, Eddy__StreamInfo **sp, uint64
     if (!catalog_is_initialized(c)) {
         return -EDDY_EUNAVAILABLE;
     }
-    if (!catalog_stream_is_valid(s, cat) || !catalog_new_shards_are_valid(s)) {
+    if (!catalog_stream_is_valid(s, cat) || !catalog_new_shards_are_valid(s) ||
+        s->n_consumers != 0) {
         return -EDDY_EINVAL;
     }
     if (catalog_stream_pos(c, s->name) != SIZE_MAX) {
@@ -531,12 +541,15 @@ catalog_apply_set_status(struct catalog *c, const Eddy__SetStreamStatus *op, uin
     if (s->status == op->status) {
         return 0; /* a retried proposal: nothing changes, no new version */
     }
-    if (catalog_reshard_is_pending(s)) {
-        return -EDDY_EINUSE; /* only the reshard's finish ends its UPDATING */
+    if (catalog_reshard_is_pending(s) && op->status != EDDY__STREAM_STATUS__STREAM_DELETING) {
+        return -EDDY_EINUSE; /* only the reshard's finish (or a delete) ends its UPDATING */
     }
     s->status = op->status;
     s->status_changed_ms = now_ms;
     s->settings_updating = false; /* whatever UPDATING was for, it is over */
+    if (op->status == EDDY__STREAM_STATUS__STREAM_DELETING) {
+        (void)catalog_consumers_delete_all(s, now_ms); /* they go with the stream */
+    }
     c->cat->version++;
     return 0;
 }
@@ -602,6 +615,9 @@ int catalog_apply(struct catalog *c, const uint8_t *buf, size_t len, int *result
         break;
     case EDDY__CATALOG_ENTRY__OP_SET_ACCOUNT:
         rv = catalog_update_account_apply(c->cat, e->set_account, e->now_ms, &catalog_pb_allocator);
+        break;
+    case EDDY__CATALOG_ENTRY__OP_CONSUMER:
+        rv = catalog_consumer_apply(c->cat, e->consumer, e->now_ms, &catalog_pb_allocator);
         break;
     default:
         rv = -EDDY_EMALFORMED;

@@ -12,8 +12,13 @@
  * status is an accepted no-op so retried proposals are harmless):
  *
  *   (create) -> CREATING -> ACTIVE <-> UPDATING
- *                  |          |
- *                  +------> DELETING -> (remove)
+ *                  |          |           |
+ *                  +------> DELETING <----+
+ *                              |
+ *                           (remove)
+ *
+ * UPDATING -> DELETING abandons a pending reshard (its children are dropped
+ * with the stream) or settings change.
  *
  * Lifecycle of the object: catalog_create -> catalog_apply/restore* ->
  * catalog_destroy. Single-threaded (the loop thread of the coordinator group).
@@ -50,9 +55,11 @@ void catalog_destroy(struct catalog *c);
  *   -EDDY_EUNAVAILABLE create before init
  *   -EDDY_EINVAL       an invalid stream, node, group or status
  *   -EDDY_ELIMIT       COORD_STREAMS_MAX or COORD_SHARDS_MAX would be passed
- *   -EDDY_ENOTFOUND    set_status/remove of an unknown stream (or incarnation)
+ *   -EDDY_ENOTFOUND    set_status/remove of an unknown stream (or incarnation);
+ *                      set_replicas of an unknown group (catalog_group.h)
  *   -EDDY_EINUSE       a transition the table forbids; remove unless DELETING
- * update_stream and set_account give the codes catalog_update.h lists.
+ * update_stream and set_account give the codes catalog_update.h lists,
+ * consumer those of catalog_consumer.h.
  * Returns -ENOMEM (catalogue unchanged) when out of memory. */
 int catalog_apply(struct catalog *c, const uint8_t *buf, size_t len, int *result);
 

@@ -17,6 +17,9 @@
 #include <errno.h>
 #include <string.h>
 
+static_assert(CATALOG_SCALING_CALLS_MAX == COORD_SCALING_CALLS_MAX,
+              "the encoded size bound counts every remembered call");
+
 /* ---- lineage lookups ---- */
 
 /* Position of the shard numbered index, SIZE_MAX when absent. */

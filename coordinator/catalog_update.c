@@ -93,7 +93,7 @@ static void catalog_update_str_free(ProtobufCAllocator *a, char *s)
 
 /* Replaces *field with a copy of value ("" shares protobuf-c's empty string).
  * -ENOMEM with *field unchanged. */
-static int catalog_update_str_set(ProtobufCAllocator *a, char **field, const char *value)
+int catalog_update_str_set(ProtobufCAllocator *a, char **field, const char *value)
 {
     char *copy = (char *)protobuf_c_empty_string;
     if (value[0] != '\0') {
@@ -119,7 +119,7 @@ static bool catalog_update_tag_is_valid(const Eddy__Tag *t)
     return k >= 1 && k <= COORD_TAG_KEY_BYTES_MAX && v <= COORD_TAG_VALUE_BYTES_MAX;
 }
 
-static size_t catalog_update_tag_bytes(const Eddy__Tag *t)
+size_t catalog_update_tag_bytes(const Eddy__Tag *t)
 {
     return strlen(t->key) + strlen(catalog_update_str(t->value)) + CATALOG_UPDATE_TAG_OVERHEAD;
 }
@@ -182,7 +182,7 @@ void catalog_update_tags_normalize(Eddy__Tag **tags, size_t *n)
 }
 
 /* The tag list an add carries is well formed. */
-static bool catalog_update_tag_list_is_valid(const Eddy__TagList *l)
+bool catalog_update_tag_list_is_valid(const Eddy__TagList *l)
 {
     if (l == NULL || l->n_tags == 0 || l->n_tags > COORD_TAGS_PER_UPDATE_MAX) {
         return false;
@@ -195,24 +195,31 @@ static bool catalog_update_tag_list_is_valid(const Eddy__TagList *l)
     return true;
 }
 
-/* The stream's tag count and settings bytes after adding l. */
-static void catalog_update_tags_after_add(const Eddy__StreamInfo *s,
-                                          const Eddy__TagList *l,
-                                          size_t *count,
-                                          size_t *bytes)
+size_t catalog_update_tag_set_bytes(Eddy__Tag *const *tags, size_t n)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        bytes += catalog_update_tag_bytes(tags[i]);
+    }
+    return bytes;
+}
+
+/* The tag count and tag bytes of the set tags[0..n) after adding l. */
+static void catalog_update_tags_after_add(
+    Eddy__Tag *const *tags, size_t n, const Eddy__TagList *l, size_t *count, size_t *bytes)
 {
     size_t idx[COORD_TAGS_PER_UPDATE_MAX];
     size_t m = catalog_update_tags_order(l->tags, l->n_tags, idx);
-    *count = s->n_tags;
-    *bytes = catalog_update_settings_bytes(s);
+    *count = n;
+    *bytes = catalog_update_tag_set_bytes(tags, n);
     for (size_t j = 0; j < m; j++) {
         const Eddy__Tag *t = l->tags[idx[j]];
-        size_t pos = catalog_update_tag_find(s->tags, s->n_tags, t->key);
+        size_t pos = catalog_update_tag_find(tags, n, t->key);
         *bytes += catalog_update_tag_bytes(t);
         if (pos == SIZE_MAX) {
             (*count)++;
         } else {
-            *bytes -= catalog_update_tag_bytes(s->tags[pos]);
+            *bytes -= catalog_update_tag_bytes(tags[pos]);
         }
     }
 }
@@ -236,15 +243,19 @@ static Eddy__Tag *catalog_update_tag_new(ProtobufCAllocator *a, const Eddy__Tag 
     return t;
 }
 
-static int
-catalog_update_tags_add(Eddy__StreamInfo *s, const Eddy__TagList *l, ProtobufCAllocator *a)
+int catalog_update_tag_set_add(Eddy__Tag ***tags,
+                               size_t *n_tags,
+                               const Eddy__TagList *l,
+                               ProtobufCAllocator *a)
 {
     size_t idx[COORD_TAGS_PER_UPDATE_MAX];
     Eddy__Tag *made[COORD_TAGS_PER_UPDATE_MAX];
     size_t m = catalog_update_tags_order(l->tags, l->n_tags, idx);
     size_t count;
     size_t bytes;
-    catalog_update_tags_after_add(s, l, &count, &bytes);
+    Eddy__Tag **old = *tags;
+    size_t n_old = *n_tags;
+    catalog_update_tags_after_add(old, n_old, l, &count, &bytes);
     EDDY_ASSERT(count <= COORD_TAGS_MAX);
     Eddy__Tag **out = a->alloc(a->allocator_data, count * sizeof(*out));
     if (out == NULL) {
@@ -265,25 +276,25 @@ catalog_update_tags_add(Eddy__StreamInfo *s, const Eddy__TagList *l, ProtobufCAl
     size_t i = 0;
     size_t j = 0;
     size_t k = 0;
-    while (i < s->n_tags || j < m) {
-        int cmp = i == s->n_tags ? 1 : j == m ? -1 : strcmp(s->tags[i]->key, made[j]->key);
+    while (i < n_old || j < m) {
+        int cmp = i == n_old ? 1 : j == m ? -1 : strcmp(old[i]->key, made[j]->key);
         if (cmp < 0) {
-            out[k++] = s->tags[i++];
+            out[k++] = old[i++];
             continue;
         }
         if (cmp == 0) {
-            eddy__tag__free_unpacked(s->tags[i++], a);
+            eddy__tag__free_unpacked(old[i++], a);
         }
         out[k++] = made[j++];
     }
     EDDY_ASSERT(k == count);
-    a->free(a->allocator_data, s->tags);
-    s->tags = out;
-    s->n_tags = count;
+    a->free(a->allocator_data, old);
+    *tags = out;
+    *n_tags = count;
     return 0;
 }
 
-static bool catalog_update_key_list_is_valid(const Eddy__TagKeys *l)
+bool catalog_update_key_list_is_valid(const Eddy__TagKeys *l)
 {
     if (l == NULL || l->n_keys == 0 || l->n_keys > COORD_TAG_KEYS_PER_UPDATE_MAX) {
         return false;
@@ -307,15 +318,19 @@ static bool catalog_update_key_listed(const Eddy__TagKeys *l, const char *key)
     return false;
 }
 
-/* Removes the listed keys; keys the stream lacks are ignored, as on AWS. */
-static int
-catalog_update_tags_remove(Eddy__StreamInfo *s, const Eddy__TagKeys *l, ProtobufCAllocator *a)
+/* Removes the listed keys; keys the set lacks are ignored, as on AWS. */
+int catalog_update_tag_set_remove(Eddy__Tag ***tags,
+                                  size_t *n_tags,
+                                  const Eddy__TagKeys *l,
+                                  ProtobufCAllocator *a)
 {
+    Eddy__Tag **old = *tags;
+    size_t n_old = *n_tags;
     size_t keep = 0;
-    for (size_t i = 0; i < s->n_tags; i++) {
-        keep += !catalog_update_key_listed(l, s->tags[i]->key);
+    for (size_t i = 0; i < n_old; i++) {
+        keep += !catalog_update_key_listed(l, old[i]->key);
     }
-    if (keep == s->n_tags) {
+    if (keep == n_old) {
         return 0;
     }
     Eddy__Tag **out = NULL;
@@ -326,17 +341,17 @@ catalog_update_tags_remove(Eddy__StreamInfo *s, const Eddy__TagKeys *l, Protobuf
         }
     }
     size_t k = 0;
-    for (size_t i = 0; i < s->n_tags; i++) {
-        if (catalog_update_key_listed(l, s->tags[i]->key)) {
-            eddy__tag__free_unpacked(s->tags[i], a);
+    for (size_t i = 0; i < n_old; i++) {
+        if (catalog_update_key_listed(l, old[i]->key)) {
+            eddy__tag__free_unpacked(old[i], a);
         } else {
-            out[k++] = s->tags[i];
+            out[k++] = old[i];
         }
     }
     EDDY_ASSERT(k == keep);
-    a->free(a->allocator_data, s->tags);
-    s->tags = out;
-    s->n_tags = keep;
+    a->free(a->allocator_data, old);
+    *tags = out;
+    *n_tags = keep;
     return 0;
 }
 
@@ -471,36 +486,60 @@ catalog_update_budget(const Eddy__Catalog *cat, const Eddy__StreamInfo *s, size_
     return total + after_bytes > COORD_SETTINGS_BYTES_MAX ? -EDDY_ELIMIT : 0;
 }
 
+int catalog_update_tag_set_check(Eddy__Tag *const *tags,
+                                 size_t n,
+                                 const Eddy__TagList *add,
+                                 const Eddy__TagKeys *remove,
+                                 bool *changes,
+                                 size_t *bytes_after)
+{
+    EDDY_ASSERT((add == NULL) != (remove == NULL));
+    *changes = false;
+    *bytes_after = catalog_update_tag_set_bytes(tags, n);
+    if (remove != NULL) {
+        if (!catalog_update_key_list_is_valid(remove)) {
+            return -EDDY_EINVAL;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (catalog_update_key_listed(remove, tags[i]->key)) {
+                *changes = true;
+                *bytes_after -= catalog_update_tag_bytes(tags[i]);
+            }
+        }
+        return 0;
+    }
+    if (!catalog_update_tag_list_is_valid(add)) {
+        return -EDDY_EINVAL;
+    }
+    size_t count;
+    catalog_update_tags_after_add(tags, n, add, &count, bytes_after);
+    if (count > COORD_TAGS_MAX) {
+        return -EDDY_EINVAL; /* AWS: InvalidArgumentException, "cannot have more than" */
+    }
+    for (size_t i = 0; i < add->n_tags && !*changes; i++) {
+        const Eddy__Tag *t = add->tags[i];
+        size_t pos = catalog_update_tag_find(tags, n, t->key);
+        *changes = pos == SIZE_MAX ||
+                   strcmp(catalog_update_str(tags[pos]->value), catalog_update_str(t->value));
+    }
+    return 0;
+}
+
 static int catalog_update_check_tags(const Eddy__Catalog *cat,
                                      const Eddy__StreamInfo *s,
                                      const Eddy__StreamUpdate *u,
                                      bool *changes)
 {
-    if (u->change_case == EDDY__STREAM_UPDATE__CHANGE_REMOVE_TAGS) {
-        if (!catalog_update_key_list_is_valid(u->remove_tags)) {
-            return -EDDY_EINVAL;
-        }
-        for (size_t i = 0; i < s->n_tags && !*changes; i++) {
-            *changes = catalog_update_key_listed(u->remove_tags, s->tags[i]->key);
-        }
-        return 0;
+    bool removing = u->change_case == EDDY__STREAM_UPDATE__CHANGE_REMOVE_TAGS;
+    size_t tags_after;
+    int rv = catalog_update_tag_set_check(s->tags, s->n_tags, removing ? NULL : u->add_tags,
+                                          removing ? u->remove_tags : NULL, changes, &tags_after);
+    if (rv != 0 || removing) {
+        return rv;
     }
-    if (!catalog_update_tag_list_is_valid(u->add_tags)) {
-        return -EDDY_EINVAL;
-    }
-    size_t count;
-    size_t bytes;
-    catalog_update_tags_after_add(s, u->add_tags, &count, &bytes);
-    if (count > COORD_TAGS_MAX) {
-        return -EDDY_EINVAL; /* AWS: InvalidArgumentException, "cannot have more than" */
-    }
-    for (size_t i = 0; i < u->add_tags->n_tags && !*changes; i++) {
-        const Eddy__Tag *t = u->add_tags->tags[i];
-        size_t pos = catalog_update_tag_find(s->tags, s->n_tags, t->key);
-        *changes = pos == SIZE_MAX ||
-                   strcmp(catalog_update_str(s->tags[pos]->value), catalog_update_str(t->value));
-    }
-    return catalog_update_budget(cat, s, bytes);
+    size_t after = catalog_update_settings_bytes(s) -
+                   catalog_update_tag_set_bytes(s->tags, s->n_tags) + tags_after;
+    return catalog_update_budget(cat, s, after);
 }
 
 static int catalog_update_check_retention(const Eddy__StreamInfo *s,
@@ -699,9 +738,9 @@ catalog_update_change(Eddy__StreamInfo *s, const Eddy__StreamUpdate *u, Protobuf
     uint32_t bits = 0;
     switch (u->change_case) {
     case EDDY__STREAM_UPDATE__CHANGE_ADD_TAGS:
-        return catalog_update_tags_add(s, u->add_tags, a);
+        return catalog_update_tag_set_add(&s->tags, &s->n_tags, u->add_tags, a);
     case EDDY__STREAM_UPDATE__CHANGE_REMOVE_TAGS:
-        return catalog_update_tags_remove(s, u->remove_tags, a);
+        return catalog_update_tag_set_remove(&s->tags, &s->n_tags, u->remove_tags, a);
     case EDDY__STREAM_UPDATE__CHANGE_INCREASE_RETENTION_HOURS:
         s->retention_hours = u->increase_retention_hours;
         return 0;
@@ -870,16 +909,16 @@ int catalog_update_account_apply(Eddy__Catalog *cat,
 
 /* ---- invariants ---- */
 
-static bool catalog_update_tags_are_valid(const Eddy__StreamInfo *s)
+bool catalog_update_tag_set_is_valid(Eddy__Tag *const *tags, size_t n)
 {
-    if (s->n_tags > COORD_TAGS_MAX) {
+    if (n > COORD_TAGS_MAX) {
         return false;
     }
-    for (size_t i = 0; i < s->n_tags; i++) {
-        if (!catalog_update_tag_is_valid(s->tags[i])) {
+    for (size_t i = 0; i < n; i++) {
+        if (!catalog_update_tag_is_valid(tags[i])) {
             return false;
         }
-        if (i > 0 && strcmp(s->tags[i - 1]->key, s->tags[i]->key) >= 0) {
+        if (i > 0 && strcmp(tags[i - 1]->key, tags[i]->key) >= 0) {
             return false;
         }
     }
@@ -904,7 +943,8 @@ static bool catalog_update_metrics_are_valid(const Eddy__StreamInfo *s)
 
 bool catalog_update_settings_are_valid(const Eddy__StreamInfo *s)
 {
-    if (!catalog_update_tags_are_valid(s) || !catalog_update_metrics_are_valid(s)) {
+    if (!catalog_update_tag_set_is_valid(s->tags, s->n_tags) ||
+        !catalog_update_metrics_are_valid(s)) {
         return false;
     }
     const char *type = catalog_update_str(s->encryption_type);
@@ -934,10 +974,18 @@ size_t catalog_update_settings_bytes(const Eddy__StreamInfo *s)
 {
     size_t n = 2 * CATALOG_UPDATE_FIELD_OVERHEAD + strlen(catalog_update_str(s->key_id)) +
                strlen(catalog_update_str(s->policy));
-    for (size_t i = 0; i < s->n_tags; i++) {
-        n += catalog_update_tag_bytes(s->tags[i]);
+    n += catalog_update_tag_set_bytes(s->tags, s->n_tags);
+    /* The consumers' tags and policies share the budget (catalog_consumer.h). */
+    for (size_t i = 0; i < s->n_consumers; i++) {
+        n += catalog_update_consumer_settings_bytes(s->consumers[i]);
     }
     return n;
+}
+
+size_t catalog_update_consumer_settings_bytes(const Eddy__ConsumerInfo *ci)
+{
+    return CATALOG_UPDATE_FIELD_OVERHEAD + strlen(catalog_update_str(ci->policy)) +
+           catalog_update_tag_set_bytes(ci->tags, ci->n_tags);
 }
 
 size_t catalog_update_catalog_settings_bytes(const Eddy__Catalog *cat)

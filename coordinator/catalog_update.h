@@ -91,8 +91,9 @@ bool catalog_update_commitment_is_active(const Eddy__AccountSettings *a, uint64_
  * settings_updating only while UPDATING). For create and restore. */
 bool catalog_update_settings_are_valid(const Eddy__StreamInfo *s);
 bool catalog_update_account_is_valid(const Eddy__AccountSettings *a);
-/* The bytes of s's tags, key id and policy as they count against
- * COORD_SETTINGS_BYTES_MAX (an upper bound on their encoded size). */
+/* The bytes of s's tags, key id and policy, and of its consumers' tags and
+ * policies, as they count against COORD_SETTINGS_BYTES_MAX (an upper bound
+ * on their encoded size). */
 size_t catalog_update_settings_bytes(const Eddy__StreamInfo *s);
 /* The same over every stream of cat. */
 size_t catalog_update_catalog_settings_bytes(const Eddy__Catalog *cat);
@@ -100,5 +101,41 @@ size_t catalog_update_catalog_settings_bytes(const Eddy__Catalog *cat);
 /* Sorts tags (pointers, borrowed) by key in place, a key given twice kept
  * once with its later value; *n is updated. For a create entry's tags. */
 void catalog_update_tags_normalize(Eddy__Tag **tags, size_t *n);
+
+/* ---- tag sets: a stream's tags or a consumer's (catalog_consumer.c) ---- */
+
+/* A set is sorted by key with unique keys, at most COORD_TAGS_MAX tags. */
+bool catalog_update_tag_set_is_valid(Eddy__Tag *const *tags, size_t n);
+/* Its bytes as they count against COORD_SETTINGS_BYTES_MAX. */
+size_t catalog_update_tag_set_bytes(Eddy__Tag *const *tags, size_t n);
+size_t catalog_update_tag_bytes(const Eddy__Tag *t);
+/* Checks adding add, or removing remove (exactly one non-NULL), against the
+ * set: -EDDY_EINVAL for a malformed list or more than COORD_TAGS_MAX tags
+ * after, else 0 with *changes (whether the set would differ) and
+ * *bytes_after (catalog_update_tag_set_bytes of the set after). */
+int catalog_update_tag_set_check(Eddy__Tag *const *tags,
+                                 size_t n,
+                                 const Eddy__TagList *add,
+                                 const Eddy__TagKeys *remove,
+                                 bool *changes,
+                                 size_t *bytes_after);
+/* Apply a checked add or removal to the set *tags[0..*n_tags), allocating
+ * with a. -ENOMEM with the set unchanged. */
+int catalog_update_tag_set_add(Eddy__Tag ***tags,
+                               size_t *n_tags,
+                               const Eddy__TagList *l,
+                               ProtobufCAllocator *a);
+int catalog_update_tag_set_remove(Eddy__Tag ***tags,
+                                  size_t *n_tags,
+                                  const Eddy__TagKeys *l,
+                                  ProtobufCAllocator *a);
+bool catalog_update_tag_list_is_valid(const Eddy__TagList *l);
+bool catalog_update_key_list_is_valid(const Eddy__TagKeys *l);
+/* Replaces *field with a copy of value made with a ("" shares protobuf-c's
+ * empty string). -ENOMEM with *field unchanged. */
+int catalog_update_str_set(ProtobufCAllocator *a, char **field, const char *value);
+/* The bytes of a consumer's tags and policy (part of its stream's
+ * catalog_update_settings_bytes). */
+size_t catalog_update_consumer_settings_bytes(const Eddy__ConsumerInfo *ci);
 
 #endif

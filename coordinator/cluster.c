@@ -73,6 +73,7 @@ void cluster_heartbeat(struct coord *c, struct rpc_call *call)
         rpc_reply_error(call, rv, 0, "bad heartbeat");
         return;
     }
+    coord_autoscale_on_heartbeat(c, hb);
     if (before == LIVENESS_DEAD) {
         LOG_INFO("node alive again node=%" PRIu32, hb->node);
     } else if (before == LIVENESS_UNKNOWN) {

@@ -10,6 +10,8 @@
  */
 #include "coord.h"
 #include "catalog.h"
+#include "catalog_consumer.h"
+#include "coord_consumer.h"
 #include "coord_internal.h"
 #include "coord_limits.h"
 #include "coord_update.h"
@@ -121,6 +123,9 @@ static void coord_on_proposed(void *arg, int status, void *result)
     case COORD_OP_RESHARD:
         coord_reshard_on_proposed(c, op->task_id, code);
         break;
+    case COORD_OP_AUTOSCALE:
+        coord_autoscale_on_proposed(c, code);
+        break;
     }
     eddy_free(op);
     if (c->state == COORD_CLOSING) {
@@ -205,6 +210,7 @@ static void coord_on_tick(uv_timer_t *timer)
     if (!rgroup_is_ready(c->group)) {
         reconcile_clear(&c->rec);
         coord_reshard_clear(&c->reshard);
+        coord_autoscale_reset(&c->autoscale);
         return;
     }
     if (!catalog_is_initialized(c->catalog)) {
@@ -216,6 +222,7 @@ static void coord_on_tick(uv_timer_t *timer)
     reconcile_run(c);
     coord_trim_run(c);
     coord_reshard_run(c);
+    coord_autoscale_run(c);
 }
 
 /* ---- the state machine wrapper and group events ---- */
@@ -278,6 +285,7 @@ static void coord_on_group_state(void *arg, struct rgroup *g)
         reconcile_clear(&c->rec);
         coord_trim_reset(&c->trim);
         coord_reshard_clear(&c->reshard);
+        coord_autoscale_reset(&c->autoscale);
     }
 }
 
@@ -370,6 +378,10 @@ coord_delete_stream(struct coord *c, struct rpc_call *call, const Eddy__DeleteSt
     }
     if (!catalog_status_transition_is_allowed(s->status, EDDY__STREAM_STATUS__STREAM_DELETING)) {
         coord_reply_status(c, call, -EDDY_EINUSE);
+        return;
+    }
+    if (!req->enforce_consumer_deletion && catalog_consumers_registered(s) > 0) {
+        coord_reply_status(c, call, -EDDY_EEXISTS); /* consumers exist (rpc.proto) */
         return;
     }
     if (c->client_ops_inflight >= COORD_PROPOSALS_INFLIGHT_MAX) {
@@ -485,6 +497,9 @@ void coord_handle(struct coord *c, struct rpc_call *call)
     case EDDY__FRAME__BODY_RESHARD:
         coord_reshard_handle(c, call, req->reshard);
         break;
+    case EDDY__FRAME__BODY_CONSUMER:
+        coord_consumer_handle(c, call, req->consumer);
+        break;
     default:
         coord_reply_status(c, call, -EDDY_EINVAL);
         break;
@@ -511,6 +526,13 @@ static int coord_config_check(const struct coord_config *cfg)
     if ((cfg->trim_interval_ms != 0 && (cfg->trim_interval_ms < COORD_TRIM_INTERVAL_MS_MIN ||
                                         cfg->trim_interval_ms > COORD_TRIM_INTERVAL_MS_MAX)) ||
         cfg->retention_hour_ms > COORD_RETENTION_HOUR_MS_DEFAULT) {
+        return -EDDY_EINVAL;
+    }
+    if ((cfg->ondemand_scale_ms != 0 &&
+         (cfg->ondemand_scale_ms < COORD_AUTOSCALE_SUSTAIN_MS_MIN ||
+          cfg->ondemand_scale_ms > COORD_AUTOSCALE_SUSTAIN_MS_MAX)) ||
+        cfg->ondemand_scale_bytes_per_s > COORD_AUTOSCALE_RATE_MAX ||
+        cfg->ondemand_scale_records_per_s > COORD_AUTOSCALE_RATE_MAX) {
         return -EDDY_EINVAL;
     }
     bool self = false;
@@ -622,6 +644,8 @@ int coord_init(struct coord **out,
     cluster_init(c, cfg->node_dead_ms);
     coord_replace_init(&c->replace, cfg->replace_dead_ms);
     coord_trim_init(&c->trim, cfg->trim_interval_ms, cfg->retention_hour_ms);
+    coord_autoscale_init(&c->autoscale, cfg->ondemand_scale_ms, cfg->ondemand_scale_bytes_per_s,
+                         cfg->ondemand_scale_records_per_s, cfg->account_shard_limit);
     rv = catalog_create(&c->catalog);
     if (rv != 0) {
         goto err_after_alloc;

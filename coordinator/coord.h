@@ -81,6 +81,18 @@ struct coord_config {
      * hour (tests shorten it). */
     unsigned trim_interval_ms;
     uint64_t retention_hour_ms;
+    /* On-demand scaling (coord_autoscale.h): a shard of an ON_DEMAND stream
+     * whose reported write rate stays at or above ondemand_scale_bytes_per_s
+     * or ondemand_scale_records_per_s (0 leaves a rate out; both 0: half
+     * of AWS's per-shard limits) for ondemand_scale_ms (0:
+     * COORD_AUTOSCALE_SUSTAIN_MS_DEFAULT, else within
+     * COORD_AUTOSCALE_SUSTAIN_MS_MIN..MAX) is split in two, while the
+     * account has fewer than account_shard_limit open shards (the limits
+     * profile's shard-limit; 0: COORD_SHARDS_MAX). */
+    unsigned ondemand_scale_ms;
+    uint64_t ondemand_scale_bytes_per_s;
+    uint64_t ondemand_scale_records_per_s;
+    uint32_t account_shard_limit;
     /* The cluster exists already: a replica with no Raft data starts in join
      * mode (rgroup_config.join) and waits for the leader to add it. */
     bool join;
@@ -110,7 +122,6 @@ int coord_start(struct coord *c);
  *   -EDDY_EINVAL      bad name, mode or request type
  *   -EDDY_EEXISTS     CreateStream of a name in use
  *   -EDDY_ENOTFOUND   DeleteStream of an unknown name
- *   -EDDY_EINUSE      DeleteStream of an UPDATING stream
  *   -EDDY_ELIMIT      stream, shard or per-stream shard bound passed
  *   -EDDY_EUNAVAILABLE the catalogue is not initialised yet
  *   -EDDY_EFULL       COORD_PROPOSALS_INFLIGHT_MAX requests already waiting

@@ -9,6 +9,7 @@
 
 #include "cluster.h"
 #include "coord.h"
+#include "coord_autoscale.h"
 #include "coord_limits.h"
 #include "coord_replace.h"
 #include "coord_reshard.h"
@@ -30,7 +31,8 @@ enum coord_op_kind {
     COORD_OP_CLIENT,
     COORD_OP_TASK,
     COORD_OP_REPLACE,
-    COORD_OP_RESHARD, /* a reshard's finish (coord_reshard.c), by task_id */
+    COORD_OP_RESHARD,   /* a reshard's finish (coord_reshard.c), by task_id */
+    COORD_OP_AUTOSCALE, /* an on-demand split's begin (coord_autoscale.c) */
 };
 
 /* One proposal in flight; completes in coord.c, which hands COORD_OP_TASK
@@ -79,6 +81,8 @@ struct coord {
     struct coord_replace replace; /* replica replacement, on the leader (coord_replace.h) */
     struct coord_trim trim;       /* retention passes, on the leader */
     struct coord_reshard reshard; /* reshard driver, on the leader (coord_reshard.h) */
+    /* On-demand scaling, on the leader (coord_autoscale.h). */
+    struct coord_autoscale autoscale;
     bool init_inflight;
     unsigned client_ops_inflight; /* COORD_OP_CLIENT proposals */
     unsigned ops_inflight;        /* every proposal */

@@ -41,10 +41,19 @@
  * with tags and lengths, closed_ms, the submessage header: 99 bytes at most),
  * used for the size checks. */
 #define COORD_SHARD_INFO_BYTES_MAX 112
+/* UpdateShardCount calls a stream remembers (StreamInfo.scaling_ms): "ten
+ * times per rolling 24-hour period per stream" (API_UpdateShardCount); the
+ * catalogue refuses an eleventh (CATALOG_SCALING_CALLS_MAX, equal to it). */
+#define COORD_SCALING_CALLS_MAX 10
+/* StreamInfo.scaling_ms encoded: packed, a 2-byte tag (field 16), a 1-byte
+ * length and one varint of at most 10 bytes per call. */
+#define COORD_SCALING_MS_BYTES_MAX (3 + 10 * COORD_SCALING_CALLS_MAX)
 /* Upper bound on one encoded StreamInfo without its shards and without the
  * variable settings COORD_SETTINGS_BYTES_MAX bounds (tags, key id, policy):
- * the name, the scalars, and every metric name. */
-#define COORD_STREAM_INFO_BYTES_MAX (KIN_STREAM_NAME_LEN_MAX + 64 + COORD_METRICS_BYTES_MAX)
+ * the name, the scalars (59 bytes at most with their tags and the
+ * submessage header), every metric name and the UpdateShardCount times. */
+#define COORD_STREAM_INFO_BYTES_MAX                                                                \
+    (KIN_STREAM_NAME_LEN_MAX + 64 + COORD_METRICS_BYTES_MAX + COORD_SCALING_MS_BYTES_MAX)
 /* Upper bound on one encoded NodeInfo or GroupInfo. */
 #define COORD_NODE_INFO_BYTES_MAX (3 * (COORD_ADDRESS_LEN_MAX + 3) + 16)
 #define COORD_GROUP_INFO_BYTES_MAX (16 + 6 * COORD_GROUP_REPLICAS_MAX)
@@ -52,7 +61,7 @@
     (64 + COORD_ITERATOR_KEY_BYTES + COORD_STREAMS_MAX * COORD_STREAM_INFO_BYTES_MAX +             \
      COORD_SHARDS_MAX * COORD_SHARD_INFO_BYTES_MAX + COORD_NODES_MAX * COORD_NODE_INFO_BYTES_MAX + \
      COORD_GROUPS_MAX * COORD_GROUP_INFO_BYTES_MAX + COORD_SETTINGS_BYTES_MAX +                    \
-     COORD_ACCOUNT_BYTES_MAX)
+     COORD_ACCOUNT_BYTES_MAX + COORD_CONSUMERS_BYTES_MAX)
 
 /* --- stream and account settings (catalog_update.c) --- */
 /* Tags of one stream: "You can assign up to 50 tags to a data stream"
@@ -93,6 +102,24 @@
 /* A MinimumThroughputBillingCommitment lasts at least this long: "Commitments
  * have a minimum duration of 24 hours" (MinimumThroughputBillingCommitmentInput). */
 #define COORD_COMMITMENT_MIN_MS (24ull * 3600 * 1000)
+
+/* --- enhanced fan-out consumers (catalog_consumer.c) --- */
+/* "With On-demand Standard and Provisioned streams, you can register up to
+ * 20 consumers per stream" (API_RegisterStreamConsumer; the 50 of On-demand
+ * Advantage streams has no counterpart in Eddy). DELETING ones count until
+ * they are gone. */
+#define COORD_CONSUMERS_PER_STREAM_MAX KIN_CONSUMERS_PER_STREAM_MAX
+/* "only 5 consumers can be created simultaneously. In other words, you
+ * cannot have more than 5 consumers in a CREATING status at the same time"
+ * (API_RegisterStreamConsumer), counted per stream as the quota table lists
+ * RegisterStreamConsumer's limits "Per Stream". */
+#define COORD_CONSUMERS_CREATING_MAX KIN_CONSUMERS_CREATING_MAX
+/* One encoded ConsumerInfo without its tags and policy (which the settings
+ * budget counts): the name, two times, the status, field tags, lengths and
+ * the submessage header. */
+#define COORD_CONSUMER_INFO_BYTES_MAX (KIN_STREAM_NAME_LEN_MAX + 48)
+#define COORD_CONSUMERS_BYTES_MAX                                                                  \
+    (COORD_STREAMS_MAX * COORD_CONSUMERS_PER_STREAM_MAX * COORD_CONSUMER_INFO_BYTES_MAX)
 
 /* --- the service --- */
 /* Reconciler period: how soon CREATING becomes ACTIVE after the groups ack,
@@ -174,11 +201,37 @@
 #define COORD_RETENTION_HOUR_MS_DEFAULT 3600000
 #define COORD_RETENTION_HOUR_MS_MIN 1
 
+/* --- on-demand scaling (autoscale.h, coord_autoscale.h) --- */
+/* Shard loads read from one heartbeat (a node sends SHARD_RATE_REPORT_MAX);
+ * later ones are ignored, never an error: the heartbeat is the liveness. */
+#define COORD_REPORT_SHARD_LOADS_MAX 64
+/* A shard busy this long is split (eddyd --ondemand-scale-ms). A minute: a
+ * burst of seconds rides on the shard's own burst allowance, and sustained
+ * traffic gets its capacity within a minute or two, where AWS says its
+ * on-demand streams adapt within minutes. */
+#define COORD_AUTOSCALE_SUSTAIN_MS_DEFAULT 60000
+#define COORD_AUTOSCALE_SUSTAIN_MS_MIN EDDY_HEARTBEAT_MS
+#define COORD_AUTOSCALE_SUSTAIN_MS_MAX 86400000
+/* Busy: half of AWS's per-shard write limit (1 MiB/s, 1,000 records/s), so
+ * a stream keeps about twice the capacity its traffic needs. */
+#define COORD_AUTOSCALE_BYTES_PER_S_DEFAULT (512 * 1024)
+#define COORD_AUTOSCALE_RECORDS_PER_S_DEFAULT 500
+#define COORD_AUTOSCALE_RATE_MAX 1000000000000ULL
+/* A shard not reported for four heartbeats is not busy any more (its leader
+ * changed, or it is no longer among the busiest the leader reports). */
+#define COORD_AUTOSCALE_STALE_MS (4 * EDDY_HEARTBEAT_MS)
+/* The picker's period: a few heartbeats' worth of reports in between. */
+#define COORD_AUTOSCALE_INTERVAL_MS 250
+
 static_assert(COORD_TRIM_RETRY_MS <= COORD_TRIM_INTERVAL_MS_DEFAULT, "a retry comes sooner");
+static_assert(COORD_AUTOSCALE_STALE_MS > EDDY_HEARTBEAT_MS, "a report per period keeps it fresh");
+static_assert(COORD_AUTOSCALE_SUSTAIN_MS_MIN <= COORD_AUTOSCALE_SUSTAIN_MS_DEFAULT, "in bounds");
 static_assert(COORD_STREAM_SHARDS_MAX <= COORD_SHARDS_MAX, "one stream fits the catalogue");
 static_assert(COORD_STREAM_SHARDS_MAX - 1 <= SEQNUM_SHARD_MAX, "shard index fits a seqnum");
 static_assert(COORD_CATALOG_BYTES_MAX < RPC_FRAME_BYTES_MAX, "GetCatalog fits one frame");
+static_assert(COORD_CONSUMERS_CREATING_MAX <= COORD_CONSUMERS_PER_STREAM_MAX, "within the total");
 static_assert(COORD_CATALOG_BYTES_MAX < RAFT_ENTRY_BYTES_MAX, "the snapshot fits one entry");
+static_assert(COORD_SCALING_MS_BYTES_MAX - 3 < 128, "scaling_ms length fits one byte");
 static_assert(COORD_GROUP_REPLICAS_DEFAULT <= COORD_GROUP_REPLICAS_MAX, "default within max");
 static_assert(COORD_TAGS_MAX * (COORD_TAG_KEY_BYTES_MAX + COORD_TAG_VALUE_BYTES_MAX + 16) +
                       COORD_KEY_ID_BYTES_MAX + COORD_POLICY_BYTES_MAX + 32 <

@@ -58,10 +58,10 @@ static int coord_reshard_plan(struct coord *c,
     }
 }
 
-/* Proposes the begin entry of plan (placed) for s; call is answered when it
- * applies. */
+/* Proposes the begin entry of plan (placed) for s; cop (its kind set,
+ * taken) completes when it applies. */
 static void coord_reshard_propose_begin(struct coord *c,
-                                        struct rpc_call *call,
+                                        struct coord_op *cop,
                                         const Eddy__StreamInfo *s,
                                         const struct reshard_plan *plan,
                                         uint32_t target_shard_count)
@@ -95,10 +95,6 @@ static void coord_reshard_propose_begin(struct coord *c,
     e.now_ms = coord_now_ms(c);
     e.op_case = EDDY__CATALOG_ENTRY__OP_RESHARD;
     e.reshard = &op;
-    struct coord_op *cop = eddy_xcalloc(1, sizeof(*cop));
-    cop->kind = COORD_OP_CLIENT;
-    cop->call = call;
-    c->client_ops_inflight++;
     LOG_INFO("reshard begins stream=%s children=%zu closing=%" PRIu32 " target=%" PRIu32, s->name,
              n, plan->closing, target_shard_count);
     coord_propose(c, &e, cop);
@@ -114,6 +110,18 @@ static void coord_reshard_reply(struct rpc_call *call, int code)
         return;
     }
     rpc_reply_error(call, code, 0, eddy_strerror(code));
+}
+
+/* Whether the catalogue has room for plan's children: -EDDY_ELIMIT if not. */
+static int
+coord_reshard_plan_fits(struct coord *c, const Eddy__StreamInfo *s, const struct reshard_plan *plan)
+{
+    if (plan->count > 0 && (catalog_shard_count(c->catalog) + plan->count > COORD_SHARDS_MAX ||
+                            s->n_shards + plan->count > COORD_SHARDS_MAX ||
+                            plan->children[plan->count - 1].index > SEQNUM_SHARD_MAX)) {
+        return -EDDY_ELIMIT;
+    }
+    return 0;
 }
 
 void coord_reshard_handle(struct coord *c, struct rpc_call *call, const Eddy__ReshardReq *req)
@@ -136,11 +144,8 @@ void coord_reshard_handle(struct coord *c, struct rpc_call *call, const Eddy__Re
     }
     struct reshard_plan plan;
     code = coord_reshard_plan(c, s, req, &plan);
-    if (code == 0 && plan.count > 0 &&
-        (catalog_shard_count(c->catalog) + plan.count > COORD_SHARDS_MAX ||
-         s->n_shards + plan.count > COORD_SHARDS_MAX ||
-         plan.children[plan.count - 1].index > SEQNUM_SHARD_MAX)) {
-        code = -EDDY_ELIMIT;
+    if (code == 0) {
+        code = coord_reshard_plan_fits(c, s, &plan);
     }
     if (code != 0 || plan.count == 0) {
         /* Nothing to do: UpdateShardCount to the even split the stream has. */
@@ -151,8 +156,35 @@ void coord_reshard_handle(struct coord *c, struct rpc_call *call, const Eddy__Re
     reshard_plan_place(catalog_get(c->catalog), s, &plan);
     uint32_t target =
         req->op_case == EDDY__RESHARD_REQ__OP_TARGET_SHARD_COUNT ? req->target_shard_count : 0;
-    coord_reshard_propose_begin(c, call, s, &plan, target);
+    struct coord_op *cop = eddy_xcalloc(1, sizeof(*cop));
+    cop->kind = COORD_OP_CLIENT;
+    cop->call = call;
+    c->client_ops_inflight++;
+    coord_reshard_propose_begin(c, cop, s, &plan, target);
     reshard_plan_free(&plan);
+}
+
+int coord_reshard_begin_split(
+    struct coord *c, const Eddy__StreamInfo *s, uint32_t shard, u128 new_start, struct coord_op *op)
+{
+    EDDY_ASSERT(op->kind != COORD_OP_CLIENT); /* no call to answer */
+    if (s->status != EDDY__STREAM_STATUS__STREAM_ACTIVE) {
+        return -EDDY_EINUSE;
+    }
+    struct reshard_plan plan;
+    int code = reshard_plan_split(s, shard, new_start, &plan);
+    if (code == 0) {
+        code = coord_reshard_plan_fits(c, s, &plan);
+    }
+    if (code != 0) {
+        reshard_plan_free(&plan);
+        return code;
+    }
+    EDDY_ASSERT(plan.count == 2); /* a split has two children */
+    reshard_plan_place(catalog_get(c->catalog), s, &plan);
+    coord_reshard_propose_begin(c, op, s, &plan, 0);
+    reshard_plan_free(&plan);
+    return 0;
 }
 
 /* ---- the driver's tasks ---- */
@@ -275,10 +307,18 @@ static void coord_reshard_task_create(struct coord *c, const Eddy__StreamInfo *s
              t->closing_count);
 }
 
+/* A stream deleted while UPDATING keeps its pending children in the
+ * catalogue until it is removed; its reshard is abandoned: no CreateShards
+ * may reach a group after the reconciler's DropStream. */
+static bool coord_reshard_is_driven(const Eddy__StreamInfo *s)
+{
+    return s->status != EDDY__STREAM_STATUS__STREAM_DELETING && catalog_reshard_is_pending(s);
+}
+
 static bool coord_reshard_task_matches(const struct coord_reshard_task *t,
                                        const Eddy__StreamInfo *s)
 {
-    return s != NULL && s->created_ms == t->created_ms && catalog_reshard_is_pending(s);
+    return s != NULL && s->created_ms == t->created_ms && coord_reshard_is_driven(s);
 }
 
 /* Drops tasks whose reshard finished (or stream went); adds one per stream
@@ -299,7 +339,7 @@ static void coord_reshard_sync(struct coord *c)
     const Eddy__Catalog *cat = catalog_get(c->catalog);
     for (size_t i = 0; i < cat->n_streams; i++) {
         const Eddy__StreamInfo *s = cat->streams[i];
-        if (!catalog_reshard_is_pending(s)) {
+        if (!coord_reshard_is_driven(s)) {
             continue;
         }
         bool found = false;

@@ -32,9 +32,12 @@
 
 #include "rpc.pb-c.h"
 
+#include "eddy/u128.h"
+
 #include <stdint.h>
 
 struct coord;
+struct coord_op;
 struct rpc_call;
 struct coord_reshard_task;
 
@@ -51,6 +54,17 @@ struct coord_reshard {
  * stream), -EDDY_ELIMIT (double/half, per-day quota, shard bounds), and the
  * proposal errors of coord_handle. Call on the ready leader. */
 void coord_reshard_handle(struct coord *c, struct rpc_call *call, const Eddy__ReshardReq *req);
+/* Begins a split of shard of the ACTIVE stream s at new_start for on-demand
+ * scaling (coord_autoscale.h): planned, placed, bounded and proposed as a
+ * SplitShard is, whatever the stream's mode. op (eddy_xcalloc'd, its kind
+ * set, not COORD_OP_CLIENT) is taken and completes when the begin entry
+ * applies; on an error (those of coord_reshard_handle) nothing is proposed
+ * and op is left to the caller. Call on the ready leader. */
+int coord_reshard_begin_split(struct coord *c,
+                              const Eddy__StreamInfo *s,
+                              uint32_t shard,
+                              u128 new_start,
+                              struct coord_op *op);
 /* One pass of the driver, on the ready leader with an initialised catalogue. */
 void coord_reshard_run(struct coord *c);
 /* The finish of task task_id was applied (code 0) or failed. */

@@ -4,6 +4,7 @@
  */
 #include "reconcile.h"
 #include "catalog.h"
+#include "coord_consumer.h"
 #include "coord_internal.h"
 
 #include "eddy/alloc.h"
@@ -365,10 +366,20 @@ void reconcile_run(struct coord *c)
             reconcile_task_finish(c, t);
         }
     }
+    if (!c->rec.consumer_step_inflight) {
+        c->rec.consumer_step_inflight = coord_consumer_reconcile(c);
+    }
 }
 
 void reconcile_on_proposed(struct reconcile *r, uint64_t task_id, int code)
 {
+    if (task_id == RECONCILE_TASK_CONSUMERS) {
+        r->consumer_step_inflight = false; /* on failure the next pass proposes again */
+        if (code != 0) {
+            LOG_DEBUG("consumer step failed code=%d err=%s", code, eddy_strerror(code));
+        }
+        return;
+    }
     struct reconcile_task *t = reconcile_task_find(r, task_id);
     if (t != NULL) {
         t->proposing = false; /* on failure the next pass proposes again */

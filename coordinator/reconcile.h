@@ -22,6 +22,7 @@
 
 #include "coord_limits.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct coord;
@@ -40,11 +41,17 @@ struct reconcile {
     struct reconcile_client clients[COORD_NODES_MAX];
     unsigned client_count;
     uint32_t group_leader_hint[COORD_GROUPS_MAX + 1]; /* by group id; 0 unknown */
-    unsigned rpcs_inflight; /* CreateShards/DropStream calls outstanding */
+    unsigned rpcs_inflight;      /* CreateShards/DropStream calls outstanding */
+    bool consumer_step_inflight; /* a consumer's step is proposed (coord_consumer.h) */
 };
 
+/* The task id of the consumers' steps (coord_consumer_reconcile); tasks of
+ * streams count up from 1. */
+#define RECONCILE_TASK_CONSUMERS UINT64_MAX
+
 /* Called on c's ready leader with an initialised catalogue: syncs the tasks
- * with the catalogue, sends the calls due, proposes the final steps. */
+ * with the catalogue, sends the calls due, proposes the final steps, and the
+ * consumers' next step (one at a time). */
 void reconcile_run(struct coord *c);
 /* Forgets every task (leadership lost, closing); calls in flight then
  * complete against nothing. */

@@ -2,7 +2,9 @@
 #include "config.h"
 
 #include "eddy/errors.h"
+#include "eddy/tbucket.h"
 
+#include <assert.h>
 #include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,7 +16,12 @@ static const char config_usage[] =
     "  --node-id N          this node's id (default 1)\n"
     "  --data DIR           data directory (required for coordinator and server roles)\n"
     "  --roles LIST         coordinator,server,gateway (default all three)\n"
-    "  --gateway HOST:PORT  Kinesis API endpoint (default 127.0.0.1:4567)\n"
+    "  --gateway HOST:PORT  Kinesis API endpoint (default 127.0.0.1:4567): HTTP/1.1 and\n"
+    "                       HTTP/2 (h2c by prior knowledge) on one port\n"
+    "  --tls-port PORT      also serve TLS (ALPN h2 or http/1.1) on the gateway's host\n"
+    "  --tls-cert FILE, --tls-key FILE\n"
+    "                       the PEM certificate chain and key for --tls-port (required\n"
+    "                       with it)\n"
     "  --rpc HOST:PORT      internal RPC listener (default 127.0.0.1:5567)\n"
     "  --raft HOST:PORT     Raft listener shared by all groups (default 127.0.0.1:6567)\n"
     "  --peers LIST         ID=RPC/RAFT,... every coordinator+server node, this one included\n"
@@ -31,6 +38,18 @@ static const char config_usage[] =
     "                       3600000, at most that; tests shorten it to see records expire)\n"
     "  --trim-interval-ms N the coordinator trims records past retention every N ms\n"
     "                       (default 60000, at least 10)\n"
+    "  --ondemand-scale-ms N\n"
+    "                       a shard of an ON_DEMAND stream written at or above the\n"
+    "                       thresholds below for N ms is split in two (default 60000)\n"
+    "  --ondemand-scale-bytes-per-s N, --ondemand-scale-records-per-s N\n"
+    "                       the thresholds (default 524288 and 500, half of AWS's\n"
+    "                       per-shard write limit); giving one replaces both, 0 leaves\n"
+    "                       that rate out\n"
+    "  --subscription-ms N  a SubscribeToShard stream ends after N ms (default 300000,\n"
+    "                       AWS's 5 minutes; at least 100)\n"
+    "  --subscription-bytes-per-s N\n"
+    "                       each enhanced fan-out consumer's rate per shard (default\n"
+    "                       2097152, AWS's 2 MiB/s; 0 lifts it)\n"
     "  --region NAME        region in ARNs (default us-east-1)\n"
     "  --account ID         account in ARNs (default 000000000000)\n"
     "  --limits aws|dev     service limits: aws enforces AWS's per-shard rates\n"
@@ -40,6 +59,10 @@ static const char config_usage[] =
     "                       per-s, write-records-per-s, read-calls-per-s, read-bytes-per-s,\n"
     "                       burst-ms, shard-limit, on-demand-stream-count-limit,\n"
     "                       streams-in-transition-max, api.<Operation>; 0 lifts a rate\n";
+
+/* A usage error is "bad value for option X" (X from argv, cut by snprintf
+ * at worst) and the usage text. */
+static_assert(sizeof(config_usage) + 256 <= CONFIG_MESSAGE_BYTES_MAX, "the usage fits a message");
 
 /* getopt_long values of the long-only limit options (above any letter). */
 enum { CONFIG_OPT_LIMITS = 0x100, CONFIG_OPT_LIMIT };
@@ -72,6 +95,37 @@ enum { CONFIG_OPT_RETENTION_HOUR_MS = 0x120, CONFIG_OPT_TRIM_INTERVAL_MS };
 /* getopt_long value of --replace-dead-ms (above any letter and the other
  * long-only options). */
 enum { CONFIG_OPT_REPLACE_DEAD_MS = 0x140 };
+
+/* getopt_long values of the on-demand scaling options. */
+enum {
+    CONFIG_OPT_ONDEMAND_SCALE_MS = 0x160,
+    CONFIG_OPT_ONDEMAND_SCALE_BYTES,
+    CONFIG_OPT_ONDEMAND_SCALE_RECORDS,
+};
+
+static_assert(CONFIG_SUBSCRIPTION_BYTES_PER_S_MAX <= TBUCKET_UNITS_MAX,
+              "--subscription-bytes-per-s fits a token bucket");
+
+/* getopt_long values of the TLS options. */
+enum { CONFIG_OPT_TLS_PORT = 0x1a0, CONFIG_OPT_TLS_CERT, CONFIG_OPT_TLS_KEY };
+
+/* getopt_long values of the SubscribeToShard options. */
+enum {
+    CONFIG_OPT_SUBSCRIPTION_MS = 0x180,
+    CONFIG_OPT_SUBSCRIPTION_BYTES,
+};
+
+/* A decimal within [min, max] into *out; -EDDY_EINVAL otherwise. */
+static int config_parse_u64(const char *arg, uint64_t min, uint64_t max, uint64_t *out)
+{
+    char *end = NULL;
+    unsigned long long v = strtoull(arg, &end, 10);
+    if (end == arg || *end != '\0' || arg[0] == '-' || v < min || v > max) {
+        return -EDDY_EINVAL;
+    }
+    *out = v;
+    return 0;
+}
 
 int config_split_addr(const char *addr, char *host, unsigned host_len, int *port)
 {
@@ -181,6 +235,15 @@ int config_parse(struct config *cfg, int argc, char **argv, char *err, unsigned 
         {"replace-dead-ms", required_argument, NULL, CONFIG_OPT_REPLACE_DEAD_MS},
         {"retention-hour-ms", required_argument, NULL, CONFIG_OPT_RETENTION_HOUR_MS},
         {"trim-interval-ms", required_argument, NULL, CONFIG_OPT_TRIM_INTERVAL_MS},
+        {"ondemand-scale-ms", required_argument, NULL, CONFIG_OPT_ONDEMAND_SCALE_MS},
+        {"ondemand-scale-bytes-per-s", required_argument, NULL, CONFIG_OPT_ONDEMAND_SCALE_BYTES},
+        {"ondemand-scale-records-per-s", required_argument, NULL,
+         CONFIG_OPT_ONDEMAND_SCALE_RECORDS},
+        {"subscription-ms", required_argument, NULL, CONFIG_OPT_SUBSCRIPTION_MS},
+        {"subscription-bytes-per-s", required_argument, NULL, CONFIG_OPT_SUBSCRIPTION_BYTES},
+        {"tls-port", required_argument, NULL, CONFIG_OPT_TLS_PORT},
+        {"tls-cert", required_argument, NULL, CONFIG_OPT_TLS_CERT},
+        {"tls-key", required_argument, NULL, CONFIG_OPT_TLS_KEY},
         {"limits", required_argument, NULL, CONFIG_OPT_LIMITS},
         {"limit", required_argument, NULL, CONFIG_OPT_LIMIT},
         {NULL, 0, NULL, 0},
@@ -190,11 +253,14 @@ int config_parse(struct config *cfg, int argc, char **argv, char *err, unsigned 
     cfg->role_coordinator = cfg->role_server = cfg->role_gateway = true;
     strcpy(cfg->gateway_host, "127.0.0.1");
     cfg->gateway_port = 4567;
+    cfg->gateway_tls_port = -1;
     strcpy(cfg->rpc_addr, "127.0.0.1:5567");
     strcpy(cfg->raft_addr, "127.0.0.1:6567");
     cfg->group_count = 2;
     cfg->creating_ms = CONFIG_CREATING_MS_DEFAULT;
     cfg->retention_hour_ms = CONFIG_RETENTION_HOUR_MS_DEFAULT;
+    cfg->subscription_ms = CONFIG_SUBSCRIPTION_MS_DEFAULT;
+    cfg->subscription_bytes_per_s = CONFIG_SUBSCRIPTION_BYTES_PER_S_DEFAULT;
     cfg->region = "us-east-1";
     cfg->account = "000000000000";
     const char *peers = NULL;
@@ -280,6 +346,41 @@ int config_parse(struct config *cfg, int argc, char **argv, char *err, unsigned 
             cfg->trim_interval_ms = (unsigned)ms;
             break;
         }
+        case CONFIG_OPT_ONDEMAND_SCALE_MS: {
+            uint64_t ms = 0;
+            rv = config_parse_u64(optarg, CONFIG_ONDEMAND_SCALE_MS_MIN,
+                                  CONFIG_ONDEMAND_SCALE_MS_MAX, &ms);
+            cfg->ondemand_scale_ms = (unsigned)ms;
+            break;
+        }
+        case CONFIG_OPT_ONDEMAND_SCALE_BYTES:
+            rv = config_parse_u64(optarg, 0, CONFIG_ONDEMAND_SCALE_RATE_MAX,
+                                  &cfg->ondemand_scale_bytes_per_s);
+            break;
+        case CONFIG_OPT_ONDEMAND_SCALE_RECORDS:
+            rv = config_parse_u64(optarg, 0, CONFIG_ONDEMAND_SCALE_RATE_MAX,
+                                  &cfg->ondemand_scale_records_per_s);
+            break;
+        case CONFIG_OPT_SUBSCRIPTION_MS:
+            rv = config_parse_u64(optarg, CONFIG_SUBSCRIPTION_MS_MIN, CONFIG_SUBSCRIPTION_MS_MAX,
+                                  &cfg->subscription_ms);
+            break;
+        case CONFIG_OPT_SUBSCRIPTION_BYTES:
+            rv = config_parse_u64(optarg, 0, CONFIG_SUBSCRIPTION_BYTES_PER_S_MAX,
+                                  &cfg->subscription_bytes_per_s);
+            break;
+        case CONFIG_OPT_TLS_PORT: {
+            uint64_t port = 0;
+            rv = config_parse_u64(optarg, 0, 65535, &port);
+            cfg->gateway_tls_port = (int)port;
+            break;
+        }
+        case CONFIG_OPT_TLS_CERT:
+            cfg->tls_cert = optarg;
+            break;
+        case CONFIG_OPT_TLS_KEY:
+            cfg->tls_key = optarg;
+            break;
         case 'z':
             cfg->region = optarg;
             break;
@@ -334,6 +435,12 @@ int config_parse(struct config *cfg, int argc, char **argv, char *err, unsigned 
             strcpy(cfg->coordinators[i], cfg->peers[i].rpc_addr);
         }
         cfg->coordinator_count = cfg->peer_count;
+    }
+    bool has_tls = cfg->gateway_tls_port >= 0;
+    if (has_tls != (cfg->tls_cert != NULL) || has_tls != (cfg->tls_key != NULL)) {
+        snprintf(err, err_len, "--tls-port, --tls-cert and --tls-key go together\n%s",
+                 config_usage);
+        return -EDDY_EINVAL;
     }
     if ((cfg->role_coordinator || cfg->role_server) && cfg->data_dir == NULL) {
         snprintf(err, err_len, "--data is required for the coordinator and server roles\n");

@@ -34,6 +34,23 @@
 #define CONFIG_RETENTION_HOUR_MS_MIN 1
 #define CONFIG_TRIM_INTERVAL_MS_MIN 10
 #define CONFIG_TRIM_INTERVAL_MS_MAX 3600000
+/* --ondemand-scale-ms bounds and the thresholds' bound: those of the
+ * coordinator (COORD_AUTOSCALE_*, checked against these in main.c). */
+#define CONFIG_ONDEMAND_SCALE_MS_MIN 500
+#define CONFIG_ONDEMAND_SCALE_MS_MAX 86400000
+#define CONFIG_ONDEMAND_SCALE_RATE_MAX 1000000000000ULL
+/* --subscription-ms and --subscription-bytes-per-s (SubscribeToShard,
+ * server/gateway/subscription.h): AWS's 5 minutes and 2 MiB/s by default;
+ * tests shorten the lifetime. The rate's bound is the token buckets'
+ * (TBUCKET_UNITS_MAX). */
+#define CONFIG_SUBSCRIPTION_MS_DEFAULT 300000
+#define CONFIG_SUBSCRIPTION_MS_MIN 100
+#define CONFIG_SUBSCRIPTION_MS_MAX 3600000
+#define CONFIG_SUBSCRIPTION_BYTES_PER_S_DEFAULT (2 * 1024 * 1024)
+#define CONFIG_SUBSCRIPTION_BYTES_PER_S_MAX 1000000000000ULL
+/* config_parse's message: one line and the whole usage text (checked in
+ * config.c), which outgrew 2 KiB. */
+#define CONFIG_MESSAGE_BYTES_MAX 8192
 /* --limit KEY=VALUE flags one command line may carry. */
 #define CONFIG_LIMIT_OVERRIDES_MAX 64
 
@@ -51,6 +68,9 @@ struct config {
     bool role_gateway;
     char gateway_host[CONFIG_ADDR_LEN_MAX];
     int gateway_port;
+    int gateway_tls_port; /* --tls-port; -1: no TLS listener */
+    const char *tls_cert; /* --tls-cert, with --tls-port */
+    const char *tls_key;  /* --tls-key, with --tls-port */
     char rpc_addr[CONFIG_ADDR_LEN_MAX];
     char raft_addr[CONFIG_ADDR_LEN_MAX];
     struct config_peer peers[CONFIG_PEERS_MAX];
@@ -63,6 +83,12 @@ struct config {
     unsigned replace_dead_ms;   /* 0: the coordinator's default (COORD_REPLACE_DEAD_MS_DEFAULT) */
     uint64_t retention_hour_ms; /* how long one retention hour lasts */
     unsigned trim_interval_ms;  /* 0: the coordinator's default (COORD_TRIM_INTERVAL_MS_DEFAULT) */
+    /* On-demand scaling (coordinator/coord_autoscale.h); 0s: the defaults. */
+    unsigned ondemand_scale_ms;
+    uint64_t ondemand_scale_bytes_per_s;
+    uint64_t ondemand_scale_records_per_s;
+    uint64_t subscription_ms;          /* --subscription-ms */
+    uint64_t subscription_bytes_per_s; /* --subscription-bytes-per-s; 0: no limit */
     const char *region;
     const char *account;
     /* --limits aws|dev (default dev: see eddy/limits_profile.h) with the

@@ -206,6 +206,8 @@ static void heartbeat_send(struct heartbeat *h)
     req.gateway_address = h->gateway_address;
     req.n_groups = groups.n_groups;
     req.groups = groups.groups;
+    req.n_shard_loads = groups.n_shard_loads;
+    req.shard_loads = groups.shard_loads;
     Eddy__Frame f = EDDY__FRAME__INIT;
     f.body_case = EDDY__FRAME__BODY_HEARTBEAT;
     f.heartbeat = &req;

@@ -1,7 +1,8 @@
 /*
  * Heartbeats: every EDDY_HEARTBEAT_MS a server node tells the coordinator
- * leader it is alive (HeartbeatReq: node id, RPC and gateway addresses, and
- * the state of every replica it hosts, as the collect callback reports it).
+ * leader it is alive (HeartbeatReq: node id, RPC and gateway addresses, the
+ * state of every replica it hosts and the write rates of its busiest led
+ * shards, as the collect callback reports them).
  *
  * The leader is found by asking: the last node that answered, then the
  * leader a -EDDY_ENOTLEADER reply names, else the next coordinator peer in
@@ -29,8 +30,9 @@ struct heartbeat_peer {
     const char *rpc_address;
 };
 
-/* Appends this node's GroupStatus entries to resp->groups; release frees
- * what collect added. Both run on the loop, once per call made. */
+/* Appends this node's GroupStatus entries to resp->groups and may set
+ * resp->shard_loads (both are sent); release frees what collect added.
+ * Both run on the loop, once per call made. */
 typedef void (*heartbeat_collect_cb)(void *arg, Eddy__NodeStatusResp *resp);
 typedef void (*heartbeat_release_cb)(void *arg, Eddy__NodeStatusResp *resp);
 

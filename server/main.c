@@ -9,6 +9,7 @@
 #include "host.h"
 #include "hydrate.h"
 #include "join.h"
+#include "shard_rate.h"
 #include "shard_server.h"
 
 #include "backend.h"
@@ -49,6 +50,14 @@ static_assert(CONFIG_TRIM_INTERVAL_MS_MIN >= COORD_TRIM_INTERVAL_MS_MIN,
 static_assert(CONFIG_TRIM_INTERVAL_MS_MAX <= COORD_TRIM_INTERVAL_MS_MAX,
               "--trim-interval-ms within bounds");
 static_assert(LIMITS_DEV_SHARD_LIMIT <= COORD_SHARDS_MAX, "the dev shard quota fits the catalogue");
+static_assert(CONFIG_ONDEMAND_SCALE_MS_MIN >= COORD_AUTOSCALE_SUSTAIN_MS_MIN,
+              "--ondemand-scale-ms within bounds");
+static_assert(CONFIG_ONDEMAND_SCALE_MS_MAX <= COORD_AUTOSCALE_SUSTAIN_MS_MAX,
+              "--ondemand-scale-ms within bounds");
+static_assert(CONFIG_ONDEMAND_SCALE_RATE_MAX <= COORD_AUTOSCALE_RATE_MAX,
+              "--ondemand-scale-*-per-s within bounds");
+static_assert(SHARD_RATE_REPORT_MAX <= COORD_REPORT_SHARD_LOADS_MAX,
+              "the coordinator reads every shard load a heartbeat carries");
 static_assert(LIMITS_DEV_ON_DEMAND_STREAM_COUNT_LIMIT <= COORD_STREAMS_MAX, "dev quota fits");
 
 struct eddyd {
@@ -121,6 +130,7 @@ static void eddyd_on_rpc(void *data, struct rpc_call *call)
     case EDDY__FRAME__BODY_RESHARD:
     case EDDY__FRAME__BODY_UPDATE_STREAM:
     case EDDY__FRAME__BODY_UPDATE_ACCOUNT:
+    case EDDY__FRAME__BODY_CONSUMER:
         if (d->coord == NULL) {
             rpc_reply_error(call, -EDDY_ENOTLEADER, 0, "no coordinator role on this node");
             return;
@@ -369,6 +379,10 @@ eddyd_start_replicas(struct eddyd *d, bool join, const uint32_t *hosted, unsigne
             .replace_dead_ms = cfg->replace_dead_ms,
             .trim_interval_ms = cfg->trim_interval_ms,
             .retention_hour_ms = cfg->retention_hour_ms,
+            .ondemand_scale_ms = cfg->ondemand_scale_ms,
+            .ondemand_scale_bytes_per_s = cfg->ondemand_scale_bytes_per_s,
+            .ondemand_scale_records_per_s = cfg->ondemand_scale_records_per_s,
+            .account_shard_limit = cfg->limits.shard_limit,
             .join = join,
         };
         rv = coord_init(&d->coord, &d->loop, d->mux, &cc);
@@ -582,9 +596,14 @@ static int eddyd_start(struct eddyd *d)
         struct gateway_config gc = {
             .host = cfg->gateway_host,
             .port = cfg->gateway_port,
+            .tls_port = cfg->gateway_tls_port,
+            .tls_cert = cfg->tls_cert,
+            .tls_key = cfg->tls_key,
             .region = cfg->region,
             .account = cfg->account,
             .retention_hour_ms = cfg->retention_hour_ms,
+            .subscription_ms = cfg->subscription_ms,
+            .subscription_bytes_per_s = cfg->subscription_bytes_per_s,
             .limits = &cfg->limits,
         };
         rv = gateway_init(&d->gateway, &d->loop, &gc, d->backend);
@@ -594,6 +613,10 @@ static int eddyd_start(struct eddyd *d)
             return rv;
         }
         LOG_INFO("gateway listening on http://%s:%d", cfg->gateway_host, gateway_port(d->gateway));
+        if (cfg->tls_cert != NULL) {
+            LOG_INFO("gateway listening on https://%s:%d", cfg->gateway_host,
+                     gateway_tls_port(d->gateway));
+        }
     }
     if (cfg->role_server) {
         return eddyd_start_heartbeat(d);
@@ -604,7 +627,7 @@ static int eddyd_start(struct eddyd *d)
 int main(int argc, char **argv)
 {
     static struct eddyd d;
-    char err[2048];
+    char err[CONFIG_MESSAGE_BYTES_MAX];
     log_init_from_env();
     int rv = config_parse(&d.cfg, argc, argv, err, sizeof(err));
     if (rv != 0) {

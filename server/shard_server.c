@@ -12,6 +12,8 @@
 #include "hydrate.h"
 #include "segment.h"
 #include "shard_fsm.h"
+#include "shard_rate.h"
+#include "shard_wait.h"
 #include "throttle.h"
 
 #include "eddy/alloc.h"
@@ -94,7 +96,14 @@ struct shard_server {
     void *close_arg;
     /* Per-shard write and read limits (throttle.h); NULL: none. */
     struct throttle *throttle;
+    struct shard_wait *wait; /* parked push reads (SubscribeToShard) */
+    /* Write rates of the shards it leads, for on-demand scaling (shard_rate.h). */
+    struct shard_rate *rates;
 };
+
+static void server_on_wait(
+    void *arg, struct rpc_call *call, u128 after, uint64_t deadline_ms, enum shard_wait_wake why);
+static void server_on_group_state(void *arg, struct rgroup *raft);
 
 static uint64_t server_now_ms(void)
 {
@@ -238,6 +247,7 @@ static int server_group_init(struct shard_server *s,
         shard_fsm_destroy(g->fsm);
         return rv;
     }
+    rgroup_set_state_cb(g->raft, server_on_group_state, g);
     rv = server_hydrate_init(g, cfg);
     if (rv != 0) {
         LOG_ERROR("group=%u hydrate init failed: %s", g->id, eddy_strerror(rv));
@@ -270,6 +280,8 @@ int shard_server_init(struct shard_server **out,
     if (cfg->limits != NULL) {
         throttle_create(&s->throttle, cfg->limits);
     }
+    shard_rate_create(&s->rates);
+    shard_wait_init(&s->wait, loop, s->group_cap, server_on_wait, s);
     unsigned self = server_self_pos(cfg);
     int rv = 0;
     for (uint32_t id = 1; self < cfg->peer_count && id <= cfg->group_count; id++) {
@@ -494,6 +506,10 @@ static void batch_on_committed(void *arg, int status, void *result)
     EDDY_ASSERT(g->inflight > 0);
     g->inflight--;
     g->queued_bytes -= b->bytes;
+    if (status == 0 && !g->closed) {
+        /* Before the answers: the entry's strings point into the requests. */
+        shard_wait_applied(g->server->wait, g->id, &b->entry);
+    }
     if (b->control_call != NULL && b->entry.n_close_shards > 0 && status == 0) {
         if (result != NULL) {
             batch_reply_closed(b->control_call, result);
@@ -600,6 +616,7 @@ static void server_put(struct shard_server *s, struct rpc_call *call)
         eddy_free(refused);
         return;
     }
+    shard_rate_put(s->rates, req, refused, uv_now(s->loop));
     if (g->open == NULL) {
         g->open = batch_create(g);
     }
@@ -747,6 +764,78 @@ static void read_resp_free_records(Eddy__ReadResp *resp)
     eddy_free(resp->records);
 }
 
+/* Reads from (pos, seq) and answers the call, or parks it (shard_wait.h)
+ * when it is a push read (wait_ms) that finds nothing and deadline_ms (uv_now
+ * time) is still ahead; deadline_ms 0 answers whatever there is. */
+static void server_read_from(struct shard_server *s,
+                             struct sgroup *g,
+                             struct rpc_call *call,
+                             enum seg_position pos,
+                             u128 seq,
+                             uint64_t deadline_ms)
+{
+    const Eddy__ReadReq *req = rpc_call_request(call)->read;
+    struct seg_store *store =
+        shard_fsm_find(g->fsm, req->stream, req->stream_created_ms, req->shard);
+    if (store == NULL) {
+        rpc_reply_error(call, -EDDY_ENOTFOUND, 0, "shard not found");
+        return;
+    }
+    if (!throttle_read_begin(s->throttle, req, uv_now(s->loop))) {
+        rpc_reply_error(call, -EDDY_ETHROTTLED, 0, NULL); /* over the shard's read limits */
+        return;
+    }
+    uint32_t limit =
+        req->limit > KIN_GET_RECORDS_LIMIT_MAX ? KIN_GET_RECORDS_LIMIT_MAX : req->limit;
+    uint64_t bytes_max = req->bytes_max == 0 || req->bytes_max > KIN_GET_RECORDS_BYTES_MAX
+                             ? KIN_GET_RECORDS_BYTES_MAX
+                             : req->bytes_max;
+    Eddy__Status st = EDDY__STATUS__INIT;
+    Eddy__ReadResp resp = EDDY__READ_RESP__INIT;
+    resp.status = &st;
+    struct read_collect c = {.resp = &resp};
+    u128 next = 0;
+    int n = seg_store_read(store, pos, seq, req->timestamp_ms, limit, bytes_max, server_read_record,
+                           &c, &next);
+    if (n < 0) {
+        read_resp_free_records(&resp);
+        rpc_reply_error(call, n, 0, "read failed");
+        return;
+    }
+    throttle_read_end(s->throttle, req, &resp, uv_now(s->loop));
+    u128 end_seq;
+    if (shard_fsm_shard_end(g->fsm, req->stream, req->stream_created_ms, req->shard, &end_seq) &&
+        (seg_store_is_empty(store) || next >= seg_store_last_seq(store))) {
+        resp.shard_end = true; /* closed (resharding) and read to its last record */
+    }
+    if (resp.n_records == 0 && !resp.shard_end && deadline_ms > uv_now(s->loop) && limit > 0) {
+        /* A push read with nothing to push yet: answered when records are
+         * applied on the shard or at the deadline. Parked at next, so a
+         * LATEST read waits for what follows the records it saw. */
+        read_resp_free_records(&resp);
+        int rv = shard_wait_park(s->wait, g->id, call, next, deadline_ms);
+        if (rv != 0) {
+            rpc_reply_error(call, rv, 0, NULL); /* -EDDY_EFULL: the gateway retries */
+        }
+        return;
+    }
+    uint8_t next_be[16];
+    u128_to_be(next, next_be);
+    resp.next_sequence.data = next_be;
+    resp.next_sequence.len = 16;
+    /* Behind: how much older the last record handed out is than the tip. A
+     * read that returns nothing (limit 0, or caught up) is not behind. */
+    uint64_t tip = seg_store_last_arrival_ms(store);
+    if (resp.n_records > 0 && next < seg_store_last_seq(store) && tip > c.last_arrival_ms) {
+        resp.millis_behind_latest = tip - c.last_arrival_ms;
+    }
+    Eddy__Frame f = EDDY__FRAME__INIT;
+    f.body_case = EDDY__FRAME__BODY_READ_RESP;
+    f.read_resp = &resp;
+    rpc_call_reply(call, &f);
+    read_resp_free_records(&resp);
+}
+
 static void server_read(struct shard_server *s, struct rpc_call *call)
 {
     const Eddy__ReadReq *req = rpc_call_request(call)->read;
@@ -759,12 +848,6 @@ static void server_read(struct shard_server *s, struct rpc_call *call)
      * earlier acknowledged write (a deposed leader answers NOTLEADER). */
     if (!rgroup_is_ready(g->raft)) {
         rpc_reply_error(call, -EDDY_ENOTLEADER, rgroup_leader(g->raft), NULL);
-        return;
-    }
-    struct seg_store *store =
-        shard_fsm_find(g->fsm, req->stream, req->stream_created_ms, req->shard);
-    if (store == NULL) {
-        rpc_reply_error(call, -EDDY_ENOTFOUND, 0, "shard not found");
         return;
     }
     enum seg_position pos;
@@ -795,48 +878,34 @@ static void server_read(struct shard_server *s, struct rpc_call *call)
         rpc_reply_error(call, -EDDY_EINVAL, 0, "bad sequence");
         return;
     }
-    if (!throttle_read_begin(s->throttle, req, uv_now(s->loop))) {
-        rpc_reply_error(call, -EDDY_ETHROTTLED, 0, NULL); /* over the shard's read limits */
+    uint32_t wait_ms = req->wait_ms < SHARD_WAIT_MS_MAX ? req->wait_ms : SHARD_WAIT_MS_MAX;
+    server_read_from(s, g, call, pos, seq, wait_ms > 0 ? uv_now(s->loop) + wait_ms : 0);
+}
+
+/* A parked read comes back (shard_wait.h): read again from where it waited,
+ * park again if still nothing and time is left, or send it to the leader. */
+static void server_on_wait(
+    void *arg, struct rpc_call *call, u128 after, uint64_t deadline_ms, enum shard_wait_wake why)
+{
+    struct shard_server *s = arg;
+    const Eddy__ReadReq *req = rpc_call_request(call)->read;
+    struct sgroup *g = server_group(s, req->group);
+    if (why == SHARD_WAIT_FAILED || g == NULL || !rgroup_is_ready(g->raft)) {
+        rpc_reply_error(call, -EDDY_ENOTLEADER, g != NULL ? rgroup_leader(g->raft) : 0, NULL);
         return;
     }
-    uint32_t limit =
-        req->limit > KIN_GET_RECORDS_LIMIT_MAX ? KIN_GET_RECORDS_LIMIT_MAX : req->limit;
-    uint64_t bytes_max = req->bytes_max == 0 || req->bytes_max > KIN_GET_RECORDS_BYTES_MAX
-                             ? KIN_GET_RECORDS_BYTES_MAX
-                             : req->bytes_max;
-    Eddy__Status st = EDDY__STATUS__INIT;
-    Eddy__ReadResp resp = EDDY__READ_RESP__INIT;
-    resp.status = &st;
-    struct read_collect c = {.resp = &resp};
-    u128 next = 0;
-    int n = seg_store_read(store, pos, seq, req->timestamp_ms, limit, bytes_max, server_read_record,
-                           &c, &next);
-    if (n < 0) {
-        read_resp_free_records(&resp);
-        rpc_reply_error(call, n, 0, "read failed");
-        return;
+    server_read_from(s, g, call, SEG_AFTER_SEQUENCE, after,
+                     why == SHARD_WAIT_TIMEOUT ? 0 : deadline_ms);
+}
+
+/* Parked reads end with their group's leadership: the gateway asks the new
+ * leader from the same position. */
+static void server_on_group_state(void *arg, struct rgroup *raft)
+{
+    struct sgroup *g = arg;
+    if (!rgroup_is_ready(raft)) {
+        shard_wait_fail_group(g->server->wait, g->id);
     }
-    throttle_read_end(s->throttle, req, &resp, uv_now(s->loop));
-    uint8_t next_be[16];
-    u128_to_be(next, next_be);
-    resp.next_sequence.data = next_be;
-    resp.next_sequence.len = 16;
-    /* Behind: how much older the last record handed out is than the tip. A
-     * read that returns nothing (limit 0, or caught up) is not behind. */
-    uint64_t tip = seg_store_last_arrival_ms(store);
-    if (resp.n_records > 0 && next < seg_store_last_seq(store) && tip > c.last_arrival_ms) {
-        resp.millis_behind_latest = tip - c.last_arrival_ms;
-    }
-    u128 end_seq;
-    if (shard_fsm_shard_end(g->fsm, req->stream, req->stream_created_ms, req->shard, &end_seq) &&
-        (seg_store_is_empty(store) || next >= seg_store_last_seq(store))) {
-        resp.shard_end = true; /* closed (resharding) and read to its last record */
-    }
-    Eddy__Frame f = EDDY__FRAME__INIT;
-    f.body_case = EDDY__FRAME__BODY_READ_RESP;
-    f.read_resp = &resp;
-    rpc_call_reply(call, &f);
-    read_resp_free_records(&resp);
 }
 
 /* ---- membership and leadership (rgroup_rejoin, rgroup_transfer) ---- */
@@ -975,6 +1044,13 @@ void shard_server_handle(struct shard_server *s, struct rpc_call *call)
     }
 }
 
+/* shard_rate_is_leading_cb: the node leads group (a ready leader). */
+static bool server_is_leading(void *arg, uint32_t group)
+{
+    struct sgroup *g = server_group(arg, group);
+    return g != NULL && !g->closed && rgroup_is_ready(g->raft);
+}
+
 void shard_server_status(struct shard_server *s, Eddy__NodeStatusResp *resp)
 {
     size_t n = resp->n_groups + s->group_count;
@@ -1004,6 +1080,7 @@ void shard_server_status(struct shard_server *s, Eddy__NodeStatusResp *resp)
         gs->hydrating = rgroup_is_hydrating(g->raft);
         resp->groups[resp->n_groups++] = gs;
     }
+    shard_rate_report(s->rates, uv_now(s->loop), server_is_leading, s, resp);
 }
 
 void shard_server_status_free(Eddy__NodeStatusResp *resp)
@@ -1014,6 +1091,7 @@ void shard_server_status_free(Eddy__NodeStatusResp *resp)
     eddy_free(resp->groups);
     resp->groups = NULL;
     resp->n_groups = 0;
+    shard_rate_report_free(resp);
 }
 
 /* Frees the server once nothing holds it any more. */
@@ -1026,6 +1104,7 @@ static void server_release(struct shard_server *s)
     void (*cb)(void *) = s->close_cb;
     void *cb_arg = s->close_arg;
     throttle_destroy(s->throttle);
+    shard_rate_destroy(s->rates);
     for (uint32_t i = 0; i < s->group_count; i++) {
         eddy_free(s->groups[i]);
     }
@@ -1089,6 +1168,8 @@ static void server_group_close(struct sgroup *g)
         }
         batch_destroy(b);
     }
+    rgroup_set_state_cb(g->raft, NULL, NULL); /* the waits may be gone before the group */
+    shard_wait_fail_group(g->server->wait, g->id);
     g->closed = true;
     if (g->hydrate != NULL) {
         hydrate_close(g->hydrate, server_group_hydrate_closed, g);
@@ -1098,6 +1179,11 @@ static void server_group_close(struct sgroup *g)
 }
 
 /* ---- groups added and removed at run time (docs/adr/0004) ---- */
+
+static void server_on_wait_closed(void *arg)
+{
+    server_release(arg);
+}
 
 static void server_on_start_failed_removed(void *arg)
 {
@@ -1169,7 +1255,8 @@ void shard_server_close(struct shard_server *s, void (*cb)(void *arg), void *arg
 {
     s->close_cb = cb;
     s->close_arg = arg;
-    s->closing = 1; /* held until every group was asked to close */
+    s->closing = 2; /* held until every group was asked to close, and by the waits */
+    shard_wait_close(s->wait, server_on_wait_closed, s);
     for (uint32_t i = 0; i < s->group_count; i++) {
         struct sgroup *g = s->groups[i];
         s->closing++;

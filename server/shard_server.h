@@ -60,15 +60,17 @@ int shard_server_init(struct shard_server **out,
                       const struct shard_server_config *cfg);
 int shard_server_start(struct shard_server *s);
 /* Takes ownership of call: PutRecords, Read, CreateShards, DropStream,
- * JoinGroup (the ready leader rejoins the node: rgroup_rejoin, Ack when
- * done) and TransferLeader (the leader hands leadership over: Ack once it
- * moved). Not the leader: -EDDY_ENOTLEADER with the leader hint. A group
- * this node does not host: -EDDY_ENOTHOSTED.
+ * JoinGroup (the ready leader rejoins the node: rgroup_rejoin, or with
+ * replaces has it replace that member: rgroup_replace; Ack when done) and
+ * TransferLeader (the leader hands leadership over: Ack once it moved).
+ * Not the leader: -EDDY_ENOTLEADER with the leader hint. A group this node
+ * does not host: -EDDY_ENOTHOSTED.
  * FetchSegment is served by any replica that has the file (hydrate_serve),
  * at most HYDRATE_SERVE_INFLIGHT_MAX at once (-EDDY_EFULL past it). */
 void shard_server_handle(struct shard_server *s, struct rpc_call *call);
-/* Appends one GroupStatus per hosted group to resp (entries eddy_malloc'd,
- * freed by shard_server_status_free). */
+/* Appends one GroupStatus per hosted group to resp and sets its
+ * shard_loads (the busiest shards of the groups it leads, shard_rate.h);
+ * entries eddy_malloc'd, freed by shard_server_status_free. */
 void shard_server_status(struct shard_server *s, Eddy__NodeStatusResp *resp);
 void shard_server_status_free(Eddy__NodeStatusResp *resp);
 /* Closes every replica, then calls cb. No shard_server_remove_group may be

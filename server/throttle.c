@@ -106,9 +106,17 @@ throttle_put(struct throttle *t, const Eddy__PutRecordsReq *req, uint64_t now_ms
     return admitted;
 }
 
+/* Push reads (wait_ms: SubscribeToShard) are enhanced fan-out: AWS gives each
+ * consumer its own 2 MiB/s per shard, enforced by the gateway serving it, so
+ * they neither take nor count against GetRecords' per-shard limits. */
+static bool throttle_read_is_counted(const Eddy__ReadReq *req)
+{
+    return req->limit > 0 && req->wait_ms == 0;
+}
+
 bool throttle_read_begin(struct throttle *t, const Eddy__ReadReq *req, uint64_t now_ms)
 {
-    if (t == NULL || req->limit == 0) {
+    if (t == NULL || !throttle_read_is_counted(req)) {
         return true;
     }
     struct tbucket *b = throttle_shard(t, req->stream, req->stream_created_ms, req->shard, now_ms);
@@ -126,7 +134,7 @@ void throttle_read_end(struct throttle *t,
                        const Eddy__ReadResp *resp,
                        uint64_t now_ms)
 {
-    if (t == NULL || req->limit == 0) {
+    if (t == NULL || !throttle_read_is_counted(req)) {
         return;
     }
     uint64_t bytes = 0;

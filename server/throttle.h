@@ -17,6 +17,11 @@
  * replicated, so a new leader starts its shards with full buckets. Positions
  * only (GetShardIterator's LATEST, limit 0) are not reads.
  *
+ * The shards of ON_DEMAND streams have the same limits: AWS applies them "in
+ * both on-demand and provisioned capacity modes" (Developer Guide, "Create
+ * and manage Kinesis data streams"); an on-demand stream's capacity grows by
+ * splits instead (coordinator/autoscale.h, docs/adr/0005).
+ *
  * Lifecycle: throttle_create -> (throttle_put | throttle_read_*)* ->
  * throttle_destroy. A NULL throttle limits nothing (the dev profile).
  */
@@ -52,7 +57,9 @@ size_t throttle_put(struct throttle *t,
                     uint8_t **refused);
 
 /* Whether the read req may run at now_ms; if so it is charged one call. A
- * read of limit 0 (a position only) always may, and is not charged. */
+ * read of limit 0 (a position only) and a push read (wait_ms > 0, a
+ * SubscribeToShard subscription, limited per consumer at the gateway)
+ * always may, and are not charged. */
 bool throttle_read_begin(struct throttle *t, const Eddy__ReadReq *req, uint64_t now_ms);
 /* Charges the bytes resp returned to req's shard (after throttle_read_begin
  * said yes). */

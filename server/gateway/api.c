@@ -449,6 +449,11 @@ static const struct api_op_entry {
                                           api_describe_account_settings_run},
     [API_OP_UPDATE_ACCOUNT_SETTINGS] = {"UpdateAccountSettings", api_update_account_settings_run},
     [API_OP_DESCRIBE_LIMITS] = {"DescribeLimits", api_describe_limits_run},
+    [API_OP_REGISTER_STREAM_CONSUMER] = {"RegisterStreamConsumer", api_register_consumer_run},
+    [API_OP_DESCRIBE_STREAM_CONSUMER] = {"DescribeStreamConsumer", api_describe_consumer_run},
+    [API_OP_LIST_STREAM_CONSUMERS] = {"ListStreamConsumers", api_list_consumers_run},
+    [API_OP_DEREGISTER_STREAM_CONSUMER] = {"DeregisterStreamConsumer", api_deregister_consumer_run},
+    [API_OP_SUBSCRIBE_TO_SHARD] = {"SubscribeToShard", api_subscribe_to_shard_run},
 };
 
 int api_op_lookup(const char *name, size_t len)
@@ -539,6 +544,15 @@ static int api_decode_doc(enum api_op op,
         return api_no_input_decode(root, cfg, e);
     case API_OP_UPDATE_ACCOUNT_SETTINGS:
         return api_update_account_settings_decode(root, cfg, &req->update_account_settings, e);
+    case API_OP_REGISTER_STREAM_CONSUMER:
+        return api_register_consumer_decode(root, cfg, &req->register_consumer, e);
+    case API_OP_DESCRIBE_STREAM_CONSUMER:
+    case API_OP_DEREGISTER_STREAM_CONSUMER:
+        return api_consumer_ref_decode(root, cfg, &req->consumer_ref, e);
+    case API_OP_LIST_STREAM_CONSUMERS:
+        return api_list_consumers_decode(root, cfg, &req->list_consumers, e);
+    case API_OP_SUBSCRIBE_TO_SHARD:
+        return api_subscribe_to_shard_decode(root, cfg, &req->subscribe_to_shard, e);
     default:
         break;
     }
@@ -646,18 +660,15 @@ static void api_call_free(struct api_call *c)
     }
 }
 
-/* Sends the response and frees the call. content_type NULL: none (XML
- * errors); error_type NULL: not an error. */
-static void api_send(struct api_call *c,
-                     int status,
-                     const char *content_type,
-                     const char *error_type,
-                     const uint8_t *body,
-                     size_t len)
+/* The headers of every answer into h (API_HEADERS_MAX entries); id2 holds
+ * API_ID2_TEXT_CAP bytes and must outlive h. Returns how many. */
+static size_t api_headers(const struct api_call *c,
+                          const char *content_type,
+                          const char *error_type,
+                          struct http_header *h,
+                          char *id2)
 {
-    struct http_header h[API_HEADERS_MAX];
     size_t n = 0;
-    char id2[API_ID2_TEXT_CAP];
     uint8_t rnd[API_ID2_RANDOM_BYTES];
     api_random(rnd, sizeof(rnd));
     id2[base64_encode(rnd, sizeof(rnd), id2)] = '\0';
@@ -676,8 +687,45 @@ static void api_send(struct api_call *c,
                                       "x-amz-id-2,x-amzn-ErrorMessage,Date"};
     }
     EDDY_ASSERT(n <= API_HEADERS_MAX);
+    return n;
+}
+
+/* Sends the response and frees the call. content_type NULL: none (XML
+ * errors); error_type NULL: not an error. */
+static void api_send(struct api_call *c,
+                     int status,
+                     const char *content_type,
+                     const char *error_type,
+                     const uint8_t *body,
+                     size_t len)
+{
+    struct http_header h[API_HEADERS_MAX];
+    char id2[API_ID2_TEXT_CAP];
+    size_t n = api_headers(c, content_type, error_type, h, id2);
     http_request_respond(c->http, status, h, n, body, len);
     c->http = NULL;
+    api_call_free(c);
+}
+
+void api_stream_begin(struct api_call *c, const char *content_type)
+{
+    EDDY_ASSERT(c->http != NULL);
+    struct http_header h[API_HEADERS_MAX];
+    char id2[API_ID2_TEXT_CAP];
+    size_t n = api_headers(c, content_type, NULL, h, id2);
+    http_request_stream_begin(c->http, 200, h, n);
+}
+
+void api_stream_end(struct api_call *c)
+{
+    EDDY_ASSERT(c->http != NULL);
+    http_request_stream_end(c->http);
+    c->http = NULL;
+}
+
+void api_stream_release(struct api_call *c)
+{
+    EDDY_ASSERT(c->http == NULL);
     api_call_free(c);
 }
 

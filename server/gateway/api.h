@@ -29,6 +29,7 @@
 
 struct backend;
 struct http_request;
+struct subscription_registry;
 struct limits_profile;
 struct ratelimit;
 
@@ -77,6 +78,10 @@ struct api_config {
     const char *region;         /* borrowed, e.g. "us-east-1" */
     const char *account;        /* borrowed, 12 digits */
     uint64_t retention_hour_ms; /* one hour of stream retention; 0: 3600000 (api_retention.c) */
+    /* SubscribeToShard (subscription.h): how long a subscription streams (0:
+     * 5 minutes) and each consumer's bytes per second per shard (0: no limit). */
+    uint64_t subscription_ms;
+    uint64_t subscription_bytes_per_s;
 };
 
 /* "shardId-%012u"; out holds API_SHARD_ID_TEXT_MAX. Returns the length. */
@@ -157,6 +162,12 @@ enum api_op {
     API_OP_DESCRIBE_ACCOUNT_SETTINGS,
     API_OP_UPDATE_ACCOUNT_SETTINGS,
     API_OP_DESCRIBE_LIMITS,
+    /* Enhanced fan-out consumers (api_consumer.h). */
+    API_OP_REGISTER_STREAM_CONSUMER,
+    API_OP_DESCRIBE_STREAM_CONSUMER,
+    API_OP_LIST_STREAM_CONSUMERS,
+    API_OP_DEREGISTER_STREAM_CONSUMER,
+    API_OP_SUBSCRIBE_TO_SHARD, /* api_subscribe.h */
     API_OP_COUNT_
 };
 
@@ -299,8 +310,10 @@ struct api_get_records_req {
     char arn_name[API_NAME_TEXT_MAX]; /* the stream the StreamARN names */
 };
 
+#include "api_consumer.h"
 #include "api_settings.h"
 #include "api_reshard.h"
+#include "api_subscribe.h"
 #include "api_meta.h"
 
 union api_req {
@@ -328,6 +341,10 @@ union api_req {
     struct api_resource_tags_req resource_tags;
     struct api_retention_req retention;
     struct api_update_account_settings_req update_account_settings;
+    struct api_register_consumer_req register_consumer;
+    struct api_consumer_ref_req consumer_ref; /* Describe/DeregisterStreamConsumer */
+    struct api_list_consumers_req list_consumers;
+    struct api_subscribe_to_shard_req subscribe_to_shard;
 };
 
 /* The action named name (e.g. "PutRecord"), or -1. */
@@ -402,8 +419,9 @@ struct api_ctx {
     /* The service limits (eddy/limits_profile.h): ShardLimit and the other
      * quotas. Never NULL while serving. */
     const struct limits_profile *limits;
-    struct ratelimit *ratelimit; /* control-plane call rates; NULL: none */
-    unsigned inflight;           /* calls not yet answered */
+    struct ratelimit *ratelimit;                 /* control-plane call rates; NULL: none */
+    struct subscription_registry *subscriptions; /* live SubscribeToShard streams */
+    unsigned inflight;                           /* calls not yet answered */
     /* Called when inflight drops to 0 while draining is set. */
     bool draining;
     void (*drained_cb)(struct api_ctx *ctx);
@@ -464,6 +482,14 @@ void api_out_init(const struct api_call *c, struct json_out *out, size_t len_max
 void api_respond_out(struct api_call *c, struct json_out *out);
 /* Answers 200 with an empty body (actions without output). */
 void api_respond_empty(struct api_call *c);
+/* A streamed answer (SubscribeToShard): api_stream_begin sends 200 and the
+ * headers (x-amzn-RequestId, content_type); the body then goes out through
+ * http_request_stream_* on c->http; api_stream_end ends the body (c->http is
+ * NULL after it); api_stream_release frees the call, which counts as in
+ * flight (the gateway drains) until then. */
+void api_stream_begin(struct api_call *c, const char *content_type);
+void api_stream_end(struct api_call *c);
+void api_stream_release(struct api_call *c);
 /* Answers with e and frees the call (and e's message). */
 void api_respond_error(struct api_call *c, struct api_error *e);
 void api_fail(struct api_call *c, enum api_exception ex, const char *fmt, ...)

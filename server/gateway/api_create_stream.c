@@ -5,7 +5,8 @@
  * activates it. The record size and the warm throughput (ON_DEMAND streams
  * of an account with MinimumThroughputBillingCommitment only) go into the
  * catalogue with the stream, and so do the tags (checked as AddTagsToStream
- * checks them, api_tags_create_stream).
+ * checks them, api_tags_create_stream). An ON_DEMAND stream counts against
+ * the account's OnDemandStreamCountLimit (api_require_on_demand_quota).
  */
 #include "api.h"
 
@@ -145,6 +146,9 @@ static void api_create_stream_on_catalog(struct api_call *c,
                  "This request would have exceed the limit on the number of streams that can "
                  "simultaneously be in CREATING or DELETING for the account %s. Limit: %u.",
                  c->ctx->cfg.account, (unsigned)transition_max);
+        return;
+    }
+    if (r->mode == EDDY__STREAM_MODE__MODE_ON_DEMAND && !api_require_on_demand_quota(c, cat)) {
         return;
     }
     uint32_t shard_limit = c->ctx->limits->shard_limit;

@@ -1,7 +1,9 @@
 /*
- * DeleteStream: StreamName or StreamARN, EnforceConsumerDeletion (accepted;
- * Eddy has no consumers yet). Answers 200 with an empty body; the stream is
- * DELETING until the coordinator drops it.
+ * DeleteStream: StreamName or StreamARN, EnforceConsumerDeletion. Answers 200
+ * with an empty body; the stream is DELETING until the coordinator drops it.
+ * A stream with enhanced fan-out consumers is deleted only with
+ * EnforceConsumerDeletion true (ResourceInUseException otherwise); its
+ * consumers then go DELETING with it.
  */
 #include "api.h"
 
@@ -55,10 +57,23 @@ static void api_delete_stream_on_done(void *arg, int status, const char *message
                  c->req.delete_stream.name, c->ctx->cfg.account);
         return;
     }
+    if (status == -EDDY_EEXISTS) {
+        /* The stream has consumers and EnforceConsumerDeletion was not set. */
+        char arn[API_STREAM_ARN_TEXT_MAX];
+        api_stream_arn(&c->ctx->cfg, c->req.delete_stream.name, arn);
+        api_fail(c, API_EX_RESOURCE_IN_USE,
+                 "DeleteStream can't delete %s because there are consumers associated with this "
+                 "data stream. To delete %s anyway, set the EnforceConsumerDeletion parameter to "
+                 "true to force the deletion of all the consumers that are associated with it.",
+                 arn, c->req.delete_stream.name);
+        return;
+    }
     api_fail_code(c, status, message);
 }
 
 void api_delete_stream_run(struct api_call *c)
 {
-    backend_delete_stream(c->ctx->backend, c->req.delete_stream.name, api_delete_stream_on_done, c);
+    backend_delete_stream(c->ctx->backend, c->req.delete_stream.name,
+                          c->req.delete_stream.enforce_consumer_deletion, api_delete_stream_on_done,
+                          c);
 }

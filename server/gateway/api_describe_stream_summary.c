@@ -2,7 +2,8 @@
  * DescribeStreamSummary: StreamName or StreamARN. Answers the
  * StreamDescriptionSummary: status, mode, retention, creation time, enhanced
  * monitoring, encryption (EncryptionType, KeyId when KMS), open shard count,
- * ConsumerCount 0 (no consumers yet), WarmThroughput (when one was asked)
+ * ConsumerCount (its enhanced fan-out consumers, DELETING ones until they
+ * are gone, as they count against the limit), WarmThroughput (when asked)
  * and MaxRecordSizeInKiB, all from the catalogue.
  */
 #include "api.h"
@@ -77,7 +78,7 @@ static void api_describe_stream_summary_on_catalog(struct api_call *c,
     api_write_enhanced_monitoring(&o, st);
     api_write_encryption(&o, st);
     json_out_kv_u64(&o, "OpenShardCount", open);
-    json_out_kv_u64(&o, "ConsumerCount", 0);
+    json_out_kv_u64(&o, "ConsumerCount", st->n_consumers);
     api_write_warm_throughput(&o, st);
     json_out_kv_u64(&o, "MaxRecordSizeInKiB", api_stream_record_bytes_max(st) / 1024);
     json_out_obj_end(&o);

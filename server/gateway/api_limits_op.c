@@ -11,6 +11,34 @@
 
 #include "eddy/errors.h"
 
+/* ON_DEMAND streams of the account, whatever their status. */
+static uint64_t api_on_demand_stream_count(const Eddy__Catalog *cat)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < cat->n_streams; i++) {
+        n += cat->streams[i]->mode == EDDY__STREAM_MODE__MODE_ON_DEMAND;
+    }
+    return n;
+}
+
+bool api_require_on_demand_quota(struct api_call *c, const Eddy__Catalog *cat)
+{
+    struct api_account_limits lim;
+    api_account_limits(c->ctx, &lim);
+    uint64_t on_demand = api_on_demand_stream_count(cat);
+    if (on_demand < lim.on_demand_stream_count_limit) {
+        return true;
+    }
+    /* The text AWS answers (the console shows it; hashicorp/terraform-
+     * provider-aws#38094 quotes it). */
+    api_fail(c, API_EX_LIMIT_EXCEEDED,
+             "This request would exceed the limit on the number of On-Demand streams for the "
+             "account %s in %s. Current On-Demand streams count: %llu. Limit: %u.",
+             c->ctx->cfg.account, c->ctx->cfg.region, (unsigned long long)on_demand,
+             (unsigned)lim.on_demand_stream_count_limit);
+    return false;
+}
+
 static void api_describe_limits_on_catalog(void *arg, int status, const Eddy__Catalog *cat)
 {
     struct api_call *c = arg;
@@ -19,10 +47,9 @@ static void api_describe_limits_on_catalog(void *arg, int status, const Eddy__Ca
         return;
     }
     uint64_t open = 0;
-    uint64_t on_demand = 0;
+    uint64_t on_demand = api_on_demand_stream_count(cat);
     for (size_t i = 0; i < cat->n_streams; i++) {
         const Eddy__StreamInfo *st = cat->streams[i];
-        on_demand += st->mode == EDDY__STREAM_MODE__MODE_ON_DEMAND;
         for (size_t k = 0; k < st->n_shards; k++) {
             open += api_shard_is_open(st->shards[k]);
         }

@@ -28,16 +28,6 @@ static bool api_meta_name_ok(const char *s, size_t n)
     return n <= KIN_STREAM_NAME_LEN_MAX && json_pattern_match(JSON_PATTERN_NAME, s, n);
 }
 
-static bool api_meta_digits(const char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') {
-            return false;
-        }
-    }
-    return n > 0 && n < API_CONSUMER_TS_TEXT_MAX;
-}
-
 /* "S" or "S/consumer/C:T" after "stream/": fills out, false otherwise. */
 static bool api_meta_resource_path(const char *p, size_t n, struct api_resource *out)
 {
@@ -49,29 +39,13 @@ static bool api_meta_resource_path(const char *p, size_t n, struct api_resource 
         json_copy(out->stream, sizeof(out->stream), p, n);
         return true;
     }
-    size_t sn = (size_t)(slash - p);
-    const char *rest = slash + 1;
-    size_t rn = n - sn - 1;
-    static const char consumer[] = "consumer/";
-    if (!api_meta_name_ok(p, sn) || rn <= sizeof(consumer) - 1 ||
-        memcmp(rest, consumer, sizeof(consumer) - 1) != 0) {
-        return false;
-    }
-    const char *cname = rest + sizeof(consumer) - 1;
-    size_t cn = rn - (sizeof(consumer) - 1);
-    const char *colon = memrchr(cname, ':', cn);
-    if (colon == NULL) {
-        return false;
-    }
-    size_t name_len = (size_t)(colon - cname);
-    size_t ts_len = cn - name_len - 1;
-    if (!api_meta_name_ok(cname, name_len) || !api_meta_digits(colon + 1, ts_len)) {
+    /* The one consumer-ARN parser (api_consumer_arn.c). */
+    if (!api_consumer_arn_parse_path(p, n, &out->cons)) {
         return false;
     }
     out->consumer = true;
-    json_copy(out->stream, sizeof(out->stream), p, sn);
-    json_copy(out->consumer_name, sizeof(out->consumer_name), cname, name_len);
-    json_copy(out->consumer_created, sizeof(out->consumer_created), colon + 1, ts_len);
+    out->cons.ours = true;
+    json_copy(out->stream, sizeof(out->stream), out->cons.stream, strlen(out->cons.stream));
     return true;
 }
 
@@ -116,21 +90,6 @@ int api_resolve_resource(const struct api_config *cfg,
         (int)(acct_len < KIN_STREAM_ARN_LEN_MAX ? acct_len : KIN_STREAM_ARN_LEN_MAX), acct);
     memset(out, 0, sizeof(*out));
     return -EDDY_ENOTFOUND;
-}
-
-void api_fail_consumer_not_found(struct api_call *c,
-                                 const struct api_resource *res,
-                                 const Eddy__StreamInfo *st)
-{
-    EDDY_ASSERT(res->consumer);
-    if (st == NULL) {
-        api_fail(c, API_EX_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.", res->stream,
-                 c->ctx->cfg.account);
-        return;
-    }
-    api_fail(c, API_EX_RESOURCE_NOT_FOUND,
-             "Consumer %s with creation timestamp %s under stream %s and account %s not found.",
-             res->consumer_name, res->consumer_created, res->stream, c->ctx->cfg.account);
 }
 
 /* ---- status rules ---- */

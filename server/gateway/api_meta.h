@@ -38,8 +38,6 @@ struct api_ctx;
 #define API_TAG_VALUE_LEN_MAX 256
 /* ListTagsForStream Limit 1..50 (model); the default is the most. */
 #define API_LIST_TAGS_LIMIT_MAX 50
-/* A consumer ARN's creation timestamp: epoch seconds. */
-#define API_CONSUMER_TS_TEXT_MAX 24
 
 /* ---- tag input (api_tag_input.c) ---- */
 
@@ -109,8 +107,7 @@ struct api_list_tags_for_stream_req {
 struct api_resource {
     bool consumer; /* .../stream/S/consumer/C:T */
     char stream[API_NAME_TEXT_MAX];
-    char consumer_name[API_NAME_TEXT_MAX];
-    char consumer_created[API_CONSUMER_TS_TEXT_MAX];
+    struct api_consumer_arn cons; /* when consumer (api_consumer.h) */
 };
 
 /* TagResource, UntagResource, ListTagsForResource. */
@@ -203,6 +200,13 @@ void api_tags_create_stream(struct api_call *c,
  * first), at most limit; *more tells whether tags were left out. */
 void api_write_tags(
     struct json_out *o, const Eddy__StreamInfo *st, const char *start, size_t limit, bool *more);
+/* The same over any tag set (sorted by key): a stream's or a consumer's. */
+void api_write_tag_list(struct json_out *o,
+                        Eddy__Tag *const *tags,
+                        size_t n,
+                        const char *start,
+                        size_t limit,
+                        bool *more);
 
 /* ---- shared (api_meta.c) ---- */
 
@@ -213,13 +217,6 @@ int api_resolve_resource(const struct api_config *cfg,
                          const struct json_str *arn,
                          struct api_resource *out,
                          struct api_error *e);
-/* Answers ResourceNotFoundException for a consumer Eddy does not have
- * (consumers come with enhanced fan-out): the stream's text when the stream
- * is missing too. */
-void api_fail_consumer_not_found(struct api_call *c,
-                                 const struct api_resource *res,
-                                 const Eddy__StreamInfo *st);
-
 /* Answers ResourceNotFoundException (st NULL) or ResourceInUseException
  * ("not ACTIVE[ or UPDATING], instead in state X") and returns false; true
  * when st's status is ACTIVE, or UPDATING with updating_ok. */
@@ -251,5 +248,10 @@ struct api_account_limits {
     uint32_t on_demand_stream_count_limit;
 };
 void api_account_limits(const struct api_ctx *ctx, struct api_account_limits *out);
+/* Whether the account may hold one more ON_DEMAND stream (CreateStream in
+ * ON_DEMAND mode, UpdateStreamMode from PROVISIONED to ON_DEMAND): fewer
+ * than OnDemandStreamCountLimit in cat, whatever their status. Fails c with
+ * AWS's LimitExceededException and returns false otherwise. */
+bool api_require_on_demand_quota(struct api_call *c, const Eddy__Catalog *cat);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * Resource policies of streams (and, once consumers exist, of consumers):
+ * Resource policies of streams and of their consumers:
  *
  *  - PutResourcePolicy: ResourceARN (required), Policy (required, a JSON
  *    object of at most API_RESOURCE_POLICY_BYTES_MAX bytes). The stream must
@@ -11,9 +11,10 @@
  *
  * ResourceARN matches arn:aws.*:kinesis:.*:\d{12}:.*stream/\S+; it names a
  * stream (arn:aws:kinesis:REGION:ACCOUNT:stream/NAME) or a consumer
- * (.../stream/NAME/consumer/CONSUMER:CREATED). An ARN of another region or
- * account, or of a consumer (none can be registered yet), names nothing
- * here: ResourceNotFoundException as for a missing stream or consumer.
+ * (.../stream/NAME/consumer/CONSUMER:CREATED; api_consumer_settings.c serves
+ * those: the consumer must be ACTIVE to change its policy). An ARN of
+ * another region or account names nothing here: ResourceNotFoundException
+ * as for a missing stream.
  * Policies are stored in the catalogue, not enforced (no IAM in Eddy yet).
  */
 #include "api.h"
@@ -164,14 +165,7 @@ static void api_policy_classify(const struct api_config *cfg,
     size_t cons = api_policy_find(rest, rest_len, 0, "/consumer/");
     if (cons != SIZE_MAX) {
         r->consumer = true;
-        r->stream_len = cons;
-        const char *c = rest + cons + 10;
-        size_t cl = rest_len - cons - 10;
-        const char *colon = memrchr(c, ':', cl);
-        r->consumer_name = c;
-        r->consumer_name_len = colon != NULL ? (size_t)(colon - c) : cl;
-        r->consumer_created = colon != NULL ? colon + 1 : c + cl;
-        r->consumer_created_len = colon != NULL ? cl - r->consumer_name_len - 1 : 0;
+        r->stream_len = cons; /* for messages, whatever follows */
     }
     bool ok = shaped && api_policy_field_is(f[0], fl[0], "arn") &&
               api_policy_field_is(f[1], fl[1], "aws") &&
@@ -180,11 +174,9 @@ static void api_policy_classify(const struct api_config *cfg,
               api_policy_field_is(f[4], fl[4], cfg->account) &&
               api_policy_name_ok(r->stream, r->stream_len);
     if (ok && r->consumer) {
-        ok = api_policy_name_ok(r->consumer_name, r->consumer_name_len) &&
-             r->consumer_created_len > 0;
-        for (size_t i = 0; ok && i < r->consumer_created_len; i++) {
-            ok = api_policy_is_digit(r->consumer_created[i]);
-        }
+        /* The one consumer-ARN parser (api_consumer_arn.c). */
+        ok = api_consumer_arn_parse_path(rest, rest_len, &r->cons);
+        r->cons.ours = ok;
     }
     r->ours = ok;
     if (ok) {
@@ -318,7 +310,8 @@ int api_resource_policy_decode(const cJSON *root,
 /* ---- serving ---- */
 
 /* Answers ResourceNotFoundException when the ARN names nothing here (another
- * region or account, a missing stream, any consumer) and returns false. */
+ * region or account, a missing stream) and returns false; a consumer ARN is
+ * handed to its action (api_consumer_settings.c), false too. */
 static bool api_policy_require_resource(struct api_call *c,
                                         const struct api_policy_req *r,
                                         const Eddy__StreamInfo *st)
@@ -329,15 +322,21 @@ static bool api_policy_require_resource(struct api_call *c,
                  r->stream, (int)r->account_len, r->account);
         return false;
     }
-    if (r->consumer) {
-        api_fail(c, API_EX_RESOURCE_NOT_FOUND,
-                 "Consumer %.*s with creation timestamp %.*s under stream %.*s and account %.*s "
-                 "not found.",
-                 (int)r->consumer_name_len, r->consumer_name, (int)r->consumer_created_len,
-                 r->consumer_created, sl, r->stream, (int)r->account_len, r->account);
-        return false;
+    if (!r->consumer) {
+        return true;
     }
-    return true;
+    switch (c->op) {
+    case API_OP_PUT_RESOURCE_POLICY:
+        api_consumer_put_policy(c, st, &r->cons, r->policy);
+        break;
+    case API_OP_DELETE_RESOURCE_POLICY:
+        api_consumer_delete_policy(c, st, &r->cons);
+        break;
+    default:
+        api_consumer_get_policy(c, st, &r->cons);
+        break;
+    }
+    return false;
 }
 
 static void api_put_policy_on_stream(struct api_call *c,

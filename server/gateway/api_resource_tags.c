@@ -3,11 +3,10 @@
  * arn:aws.*:kinesis:.*:\d{12}:.*stream/\S+) naming a stream or a consumer of
  * one, and Tags or TagKeys. On a stream they do what AddTagsToStream,
  * RemoveTagsFromStream and ListTagsForStream do (api_tags.c), with the same
- * checks and texts. Consumers come with enhanced fan-out: until then every
- * consumer ARN names a consumer that does not exist, answered as AWS answers
- * one (ResourceNotFoundException), or the stream's not-found text when the
- * stream is missing too. An ARN of another region or account names nothing
- * here either. ListTagsForResource lists every tag, in key order.
+ * checks and texts; on a consumer (.../stream/S/consumer/C:EPOCH) they
+ * change or list the consumer's own tags (api_consumer_settings.c). An ARN
+ * of another region or account names nothing here. ListTagsForResource
+ * lists every tag, in key order.
  */
 #include "api.h"
 
@@ -94,19 +93,30 @@ int api_list_tags_for_resource_decode(const cJSON *root,
 }
 
 /* The stream lookup every resource action starts with: false when the
- * call was answered (a lookup failure or a consumer). */
+ * call was answered (a lookup failure), or handed to the consumer action
+ * (a consumer ARN). */
 static bool api_resource_found(struct api_call *c, int status, const Eddy__StreamInfo *st)
 {
-    const struct api_resource *res = &c->req.resource_tags.res;
+    const struct api_resource_tags_req *r = &c->req.resource_tags;
     if (status != 0) {
         api_fail_code(c, status, NULL);
         return false;
     }
-    if (res->consumer) {
-        api_fail_consumer_not_found(c, res, st);
-        return false;
+    if (!r->res.consumer) {
+        return true;
     }
-    return true;
+    switch (c->op) {
+    case API_OP_TAG_RESOURCE:
+        api_consumer_tag_resource(c, st, &r->res.cons, r->tags);
+        break;
+    case API_OP_UNTAG_RESOURCE:
+        api_consumer_untag_resource(c, st, &r->res.cons, r->keys);
+        break;
+    default:
+        api_consumer_list_tags(c, st, &r->res.cons);
+        break;
+    }
+    return false;
 }
 
 static void api_tag_resource_on_stream(struct api_call *c,

@@ -73,11 +73,8 @@ struct api_policy_req {
     char name[API_NAME_TEXT_MAX]; /* S when ours */
     const char *stream;           /* S (or what stands there), in arn, for messages */
     size_t stream_len;
-    const char *consumer_name; /* C, in arn (consumer only) */
-    size_t consumer_name_len;
-    const char *consumer_created; /* T, in arn (consumer only) */
-    size_t consumer_created_len;
-    const char *policy; /* PutResourcePolicy: borrowed, NUL-terminated */
+    struct api_consumer_arn cons; /* the consumer, when ours and consumer (api_consumer.h) */
+    const char *policy;           /* PutResourcePolicy: borrowed, NUL-terminated */
 };
 
 /* ResourceARN's pattern, arn:aws.*:kinesis:.*:\d{12}:.*stream/\S+, matched

@@ -4,7 +4,9 @@
  * the new mode is ON_DEMAND, in an account with MinimumThroughputBillingCommitment).
  * The stream must be ACTIVE; the coordinator sets the mode (and the warm
  * throughput asked with it, in the same change) and drives the stream through
- * UPDATING. Answers 200 with an empty body.
+ * UPDATING. Answers 200 with an empty body. A PROVISIONED stream turned
+ * ON_DEMAND counts against OnDemandStreamCountLimit (LimitExceededException
+ * past it, api_require_on_demand_quota).
  */
 #include "api.h"
 
@@ -80,6 +82,10 @@ static void api_update_stream_mode_on_stream(struct api_call *c,
         return;
     }
     if (!api_stream_require_active(c, r->name, st, false)) {
+        return;
+    }
+    if (r->mode == EDDY__STREAM_MODE__MODE_ON_DEMAND &&
+        st->mode != EDDY__STREAM_MODE__MODE_ON_DEMAND && !api_require_on_demand_quota(c, cat)) {
         return;
     }
     if (r->has_warm && !api_warm_throughput_allowed(c, cat, r->name, r->mode, r->warm_mibps)) {

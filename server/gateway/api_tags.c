@@ -278,12 +278,22 @@ void api_remove_tags_from_stream_run(struct api_call *c)
 void api_write_tags(
     struct json_out *o, const Eddy__StreamInfo *st, const char *start, size_t limit, bool *more)
 {
+    api_write_tag_list(o, st->tags, st->n_tags, start, limit, more);
+}
+
+void api_write_tag_list(struct json_out *o,
+                        Eddy__Tag *const *tags,
+                        size_t n,
+                        const char *start,
+                        size_t limit,
+                        bool *more)
+{
     json_out_key(o, "Tags");
     json_out_arr_begin(o);
     size_t written = 0;
     *more = false;
-    for (size_t i = 0; i < st->n_tags; i++) {
-        const Eddy__Tag *t = st->tags[i];
+    for (size_t i = 0; i < n; i++) {
+        const Eddy__Tag *t = tags[i];
         if (t == NULL || t->key == NULL || (start != NULL && strcmp(t->key, start) <= 0)) {
             continue;
         }

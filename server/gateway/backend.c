@@ -42,6 +42,7 @@ struct bop {
     void *ctx;
     bool idempotent; /* safe to resend after an unknown outcome */
     uint64_t deadline_ms;
+    uint32_t call_timeout_ms; /* one attempt's RPC timeout */
     unsigned rotate;
     uv_timer_t timer;
     struct bop *prev;
@@ -417,7 +418,7 @@ static void bop_send(struct bop *op)
         bop_retry(op, BACKEND_RETRY_DELAY_MS, -EDDY_EUNAVAILABLE);
         return;
     }
-    rpc_client_call(c, op->req, RPC_CALL_TIMEOUT_MS, bop_on_response, op);
+    rpc_client_call(c, op->req, op->call_timeout_ms, bop_on_response, op);
 }
 
 static void bop_start_deferred(void *arg)
@@ -441,6 +442,7 @@ static struct bop *bop_start(struct backend *b,
     op->done = done;
     op->ctx = ctx;
     op->deadline_ms = backend_now_ms() + BACKEND_DEADLINE_MS;
+    op->call_timeout_ms = RPC_CALL_TIMEOUT_MS;
     uv_timer_init(b->loop, &op->timer);
     op->timer.data = op;
     b->ops_live++;
@@ -622,13 +624,18 @@ static void delete_req_free(Eddy__Frame *f)
     eddy_free(f);
 }
 
-void backend_delete_stream(struct backend *b, const char *name, backend_status_cb cb, void *arg)
+void backend_delete_stream(struct backend *b,
+                           const char *name,
+                           bool enforce_consumer_deletion,
+                           backend_status_cb cb,
+                           void *arg)
 {
     Eddy__Frame *f = eddy_xmalloc(sizeof(*f));
     eddy__frame__init(f);
     Eddy__DeleteStreamReq *r = eddy_xmalloc(sizeof(*r));
     eddy__delete_stream_req__init(r);
     r->name = eddy_xstrdup(name);
+    r->enforce_consumer_deletion = enforce_consumer_deletion;
     f->body_case = EDDY__FRAME__BODY_DELETE_STREAM;
     f->delete_stream = r;
     struct status_ctx *c = eddy_xmalloc(sizeof(*c));
@@ -776,6 +783,61 @@ void backend_reshard(struct backend *b,
     struct status_ctx *c = eddy_xmalloc(sizeof(*c));
     *c = (struct status_ctx){.cb = cb, .arg = arg};
     bop_start(b, 0, f, reshard_req_free, backend_on_status, c);
+}
+
+/* ---- consumers ---- */
+
+struct consumer_ctx {
+    backend_consumer_cb cb;
+    void *arg;
+};
+
+static void consumer_req_free(Eddy__Frame *f)
+{
+    eddy__consumer_req__free_unpacked(f->consumer, NULL);
+    eddy_free(f);
+}
+
+static void backend_on_consumer(struct bop *op, int status, const Eddy__Frame *resp)
+{
+    struct consumer_ctx *c = op->ctx;
+    const Eddy__ConsumerResp *cr = NULL;
+    if (resp != NULL && resp->body_case == EDDY__FRAME__BODY_CONSUMER_RESP) {
+        cr = resp->consumer_resp;
+    } else if (status == 0) {
+        status = -EDDY_EMALFORMED;
+    }
+    if (status == 0 || status == -EDDY_ENOTFOUND) {
+        /* The catalogue changed (or is behind): the next lookup refetches. */
+        op->b->catalog_fetched_ms = 0;
+    }
+    c->cb(c->arg, status, cr != NULL ? backend_message(cr->status) : NULL, cr);
+    eddy_free(c);
+}
+
+void backend_consumer(struct backend *b,
+                      const Eddy__ConsumerChange *ch,
+                      backend_consumer_cb cb,
+                      void *arg)
+{
+    Eddy__Frame *f = eddy_xmalloc(sizeof(*f));
+    eddy__frame__init(f);
+    Eddy__ConsumerReq req = EDDY__CONSUMER_REQ__INIT;
+    req.change = (Eddy__ConsumerChange *)ch;
+    /* A deep copy through the wire form, as for CreateStream. */
+    size_t len = eddy__consumer_req__get_packed_size(&req);
+    uint8_t *buf = eddy_xmalloc(len ? len : 1);
+    eddy__consumer_req__pack(&req, buf);
+    Eddy__ConsumerReq *r = eddy__consumer_req__unpack(NULL, len, buf);
+    eddy_free(buf);
+    EDDY_ASSERT(r != NULL);
+    f->body_case = EDDY__FRAME__BODY_CONSUMER;
+    f->consumer = r;
+    struct consumer_ctx *c = eddy_xmalloc(sizeof(*c));
+    *c = (struct consumer_ctx){.cb = cb, .arg = arg};
+    /* Not idempotent (a register resent after it applied finds the name
+     * taken): an unknown outcome is -EDDY_EUNKNOWN, as for creates. */
+    bop_start(b, 0, f, consumer_req_free, backend_on_consumer, c);
 }
 
 /* ---- data plane ---- */
@@ -1002,8 +1064,13 @@ void backend_read(struct backend *b,
     r->timestamp_ms = req->timestamp_ms;
     r->limit = req->limit;
     r->bytes_max = req->bytes_max;
+    r->wait_ms = req->wait_ms;
     f->body_case = EDDY__FRAME__BODY_READ;
     f->read = r;
     struct bop *op = bop_start(b, r->group, f, read_req_free, backend_on_read, c);
     op->idempotent = true;
+    /* A push read may be held by the leader for wait_ms before it answers:
+     * neither the attempt nor the whole call may give up before that. */
+    op->call_timeout_ms += req->wait_ms;
+    op->deadline_ms += req->wait_ms;
 }

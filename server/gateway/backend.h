@@ -45,7 +45,13 @@ void backend_create_stream(struct backend *b,
                            const Eddy__CreateStreamReq *req,
                            backend_status_cb cb,
                            void *arg);
-void backend_delete_stream(struct backend *b, const char *name, backend_status_cb cb, void *arg);
+/* enforce_consumer_deletion: DeleteStream's EnforceConsumerDeletion. Without
+ * it a stream with consumers is not deleted: -EDDY_EEXISTS. */
+void backend_delete_stream(struct backend *b,
+                           const char *name,
+                           bool enforce_consumer_deletion,
+                           backend_status_cb cb,
+                           void *arg);
 
 /* One change of a stream's settings (tags, retention, mode, metrics,
  * encryption, policy, record size, warm throughput), applied by the
@@ -83,6 +89,21 @@ void backend_reshard(struct backend *b,
                      const Eddy__ReshardReq *req,
                      backend_status_cb cb,
                      void *arg);
+/* One change of an enhanced fan-out consumer (register, status, tags,
+ * policy), applied by the coordinator (coordinator/coord_consumer.h, whose
+ * codes it passes on). ch is borrowed for the call only. resp (valid only
+ * during cb; NULL when no ConsumerResp came) holds the consumer after the
+ * change, or as it is, and the stream's status when a register was refused
+ * for it. message is Status.message (for -EDDY_ELIMIT: which limit), NULL
+ * when empty. An unknown outcome is -EDDY_EUNKNOWN (not resent). */
+typedef void (*backend_consumer_cb)(void *arg,
+                                    int status,
+                                    const char *message,
+                                    const Eddy__ConsumerResp *resp);
+void backend_consumer(struct backend *b,
+                      const Eddy__ConsumerChange *ch,
+                      backend_consumer_cb cb,
+                      void *arg);
 
 /* One record of a put, routed to a shard by the caller. Inputs borrowed
  * until the callback; code and seq are outputs. */
@@ -123,6 +144,10 @@ struct backend_read {
     uint64_t timestamp_ms;
     uint32_t limit; /* 0 resolves the position only */
     uint64_t bytes_max;
+    /* A push read (SubscribeToShard): with nothing after the position the
+     * leader answers when records arrive or, empty, after wait_ms; the call
+     * times out that much later. 0: answered at once. */
+    uint32_t wait_ms;
 };
 typedef void (*backend_read_cb)(void *arg, int status, const Eddy__ReadResp *resp);
 void backend_read(struct backend *b,

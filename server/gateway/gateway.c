@@ -10,6 +10,7 @@
 #include "api.h"
 #include "http1.h"
 #include "ratelimit.h"
+#include "subscription.h"
 
 #include "eddy/alloc.h"
 #include "eddy/assert.h"
@@ -45,6 +46,7 @@ static void gateway_maybe_finish(struct gateway *g)
     void (*cb)(void *) = g->close_cb;
     void *arg = g->close_arg;
     LOG_INFO("gateway closed");
+    subscription_registry_destroy(g->api.subscriptions); /* none lives: nothing in flight */
     ratelimit_destroy(g->api.ratelimit);
     eddy_free(g);
     if (cb != NULL) {
@@ -106,6 +108,8 @@ int gateway_init(struct gateway **out,
     g->api.cfg.region = g->region;
     g->api.cfg.account = g->account;
     g->api.cfg.retention_hour_ms = cfg->retention_hour_ms;
+    g->api.cfg.subscription_ms = cfg->subscription_ms;
+    g->api.cfg.subscription_bytes_per_s = cfg->subscription_bytes_per_s;
     g->api.drained_cb = gateway_on_drained;
     if (cfg->limits != NULL) {
         g->limits = *cfg->limits;
@@ -115,10 +119,18 @@ int gateway_init(struct gateway **out,
     }
     g->api.limits = &g->limits;
     ratelimit_create(&g->api.ratelimit, &g->limits);
-    int rv = http_server_init(&g->http, loop, cfg->host, cfg->port, gateway_on_request, g);
+    struct subscription_config sc = {
+        .lifetime_ms = cfg->subscription_ms,
+        .bytes_per_s = cfg->subscription_bytes_per_s,
+    };
+    subscription_registry_create(&g->api.subscriptions, loop, &sc);
+    struct http_server_tls tls = {cfg->tls_port, cfg->tls_cert, cfg->tls_key};
+    int rv = http_server_init(&g->http, loop, cfg->host, cfg->port,
+                              cfg->tls_cert != NULL ? &tls : NULL, gateway_on_request, g);
     if (rv != 0) {
         LOG_ERROR("gateway listen failed host=%s port=%d err=%s", cfg->host, cfg->port,
                   eddy_strerror(rv));
+        subscription_registry_destroy(g->api.subscriptions);
         ratelimit_destroy(g->api.ratelimit);
         eddy_free(g);
         return rv;
@@ -134,6 +146,11 @@ int gateway_port(const struct gateway *g)
     return http_server_port(g->http);
 }
 
+int gateway_tls_port(const struct gateway *g)
+{
+    return http_server_tls_port(g->http);
+}
+
 void gateway_close(struct gateway *g, void (*cb)(void *arg), void *arg)
 {
     EDDY_ASSERT(!g->closing);
@@ -141,5 +158,7 @@ void gateway_close(struct gateway *g, void (*cb)(void *arg), void *arg)
     g->close_cb = cb;
     g->close_arg = arg;
     g->api.draining = true;
+    /* Subscriptions stream for minutes: end them now (clients resubscribe). */
+    subscription_registry_end_all(g->api.subscriptions);
     http_server_close(g->http, gateway_on_http_closed, g);
 }

@@ -1,6 +1,8 @@
 /*
- * HTTP/1.1 server. Owns the listening socket, every client connection, and
- * each request from its first byte until the application holds it.
+ * HTTP/1.1 transport of the HTTP server (http_server.c accepts connections
+ * and hands over those that do not open with the HTTP/2 preface). Owns each
+ * such connection (over an http_io, plain or TLS) and each request from its
+ * first byte until the application holds it.
  *
  * Connection lifecycle: OPEN (parsing requests), DRAINING (no further
  * requests: flushing the responses still owed), SHUTDOWN (write side shut;
@@ -10,9 +12,13 @@
  *
  * Request lifecycle: PARSING, then PENDING (handed to request_cb) or ANSWERED
  * (an error response made here); PENDING becomes ANSWERED when the
- * application responds, or DETACHED when the connection closes first; an
- * ANSWERED request becomes WRITING once it heads the queue and its bytes go
- * to uv_write, and is freed in the write callback.
+ * application responds, STREAMING when it starts a streamed response (which
+ * becomes ANSWERED when it ends), or DETACHED when the connection closes
+ * first; an ANSWERED request becomes WRITING once it heads the queue and its
+ * last bytes are written, and is freed in the write callback. A stream
+ * heading the queue writes its chunks as they come, one write at a time; its
+ * owner's callback runs from the idle callback when its queue drops below
+ * half of HTTP_STREAM_QUEUED_MAX, and when the connection closes.
  *
  * Ordering: requests sit in the connection's queue in arrival order and a
  * response is written only after every earlier one, so an early answer waits
@@ -37,11 +43,13 @@
  * time), so the server cannot deadlock and overshoots by one request at most.
  * Requests detached from a closed connection stay charged until answered.
  *
- * Timeouts: one sweep timer per server checks every connection each
- * HTTP1_SWEEP_INTERVAL_MS (idle, whole request, write stall, linger). Time
+ * Timeouts: the server's sweep timer checks every connection each
+ * HTTP_SWEEP_INTERVAL_MS (idle, whole request, write stall, linger). Time
  * spent waiting for the budget is the server's, so it does not count.
  */
 #include "http1.h"
+#include "http_internal.h"
+#include "http_io.h"
 
 #include "eddy/alloc.h"
 #include "eddy/assert.h"
@@ -57,17 +65,11 @@
 #include <strings.h>
 #include <time.h>
 
-/* One read; also bounds the unparsed input kept while parsing is paused. */
-#define HTTP1_READ_BUF_BYTES (64 * 1024)
-/* Timeouts are checked this often, so they are accurate to this. */
-#define HTTP1_SWEEP_INTERVAL_MS 1000
+#define HTTP1_READ_BUF_BYTES HTTP_READ_BUF_BYTES
 /* Reading and dropping input after the last response (RFC 7230 6.6). */
 #define HTTP1_LINGER_MS 2000
 /* Input dropped after the last request is bounded like a body. */
 #define HTTP1_DISCARD_BYTES_MAX GW_HTTP_BODY_BYTES_MAX
-#define HTTP1_LISTEN_BACKLOG 511
-/* Refused connections are logged at most this often. */
-#define HTTP1_REJECT_LOG_INTERVAL_MS 1000
 
 static_assert(GW_HTTP_HEADER_BYTES_MAX < UINT32_MAX, "header offsets fit 32 bits");
 static_assert(GW_PIPELINE_DEPTH_MAX >= 1, "a connection parses at least one request");
@@ -80,14 +82,10 @@ void http1_sweep_for_test(struct http_server *s, uint64_t now_ms);
 void http1_set_buffered_max_for_test(struct http_server *s, size_t bytes);
 size_t http1_buffered_bytes_for_test(const struct http_server *s);
 
-struct http1_link {
-    struct http1_link *prev;
-    struct http1_link *next;
-};
-
 enum http1_req_state {
     REQ_PARSING,
     REQ_PENDING,
+    REQ_STREAMING,
     REQ_ANSWERED,
     REQ_WRITING,
     REQ_DETACHED,
@@ -101,33 +99,41 @@ enum http1_last_cb { LAST_NONE, LAST_URL, LAST_FIELD, LAST_VALUE };
 /* A connection's place in the server's budget queue (only while OPEN). */
 enum http1_budget { BUDGET_FREE, BUDGET_WAITING, BUDGET_GRANTED, BUDGET_STATE_COUNT };
 
-struct http_request {
-    uv_write_t write;           /* the response, while WRITING */
-    struct http1_link link;     /* in conn->fifo while PENDING or ANSWERED, or in
-                                   server->detached while DETACHED */
-    struct http1_conn *conn;    /* NULL when DETACHED or parsed without a server */
-    struct http_server *server; /* while charged to its budget: PENDING, DETACHED */
-    size_t charged_bytes;       /* input bytes of this request, in the budget */
+struct http1_request {
+    struct http_request base;      /* what the application reads; first member */
+    struct http_io_write write;    /* the one write of this request in flight */
+    struct list_link link;         /* in conn->fifo while PENDING, STREAMING or ANSWERED,
+                                       or in server->detached while DETACHED and charged */
+    struct list_link notify_link;  /* in server->notify while a stream callback is due */
+    struct http1_conn *conn;       /* NULL when DETACHED or parsed without a server */
+    struct http1_conn *write_conn; /* the connection of the write in flight */
+    struct http_server *server;    /* while charged to its budget: PENDING, DETACHED */
+    size_t charged_bytes;          /* input bytes of this request, in the budget */
     enum http1_req_state state;
-    const char *method;
     struct buf arena; /* target\0name\0value\0...: every string of the request */
     uint32_t name_off[GW_HTTP_HEADERS_COUNT_MAX];
     uint32_t value_off[GW_HTTP_HEADERS_COUNT_MAX];
     size_t header_count;
     struct http_header *headers; /* built once the header section ended */
     struct buf body;             /* one spare byte for the NUL */
-    struct buf response;
-    uv_buf_t out;    /* the response bytes to write */
-    bool keep_alive; /* the response says keep-alive; false on the last one */
+    struct buf response;         /* bytes to send, not yet handed to uv_write */
+    struct buf sending;          /* streams: the bytes of a body write in flight */
+    uv_buf_t out;                /* the last bytes of the response, once ANSWERED */
+    bool keep_alive;             /* the response says keep-alive; false on the last one */
     bool is_head;
+    bool is_http10; /* an HTTP/1.0 request: no chunked streams */
     bool expects_continue;
     bool continue_sent;
+    bool is_chunked;    /* a streamed body goes in chunks (else until the close) */
+    bool is_writing;    /* write is in flight */
+    bool is_ended;      /* DETACHED stream ended by the application: freed after its write */
+    bool is_above_half; /* the stream queue reached HTTP_STREAM_QUEUED_MAX / 2 */
 };
 
 struct http1_parse {
     http_parser parser;
-    struct http_request *cur;  /* between message begin and complete */
-    struct http_request *done; /* complete, until taken */
+    struct http1_request *cur;  /* between message begin and complete */
+    struct http1_request *done; /* complete, until taken */
     enum http1_last_cb last;
     bool headers_done; /* trailers after a chunked body are ignored */
     int status;        /* 400, 413, 431 or 503 once parsing failed */
@@ -136,19 +142,18 @@ struct http1_parse {
 };
 
 struct http1_conn {
-    uv_tcp_t tcp;
-    uv_shutdown_t shutdown;
+    struct http_io *io;
     struct http_server *server;
-    struct http1_link link;        /* in server->conns until the close callback */
-    struct http1_link resume_link; /* in server->resume while a resume is due */
-    struct http1_link budget_link; /* in server->paused unless BUDGET_FREE */
+    struct list_link link;        /* in server->conns until the close callback */
+    struct list_link resume_link; /* in server->resume while a resume is due */
+    struct list_link budget_link; /* in server->paused unless BUDGET_FREE */
     enum http1_conn_state state;
     enum http1_budget budget;
     uint64_t budget_since_ms; /* when it joined server->paused */
     size_t input_bytes;       /* charged, not yet a request's: partial_bytes + in.len */
     size_t partial_bytes;     /* parsed since the last complete request */
     struct http1_parse parse;
-    struct http1_link fifo; /* PENDING and ANSWERED requests, in arrival order */
+    struct list_link fifo; /* PENDING and ANSWERED requests, in arrival order */
     size_t fifo_count;
     struct buf in;      /* unparsed input kept while parsing is paused */
     size_t write_bytes; /* handed to uv_write, not yet called back */
@@ -164,34 +169,8 @@ struct http1_conn {
 };
 
 struct http1_continue_write {
-    uv_write_t req;
+    struct http_io_write req;
     struct http1_conn *conn;
-};
-
-struct http_server {
-    uv_loop_t *loop;
-    uv_tcp_t listener;
-    uv_timer_t sweep;
-    uv_idle_t resume_idle;
-    http_request_cb request_cb;
-    void *data;
-    int port;
-    struct http1_link conns;
-    struct http1_link resume;
-    struct http1_link paused;     /* connections waiting for budget, FIFO */
-    struct http1_link detached;   /* DETACHED requests, still charged */
-    struct http1_conn *overdraft; /* may read past the budget, one request */
-    size_t buffered_bytes;        /* charged input, at most buffered_max + overdraft */
-    size_t buffered_max;          /* GW_BUFFERED_BYTES_MAX but in tests */
-    size_t app_request_count;     /* PENDING and DETACHED: answers will free bytes */
-    bool is_grant_due;            /* the idle callback runs server_grant */
-    size_t conn_count;
-    unsigned handle_count; /* s is freed when the last one is closed */
-    bool is_closing;
-    void (*close_cb)(void *arg);
-    void *close_arg;
-    uint64_t reject_log_ms;
-    char read_buf[HTTP1_READ_BUF_BYTES]; /* one read at a time on one loop */
 };
 
 static const char http1_continue[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -200,8 +179,10 @@ static const char http1_fallback_500[] = "HTTP/1.1 500 Internal Server Error\r\n
 
 static const bool req_transitions[REQ_STATE_COUNT][REQ_STATE_COUNT] = {
     [REQ_PARSING] = {[REQ_PENDING] = true, [REQ_ANSWERED] = true},
-    [REQ_PENDING] = {[REQ_ANSWERED] = true, [REQ_DETACHED] = true},
-    [REQ_ANSWERED] = {[REQ_WRITING] = true},
+    [REQ_PENDING] = {[REQ_ANSWERED] = true, [REQ_STREAMING] = true, [REQ_DETACHED] = true},
+    [REQ_STREAMING] = {[REQ_ANSWERED] = true, [REQ_DETACHED] = true},
+    /* DETACHED from ANSWERED: a stream ended with a write in flight. */
+    [REQ_ANSWERED] = {[REQ_WRITING] = true, [REQ_DETACHED] = true},
 };
 
 static const bool conn_transitions[CONN_STATE_COUNT][CONN_STATE_COUNT] = {
@@ -220,189 +201,151 @@ static void conn_close(struct http1_conn *c);
 static void conn_flush(struct http1_conn *c);
 static void conn_update_reading(struct http1_conn *c);
 static void conn_after_progress(struct http1_conn *c);
-static void server_handle_closed(struct http_server *s);
-static void server_on_resume(uv_idle_t *idle);
-static void server_release(struct http_server *s, size_t n);
 static void conn_leave_budget(struct http1_conn *c);
-
-/* --- intrusive list --- */
-
-static void link_init(struct http1_link *l)
-{
-    l->prev = l;
-    l->next = l;
-}
-
-static bool link_is_empty(const struct http1_link *head)
-{
-    return head->next == head;
-}
-
-static void link_insert_tail(struct http1_link *head, struct http1_link *l)
-{
-    EDDY_ASSERT(link_is_empty(l));
-    l->prev = head->prev;
-    l->next = head;
-    head->prev->next = l;
-    head->prev = l;
-}
-
-/* Unlinks l from whatever list holds it; a no-op for an unlinked node. */
-static void link_remove(struct http1_link *l)
-{
-    l->prev->next = l->next;
-    l->next->prev = l->prev;
-    link_init(l);
-}
 
 /* --- requests --- */
 
-static struct http_request *request_create(void)
+static const struct http_request_ops http1_ops;
+
+static struct http1_request *http1_of(const struct http_request *base)
 {
-    struct http_request *r = eddy_calloc(1, sizeof(*r));
+    EDDY_ASSERT(base->ops == &http1_ops);
+    return container_of(base, struct http1_request, base);
+}
+
+static struct http1_request *request_create(void)
+{
+    struct http1_request *r = eddy_calloc(1, sizeof(*r));
     if (r == NULL) {
         return NULL;
     }
-    link_init(&r->link);
+    http_request_base_init(&r->base, &http1_ops);
+    list_init(&r->link);
+    list_init(&r->notify_link);
     r->state = REQ_PARSING;
-    r->method = "";
     buf_init(&r->arena, GW_HTTP_HEADER_BYTES_MAX);
     buf_init(&r->body, (size_t)GW_HTTP_BODY_BYTES_MAX + 1);
     buf_init(&r->response, GW_WRITE_QUEUE_BYTES_MAX);
+    buf_init(&r->sending, GW_WRITE_QUEUE_BYTES_MAX);
     r->keep_alive = true;
     return r;
 }
 
-static void request_destroy(struct http_request *r)
+static void request_destroy(struct http1_request *r)
 {
-    EDDY_ASSERT(link_is_empty(&r->link));
+    EDDY_ASSERT(list_is_empty(&r->link));
+    EDDY_ASSERT(!r->is_writing);
+    list_remove(&r->notify_link);
     buf_free(&r->arena);
     buf_free(&r->body);
     buf_free(&r->response);
+    buf_free(&r->sending);
     eddy_free(r->headers);
     eddy_free(r);
 }
 
-static void request_set_state(struct http_request *r, enum http1_req_state to)
+static void request_set_state(struct http1_request *r, enum http1_req_state to)
 {
     EDDY_ASSERT(req_transitions[r->state][to]);
     r->state = to;
 }
 
-/* r stops counting against its server's budget: answered, or the server is
- * closing. */
-static void request_uncharge(struct http_request *r)
+/* r stops counting against its server's budget: answered, streaming, or the
+ * server is closing. */
+static void request_uncharge(struct http1_request *r)
 {
     struct http_server *s = r->server;
     EDDY_ASSERT(s != NULL);
     if (r->state == REQ_DETACHED) {
-        link_remove(&r->link); /* from s->detached */
+        list_remove(&r->link); /* from s->detached */
     }
     r->server = NULL;
     EDDY_ASSERT(s->app_request_count > 0);
     s->app_request_count--;
-    server_release(s, r->charged_bytes);
+    http_server_release(s, r->charged_bytes);
     r->charged_bytes = 0;
 }
 
 /* The application answered r: its input is freed, and its bytes go back to
  * the server's budget (if the server is still there). */
-static void request_release(struct http_request *r)
+static void request_release(struct http1_request *r)
 {
     EDDY_ASSERT(r->state == REQ_ANSWERED || r->state == REQ_DETACHED);
     buf_free(&r->arena);
     buf_free(&r->body);
     eddy_free(r->headers);
     r->headers = NULL;
+    r->base.headers = NULL;
+    r->base.header_count = 0;
+    r->base.target = "";
+    r->base.body = NULL;
+    r->base.body_len = 0;
     if (r->server != NULL) {
         request_uncharge(r);
     }
 }
 
-static bool http1_is_token_char(unsigned char ch)
-{
-    return ch > 0x20 && ch < 0x7f && strchr("\"(),/:;<=>?@[\\]{}", ch) == NULL;
-}
+/* How the body of a response is delimited. */
+enum http1_framing { FRAMING_LENGTH, FRAMING_CHUNKED, FRAMING_CLOSE };
 
-/* A header the application may send: a token name and a value without
- * control characters other than tab, so no response splitting. */
-static bool http1_is_valid_header(const struct http_header *h)
-{
-    if (h->name == NULL || h->value == NULL || h->name[0] == '\0') {
-        return false;
-    }
-    for (const char *p = h->name; *p != '\0'; p++) {
-        if (!http1_is_token_char((unsigned char)*p)) {
-            return false;
-        }
-    }
-    for (const char *p = h->value; *p != '\0'; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* The headers http_request_respond adds itself. */
+/* The headers the transport adds itself. */
 static bool http1_is_added_header(const char *name)
 {
     return strcasecmp(name, "Content-Length") == 0 || strcasecmp(name, "Date") == 0 ||
-           strcasecmp(name, "Connection") == 0;
+           strcasecmp(name, "Connection") == 0 || strcasecmp(name, "Transfer-Encoding") == 0;
 }
 
-/* RFC 7231 7.1.1.1 IMF-fixdate, independent of the locale. */
-static void http1_format_date(char *out, size_t size, time_t t)
-{
-    static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    snprintf(out, size, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday % 7], tm.tm_mday,
-             months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-static int request_build_head(struct http_request *r,
+static int request_build_head(struct http1_request *r,
                               int status,
                               const struct http_header *headers,
                               size_t header_count,
+                              enum http1_framing framing,
                               size_t body_len)
 {
     char date[64];
-    http1_format_date(date, sizeof(date), time(NULL));
+    http_format_date(date, sizeof(date), (int64_t)time(NULL));
     int rv = buf_printf(&r->response, "HTTP/1.1 %d %s\r\n", status,
                         http_status_str((enum http_status)status));
     for (size_t i = 0; i < header_count && rv == 0; i++) {
-        if (!http1_is_valid_header(&headers[i]) || http1_is_added_header(headers[i].name)) {
+        if (!http_header_is_valid(&headers[i]) || http1_is_added_header(headers[i].name)) {
             LOG_WARN("http response header dropped status=%d", status);
             continue;
         }
         rv = buf_printf(&r->response, "%s: %s\r\n", headers[i].name, headers[i].value);
     }
+    if (rv == 0 && framing == FRAMING_LENGTH) {
+        rv = buf_printf(&r->response, "Content-Length: %zu\r\n", body_len);
+    } else if (rv == 0 && framing == FRAMING_CHUNKED) {
+        rv = buf_append_str(&r->response, "Transfer-Encoding: chunked\r\n");
+    }
     if (rv == 0) {
-        rv = buf_printf(&r->response, "Content-Length: %zu\r\nDate: %s\r\nConnection: %s\r\n\r\n",
-                        body_len, date, r->keep_alive ? "keep-alive" : "close");
+        rv = buf_printf(&r->response, "Date: %s\r\nConnection: %s\r\n\r\n", date,
+                        r->keep_alive ? "keep-alive" : "close");
     }
     return rv;
 }
 
+static size_t request_head_len(const struct http_header *headers, size_t header_count)
+{
+    size_t head_len = 256; /* status line and the headers added here */
+    for (size_t i = 0; i < header_count; i++) {
+        head_len += strlen(headers[i].name) + strlen(headers[i].value) + 4;
+    }
+    return head_len;
+}
+
 /* Fills r->out. Too big or out of memory: a bodyless 500 and a close. */
-static void request_build_response(struct http_request *r,
+static void request_build_response(struct http1_request *r,
                                    int status,
                                    const struct http_header *headers,
                                    size_t header_count,
                                    const uint8_t *body,
                                    size_t body_len)
 {
-    size_t head_len = 256; /* status line and the headers added here */
-    for (size_t i = 0; i < header_count; i++) {
-        head_len += strlen(headers[i].name) + strlen(headers[i].value) + 4;
-    }
+    size_t head_len = request_head_len(headers, header_count);
     int rv = buf_reserve(&r->response, head_len + (r->is_head ? 0 : body_len));
     if (rv == 0) {
-        rv = request_build_head(r, status, headers, header_count, body_len);
+        rv = request_build_head(r, status, headers, header_count, FRAMING_LENGTH, body_len);
     }
     if (rv == 0 && !r->is_head) {
         rv = buf_append(&r->response, body, body_len);
@@ -465,7 +408,7 @@ static int parse_on_url(http_parser *hp, const char *at, size_t len)
 static int parse_on_header_field(http_parser *hp, const char *at, size_t len)
 {
     struct http1_parse *p = parse_of(hp);
-    struct http_request *r = p->cur;
+    struct http1_request *r = p->cur;
     if (p->headers_done) {
         return 0;
     }
@@ -487,7 +430,7 @@ static int parse_on_header_field(http_parser *hp, const char *at, size_t len)
 static int parse_on_header_value(http_parser *hp, const char *at, size_t len)
 {
     struct http1_parse *p = parse_of(hp);
-    struct http_request *r = p->cur;
+    struct http1_request *r = p->cur;
     if (p->headers_done) {
         return 0;
     }
@@ -508,7 +451,7 @@ static int parse_on_header_value(http_parser *hp, const char *at, size_t len)
 
 static int parse_end_headers(struct http1_parse *p)
 {
-    struct http_request *r = p->cur;
+    struct http1_request *r = p->cur;
     int rv = buf_append(&r->arena, "", 1);
     if (rv == 0 && p->last == LAST_FIELD) {
         /* A name without a value callback: give it an empty value. */
@@ -527,6 +470,9 @@ static int parse_end_headers(struct http1_parse *p)
         r->headers[i].name = base + r->name_off[i];
         r->headers[i].value = base + r->value_off[i];
     }
+    r->base.target = base;
+    r->base.headers = r->headers;
+    r->base.header_count = r->header_count;
     p->headers_done = true;
     return 0;
 }
@@ -534,18 +480,19 @@ static int parse_end_headers(struct http1_parse *p)
 static int parse_on_headers_complete(http_parser *hp)
 {
     struct http1_parse *p = parse_of(hp);
-    struct http_request *r = p->cur;
+    struct http1_request *r = p->cur;
     if (parse_end_headers(p) != 0) {
         return -1;
     }
-    r->method = http_method_str((enum http_method)hp->method);
+    r->base.method = http_method_str((enum http_method)hp->method);
     r->is_head = hp->method == HTTP_HEAD;
+    r->is_http10 = hp->http_major == 1 && hp->http_minor == 0;
     r->keep_alive = http_should_keep_alive(hp) && !hp->upgrade;
     bool has_length = (hp->flags & F_CONTENTLENGTH) != 0;
     if (has_length && hp->content_length > GW_HTTP_BODY_BYTES_MAX) {
         return parse_fail(p, 413);
     }
-    const char *expect = http_request_header(r, "Expect");
+    const char *expect = http_request_header(&r->base, "Expect");
     bool has_body = (hp->flags & F_CHUNKED) != 0 || (has_length && hp->content_length > 0);
     r->expects_continue = expect != NULL && strcasecmp(expect, "100-continue") == 0 &&
                           hp->http_major == 1 && hp->http_minor >= 1 && has_body;
@@ -555,7 +502,7 @@ static int parse_on_headers_complete(http_parser *hp)
 static int parse_on_body(http_parser *hp, const char *at, size_t len)
 {
     struct http1_parse *p = parse_of(hp);
-    struct http_request *r = p->cur;
+    struct http1_request *r = p->cur;
     if (len > GW_HTTP_BODY_BYTES_MAX - r->body.len) {
         return parse_fail(p, 413);
     }
@@ -566,7 +513,7 @@ static int parse_on_body(http_parser *hp, const char *at, size_t len)
 static int parse_on_message_complete(http_parser *hp)
 {
     struct http1_parse *p = parse_of(hp);
-    struct http_request *r = p->cur;
+    struct http1_request *r = p->cur;
     if (r->body.len > 0) {
         /* body.len_max leaves room for the terminator. */
         int rv = buf_reserve(&r->body, 1);
@@ -574,6 +521,8 @@ static int parse_on_message_complete(http_parser *hp)
             return parse_fail_rv(p, rv, 413);
         }
         r->body.data[r->body.len] = '\0';
+        r->base.body = r->body.data;
+        r->base.body_len = r->body.len;
     }
     p->done = r;
     p->cur = NULL;
@@ -610,9 +559,9 @@ static void parse_release(struct http1_parse *p)
     }
 }
 
-static struct http_request *parse_take(struct http1_parse *p)
+static struct http1_request *parse_take(struct http1_parse *p)
 {
-    struct http_request *r = p->done;
+    struct http1_request *r = p->done;
     EDDY_ASSERT(r != NULL);
     p->done = NULL;
     return r;
@@ -675,7 +624,7 @@ static void conn_set_state(struct http1_conn *c, enum http1_conn_state to)
 
 static uint64_t conn_now(const struct http1_conn *c)
 {
-    return uv_now(c->tcp.loop);
+    return uv_now(c->server->loop);
 }
 
 /* Another request may be parsed: the queue and the write backlog have room. */
@@ -702,20 +651,11 @@ static size_t server_room(const struct http_server *s)
 /* Has the idle callback look at the waiting connections (server_grant). */
 static void server_schedule_grant(struct http_server *s)
 {
-    if (s->is_closing || link_is_empty(&s->paused)) {
+    if (s->is_closing || list_is_empty(&s->paused)) {
         return;
     }
     s->is_grant_due = true;
-    uv_idle_start(&s->resume_idle, server_on_resume);
-}
-
-static void server_release(struct http_server *s, size_t n)
-{
-    EDDY_ASSERT(s->buffered_bytes >= n);
-    s->buffered_bytes -= n;
-    if (n > 0) {
-        server_schedule_grant(s);
-    }
+    http_server_wake(s);
 }
 
 /* Charges n bytes just read on c to the budget. */
@@ -733,7 +673,7 @@ static void conn_settle(struct http1_conn *c)
     EDDY_ASSERT(c->input_bytes >= kept);
     size_t dropped = c->input_bytes - kept;
     c->input_bytes = kept;
-    server_release(c->server, dropped);
+    http_server_release(c->server, dropped);
 }
 
 /* Takes c out of the waiting queue. The time it waited was the server's, so
@@ -743,7 +683,7 @@ static void conn_unqueue(struct http1_conn *c)
     if (c->budget == BUDGET_FREE) {
         return;
     }
-    link_remove(&c->budget_link);
+    list_remove(&c->budget_link);
     conn_set_budget(c, BUDGET_FREE);
     uint64_t now = conn_now(c);
     if (now > c->budget_since_ms) {
@@ -760,7 +700,7 @@ static void conn_wait_for_budget(struct http1_conn *c)
     EDDY_ASSERT(c->state == CONN_OPEN);
     EDDY_ASSERT(s->overdraft != c);
     if (c->budget == BUDGET_FREE) {
-        link_insert_tail(&s->paused, &c->budget_link);
+        list_push(&s->paused, &c->budget_link);
         c->budget_since_ms = conn_now(c);
     }
     conn_set_budget(c, BUDGET_WAITING);
@@ -787,7 +727,7 @@ static size_t conn_read_size(const struct http1_conn *c)
     if (c->state != CONN_OPEN || s->overdraft == c) {
         return HTTP1_READ_BUF_BYTES;
     }
-    if (c->budget == BUDGET_FREE && !link_is_empty(&s->paused)) {
+    if (c->budget == BUDGET_FREE && !list_is_empty(&s->paused)) {
         return 0;
     }
     size_t room = server_room(s);
@@ -803,7 +743,7 @@ static void server_grant(struct http_server *s)
 {
     size_t room = server_room(s);
     size_t turns = 0;
-    struct http1_link *l = s->paused.next;
+    struct list_link *l = s->paused.next;
     while (l != &s->paused && turns * HTTP1_READ_BUF_BYTES < room) {
         struct http1_conn *c = container_of(l, struct http1_conn, budget_link);
         l = l->next;
@@ -818,7 +758,7 @@ static void server_grant(struct http_server *s)
         }
     }
     while (room == 0 && s->overdraft == NULL && s->app_request_count == 0 &&
-           !link_is_empty(&s->paused)) {
+           !list_is_empty(&s->paused)) {
         struct http1_conn *c = container_of(s->paused.next, struct http1_conn, budget_link);
         conn_unqueue(c);
         conn_update_reading(c);
@@ -830,18 +770,16 @@ static void server_grant(struct http_server *s)
     }
 }
 
-static void conn_on_close(uv_handle_t *h)
+static void conn_on_close(struct http_io *io)
 {
-    struct http1_conn *c = container_of(h, struct http1_conn, tcp);
+    struct http1_conn *c = http_io_data(io);
     struct http_server *s = c->server;
     EDDY_ASSERT(c->writes_in_flight == 0);
-    EDDY_ASSERT(link_is_empty(&c->fifo));
-    link_remove(&c->link);
-    EDDY_ASSERT(s->conn_count > 0);
-    s->conn_count--;
+    EDDY_ASSERT(list_is_empty(&c->fifo));
+    list_remove(&c->link);
     buf_free(&c->in);
     eddy_free(c);
-    server_handle_closed(s);
+    http_server_conn_closed(s);
 }
 
 /* Drops the request being parsed; conn_settle then gives its bytes back. */
@@ -851,9 +789,61 @@ static void conn_parse_release(struct http1_conn *c)
     c->partial_bytes = 0;
 }
 
-/* Unanswered requests are detached and stay the application's (and charged
- * to the budget until answered); answered ones die here; writes in flight
- * are cancelled by libuv before the close callback. Idempotent. */
+/* Has r's stream callback run from the idle callback (never inside a
+ * stream_* call). */
+static void server_notify(struct http_server *s, struct http1_request *r)
+{
+    if (r->base.stream_cb == NULL || !list_is_empty(&r->notify_link)) {
+        return;
+    }
+    list_push(&s->notify, &r->notify_link);
+    http_server_wake(s);
+}
+
+/* Runs the due stream callbacks. A callback may end any stream, so each
+ * request leaves the list before its callback runs. */
+static void server_run_notify(struct http_server *s)
+{
+    while (!list_is_empty(&s->notify)) {
+        struct http1_request *r = container_of(s->notify.next, struct http1_request, notify_link);
+        list_remove(&r->notify_link);
+        if (r->base.stream_cb != NULL) {
+            r->base.stream_cb(r->base.stream_arg, &r->base);
+        }
+    }
+}
+
+/* A request of a closing connection: one the application holds is detached
+ * (and, PENDING, stays charged to the budget until answered), an answered one
+ * dies here unless its write is in flight (then in the write callback). */
+static void conn_drop_request(struct http1_conn *c, struct http1_request *r)
+{
+    struct http_server *s = c->server;
+    r->conn = NULL;
+    switch (r->state) {
+    case REQ_PENDING:
+        request_set_state(r, REQ_DETACHED);
+        list_push(&s->detached, &r->link);
+        break;
+    case REQ_STREAMING:
+        request_set_state(r, REQ_DETACHED);
+        server_notify(s, r);
+        break;
+    default:
+        EDDY_ASSERT(r->state == REQ_ANSWERED);
+        c->held_bytes -= r->out.len;
+        if (r->is_writing) {
+            request_set_state(r, REQ_DETACHED);
+            r->is_ended = true;
+        } else {
+            request_destroy(r);
+        }
+        break;
+    }
+}
+
+/* Writes in flight are cancelled by libuv before the close callback.
+ * Idempotent. */
 static void conn_close(struct http1_conn *c)
 {
     struct http_server *s = c->server;
@@ -861,26 +851,18 @@ static void conn_close(struct http1_conn *c)
         return;
     }
     conn_set_state(c, CONN_CLOSING);
-    link_remove(&c->resume_link);
-    while (!link_is_empty(&c->fifo)) {
-        struct http_request *r = container_of(c->fifo.next, struct http_request, link);
-        link_remove(&r->link);
+    list_remove(&c->resume_link);
+    while (!list_is_empty(&c->fifo)) {
+        struct http1_request *r = container_of(c->fifo.next, struct http1_request, link);
+        list_remove(&r->link);
         c->fifo_count--;
-        if (r->state == REQ_PENDING) {
-            r->conn = NULL;
-            request_set_state(r, REQ_DETACHED);
-            link_insert_tail(&s->detached, &r->link);
-        } else {
-            EDDY_ASSERT(r->state == REQ_ANSWERED);
-            c->held_bytes -= r->out.len;
-            request_destroy(r);
-        }
+        conn_drop_request(c, r);
     }
     conn_parse_release(c);
-    server_release(s, c->input_bytes); /* c->in is freed in the close callback */
+    http_server_release(s, c->input_bytes); /* c->in is freed in the close callback */
     c->input_bytes = 0;
     c->is_reading = false;
-    uv_close((uv_handle_t *)&c->tcp, conn_on_close);
+    http_io_close(c->io, conn_on_close);
 }
 
 static void conn_on_write_done(struct http1_conn *c, size_t len, int status)
@@ -902,16 +884,43 @@ static void conn_on_write_done(struct http1_conn *c, size_t len, int status)
     conn_after_progress(c);
 }
 
-static void conn_on_write_response(uv_write_t *w, int status)
+/* The stream queue of r went down: tell its owner once it is below half. */
+static void request_after_stream_write(struct http1_request *r, struct http_server *s)
 {
-    struct http_request *r = container_of(w, struct http_request, write);
-    struct http1_conn *c = r->conn;
-    size_t len = r->out.len;
-    request_destroy(r);
-    conn_on_write_done(c, len, status);
+    if (r->state == REQ_STREAMING && r->is_above_half &&
+        r->response.len + r->sending.len < HTTP_STREAM_QUEUED_MAX / 2) {
+        r->is_above_half = false;
+        server_notify(s, r);
+    }
 }
 
-static void conn_on_write_continue(uv_write_t *w, int status)
+/* The write of r's last bytes (WRITING) frees r; a stream body write lets the
+ * next one start. */
+static void conn_on_write_response(struct http_io_write *w, int status)
+{
+    struct http1_request *r = container_of(w, struct http1_request, write);
+    struct http1_conn *c = r->write_conn;
+    EDDY_ASSERT(r->is_writing);
+    r->is_writing = false;
+    r->write_conn = NULL;
+    if (r->state == REQ_WRITING) {
+        size_t len = r->out.len;
+        request_destroy(r);
+        conn_on_write_done(c, len, status);
+        return;
+    }
+    size_t len = r->sending.len;
+    buf_reset(&r->sending);
+    if (r->state == REQ_DETACHED && r->is_ended) {
+        request_destroy(r);
+    } else {
+        request_after_stream_write(r, c->server);
+    }
+    conn_on_write_done(c, len, status);
+    conn_flush(c);
+}
+
+static void conn_on_write_continue(struct http_io_write *w, int status)
 {
     struct http1_continue_write *cw = container_of(w, struct http1_continue_write, req);
     struct http1_conn *c = cw->conn;
@@ -923,16 +932,16 @@ static void conn_on_write_continue(uv_write_t *w, int status)
  * is owed, so the interim response cannot pass a final one. */
 static void conn_send_continue_if_due(struct http1_conn *c)
 {
-    struct http_request *r = c->parse.cur;
+    struct http1_request *r = c->parse.cur;
     if (c->state != CONN_OPEN || r == NULL || !r->expects_continue || r->continue_sent ||
-        !link_is_empty(&c->fifo)) {
+        !list_is_empty(&c->fifo)) {
         return;
     }
     r->continue_sent = true;
     struct http1_continue_write *cw = eddy_xmalloc(sizeof(*cw));
     cw->conn = c;
     uv_buf_t b = uv_buf_init((char *)http1_continue, sizeof(http1_continue) - 1);
-    int rv = uv_write(&cw->req, (uv_stream_t *)&c->tcp, &b, 1, conn_on_write_continue);
+    int rv = http_io_write(c->io, &cw->req, &b, 1, conn_on_write_continue);
     if (rv != 0) {
         eddy_free(cw);
         conn_close(c);
@@ -942,9 +951,9 @@ static void conn_send_continue_if_due(struct http1_conn *c)
     c->write_bytes += b.len;
 }
 
-static void conn_on_shutdown(uv_shutdown_t *req, int status)
+static void conn_on_shutdown(struct http_io *io, int status)
 {
-    struct http1_conn *c = container_of(req, struct http1_conn, shutdown);
+    struct http1_conn *c = http_io_data(io);
     if (c->state == CONN_CLOSING) {
         return;
     }
@@ -959,22 +968,21 @@ static void conn_shutdown(struct http1_conn *c)
 {
     conn_set_state(c, CONN_SHUTDOWN);
     c->linger_start_ms = conn_now(c);
-    int rv = uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, conn_on_shutdown);
+    int rv = http_io_shutdown(c->io, conn_on_shutdown);
     if (rv != 0) {
         conn_close(c);
     }
 }
 
 /* A zero-length buffer makes libuv call conn_on_read with UV_ENOBUFS. */
-static void conn_on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+static void conn_on_alloc(struct http_io *io, uv_buf_t *b)
 {
-    struct http1_conn *c = container_of(h, struct http1_conn, tcp);
-    (void)suggested;
+    struct http1_conn *c = http_io_data(io);
     static_assert(sizeof(c->server->read_buf) == HTTP1_READ_BUF_BYTES, "one read buffer");
     *b = uv_buf_init(c->server->read_buf, (unsigned)conn_read_size(c));
 }
 
-static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b);
+static void conn_on_read(struct http_io *io, ssize_t nread, const uv_buf_t *b);
 
 static void conn_update_reading(struct http1_conn *c)
 {
@@ -991,14 +999,14 @@ static void conn_update_reading(struct http1_conn *c)
         return;
     }
     if (want && !c->is_reading) {
-        int rv = uv_read_start((uv_stream_t *)&c->tcp, conn_on_alloc, conn_on_read);
+        int rv = http_io_read_start(c->io, conn_on_alloc, conn_on_read);
         if (rv != 0) {
             conn_close(c);
             return;
         }
         c->is_reading = true;
     } else if (!want && c->is_reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
+        http_io_read_stop(c->io);
         c->is_reading = false;
     }
 }
@@ -1007,13 +1015,11 @@ static void conn_maybe_resume(struct http1_conn *c)
 {
     struct http_server *s = c->server;
     if (c->state != CONN_OPEN || c->in.len == 0 || !conn_can_parse(c) ||
-        !link_is_empty(&c->resume_link)) {
+        !list_is_empty(&c->resume_link)) {
         return;
     }
-    if (link_is_empty(&s->resume)) {
-        uv_idle_start(&s->resume_idle, server_on_resume);
-    }
-    link_insert_tail(&s->resume, &c->resume_link);
+    list_push(&s->resume, &c->resume_link);
+    http_server_wake(s);
 }
 
 /* What follows any change: a due 100 Continue, reading on or off, a resume,
@@ -1027,7 +1033,7 @@ static void conn_after_progress(struct http1_conn *c)
         conn_maybe_resume(c);
         break;
     case CONN_DRAINING:
-        if (link_is_empty(&c->fifo) && c->writes_in_flight == 0) {
+        if (list_is_empty(&c->fifo) && c->writes_in_flight == 0) {
             conn_shutdown(c);
         } else {
             conn_update_reading(c);
@@ -1039,37 +1045,74 @@ static void conn_after_progress(struct http1_conn *c)
 }
 
 /* Writes every answered response at the head of the queue. */
+static int conn_write_request(struct http1_conn *c, struct http1_request *r, uv_buf_t *b)
+{
+    EDDY_ASSERT(!r->is_writing);
+    int rv = http_io_write(c->io, &r->write, b, 1, conn_on_write_response);
+    if (rv != 0) {
+        return rv;
+    }
+    r->is_writing = true;
+    r->write_conn = c;
+    c->writes_in_flight++;
+    c->write_bytes += b->len;
+    return 0;
+}
+
+/* A stream heading the queue: its queued body bytes go out, one write at a
+ * time. */
+static int conn_flush_stream(struct http1_conn *c, struct http1_request *r)
+{
+    if (r->is_writing || r->response.len == 0) {
+        return 0;
+    }
+    struct buf tmp = r->sending;
+    r->sending = r->response;
+    r->response = tmp;
+    uv_buf_t b = uv_buf_init((char *)r->sending.data, (unsigned)r->sending.len);
+    return conn_write_request(c, r, &b);
+}
+
+/* Writes every answered response at the head of the queue, and the body of a
+ * stream heading it. */
 static void conn_flush(struct http1_conn *c)
 {
-    while ((c->state == CONN_OPEN || c->state == CONN_DRAINING) && !link_is_empty(&c->fifo)) {
-        struct http_request *r = container_of(c->fifo.next, struct http_request, link);
-        if (r->state != REQ_ANSWERED) {
+    while ((c->state == CONN_OPEN || c->state == CONN_DRAINING) && !list_is_empty(&c->fifo)) {
+        struct http1_request *r = container_of(c->fifo.next, struct http1_request, link);
+        if (r->state == REQ_STREAMING) {
+            if (conn_flush_stream(c, r) != 0) {
+                conn_close(c);
+                return;
+            }
             break;
         }
-        link_remove(&r->link);
+        if (r->state != REQ_ANSWERED || r->is_writing) {
+            break;
+        }
+        list_remove(&r->link);
         c->fifo_count--;
         c->held_bytes -= r->out.len;
         request_set_state(r, REQ_WRITING);
         if (!r->keep_alive && c->state == CONN_OPEN) {
             conn_set_state(c, CONN_DRAINING);
         }
-        size_t len = r->out.len;
-        int rv = uv_write(&r->write, (uv_stream_t *)&c->tcp, &r->out, 1, conn_on_write_response);
-        if (rv != 0) {
+        if (r->out.len == 0) {
+            request_destroy(r); /* a stream whose every byte is written */
+            continue;
+        }
+        if (conn_write_request(c, r, &r->out) != 0) {
             request_destroy(r);
             conn_close(c);
             return;
         }
-        c->writes_in_flight++;
-        c->write_bytes += len;
     }
     conn_after_progress(c);
 }
 
-static void conn_enqueue(struct http1_conn *c, struct http_request *r)
+static void conn_enqueue(struct http1_conn *c, struct http1_request *r)
 {
     r->conn = c;
-    link_insert_tail(&c->fifo, &r->link);
+    list_push(&c->fifo, &r->link);
     c->fifo_count++;
     if (!r->keep_alive && c->state == CONN_OPEN) {
         conn_set_state(c, CONN_DRAINING); /* nothing is parsed after it */
@@ -1081,7 +1124,7 @@ static void conn_reject(struct http1_conn *c, int status)
 {
     LOG_DEBUG("http request rejected status=%d", status);
     conn_parse_release(c);
-    struct http_request *r = request_create();
+    struct http1_request *r = request_create();
     if (r == NULL) {
         conn_close(c);
         return;
@@ -1115,7 +1158,7 @@ static size_t conn_feed(struct http1_conn *c, const char *data, size_t len)
             conn_send_continue_if_due(c);
             continue;
         }
-        struct http_request *r = parse_take(&c->parse);
+        struct http1_request *r = parse_take(&c->parse);
         c->activity_ms = c->parse.now_ms;
         /* The request's input moves from c's charge to the request's. */
         EDDY_ASSERT(c->input_bytes >= c->partial_bytes);
@@ -1129,7 +1172,7 @@ static size_t conn_feed(struct http1_conn *c, const char *data, size_t len)
         }
         request_set_state(r, REQ_PENDING);
         conn_enqueue(c, r);
-        s->request_cb(s->data, r);
+        s->request_cb(s->data, &r->base);
     }
     return off;
 }
@@ -1147,12 +1190,12 @@ static void conn_on_eof(struct http1_conn *c)
     /* A request cut short can never complete. */
     conn_parse_release(c);
     conn_settle(c);
-    if (link_is_empty(&c->fifo) && c->writes_in_flight == 0) {
+    if (list_is_empty(&c->fifo) && c->writes_in_flight == 0) {
         conn_close(c);
         return;
     }
-    if (!link_is_empty(&c->fifo)) {
-        struct http_request *tail = container_of(c->fifo.prev, struct http_request, link);
+    if (!list_is_empty(&c->fifo)) {
+        struct http1_request *tail = container_of(c->fifo.prev, struct http1_request, link);
         if (tail->state == REQ_PENDING) {
             tail->keep_alive = false;
         }
@@ -1161,9 +1204,9 @@ static void conn_on_eof(struct http1_conn *c)
     conn_after_progress(c);
 }
 
-static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
+static void conn_on_read(struct http_io *io, ssize_t nread, const uv_buf_t *b)
 {
-    struct http1_conn *c = container_of(stream, struct http1_conn, tcp);
+    struct http1_conn *c = http_io_data(io);
     if (nread == 0 || c->state == CONN_CLOSING) {
         return;
     }
@@ -1173,7 +1216,7 @@ static void conn_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *b)
     }
     conn_unqueue(c); /* a granted turn is used */
     if (nread < 0) {
-        uv_read_stop(stream);
+        http_io_read_stop(io);
         c->is_reading = false;
         if (nread == UV_EOF) {
             conn_on_eof(c);
@@ -1226,11 +1269,6 @@ static void conn_resume(struct http1_conn *c)
     conn_after_progress(c);
 }
 
-static bool http1_has_passed(uint64_t now_ms, uint64_t since_ms, uint64_t timeout_ms)
-{
-    return now_ms >= since_ms && now_ms - since_ms >= timeout_ms;
-}
-
 /* Closes c if a client stalled: no request progress, nothing read from a
  * queued write, idle too long, or lingering too long. */
 static void conn_sweep(struct http1_conn *c, uint64_t now_ms)
@@ -1239,27 +1277,26 @@ static void conn_sweep(struct http1_conn *c, uint64_t now_ms)
         return;
     }
     const char *reason = NULL;
-    size_t queued = uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+    size_t queued = http_io_write_queue_size(c->io);
     if (queued != c->write_queue_seen) {
         c->write_queue_seen = queued;
         c->write_progress_ms = now_ms;
-    } else if (queued > 0 && http1_has_passed(now_ms, c->write_progress_ms, GW_IDLE_TIMEOUT_MS)) {
+    } else if (queued > 0 && http_has_passed(now_ms, c->write_progress_ms, GW_IDLE_TIMEOUT_MS)) {
         reason = "write stalled";
     }
     /* Paused by the server (write backlog, budget): not the client's slowness. */
     bool is_write_ok = c->write_bytes + c->held_bytes <= GW_WRITE_QUEUE_BYTES_MAX;
     bool is_budget_ok = c->budget == BUDGET_FREE;
     if (c->state == CONN_OPEN && c->parse.cur != NULL && is_write_ok && is_budget_ok &&
-        http1_has_passed(now_ms, c->parse.message_start_ms, GW_REQUEST_TIMEOUT_MS)) {
+        http_has_passed(now_ms, c->parse.message_start_ms, GW_REQUEST_TIMEOUT_MS)) {
         reason = "request timeout";
     }
-    if (c->state == CONN_OPEN && c->parse.cur == NULL && link_is_empty(&c->fifo) &&
+    if (c->state == CONN_OPEN && c->parse.cur == NULL && list_is_empty(&c->fifo) &&
         c->writes_in_flight == 0 && c->in.len == 0 && is_budget_ok &&
-        http1_has_passed(now_ms, c->activity_ms, GW_IDLE_TIMEOUT_MS)) {
+        http_has_passed(now_ms, c->activity_ms, GW_IDLE_TIMEOUT_MS)) {
         reason = "idle";
     }
-    if (c->state == CONN_SHUTDOWN &&
-        http1_has_passed(now_ms, c->linger_start_ms, HTTP1_LINGER_MS)) {
+    if (c->state == CONN_SHUTDOWN && http_has_passed(now_ms, c->linger_start_ms, HTTP1_LINGER_MS)) {
         reason = "linger";
     }
     if (reason != NULL) {
@@ -1268,51 +1305,13 @@ static void conn_sweep(struct http1_conn *c, uint64_t now_ms)
     }
 }
 
-/* --- server --- */
+/* --- the server's side --- */
 
-/* Frees s once its last handle closed, then calls the close callback. */
-static void server_handle_closed(struct http_server *s)
+void http1_server_sweep(struct http_server *s, uint64_t now_ms)
 {
-    EDDY_ASSERT(s->handle_count > 0);
-    if (--s->handle_count == 0) {
-        EDDY_ASSERT(s->buffered_bytes == 0);
-        EDDY_ASSERT(s->app_request_count == 0);
-        void (*cb)(void *arg) = s->close_cb;
-        void *arg = s->close_arg;
-        eddy_free(s);
-        if (cb != NULL) {
-            cb(arg);
-        }
-    }
-}
-
-static void server_on_handle_close(uv_handle_t *h)
-{
-    struct http_server *s = h->data;
-    if (h->type == UV_TCP && h != (uv_handle_t *)&s->listener) {
-        eddy_free(h); /* a refused connection */
-    }
-    server_handle_closed(s);
-}
-
-static void server_close_handles(struct http_server *s)
-{
-    uv_close((uv_handle_t *)&s->listener, server_on_handle_close);
-    uv_close((uv_handle_t *)&s->sweep, server_on_handle_close);
-    uv_close((uv_handle_t *)&s->resume_idle, server_on_handle_close);
-}
-
-static void server_sweep(struct http_server *s, uint64_t now_ms)
-{
-    for (struct http1_link *l = s->conns.next; l != &s->conns; l = l->next) {
+    for (struct list_link *l = s->conns.next; l != &s->conns; l = l->next) {
         conn_sweep(container_of(l, struct http1_conn, link), now_ms);
     }
-}
-
-void http1_sweep_for_test(struct http_server *s, uint64_t now_ms)
-{
-    EDDY_ASSERT(s != NULL);
-    server_sweep(s, now_ms);
 }
 
 void http1_set_buffered_max_for_test(struct http_server *s, size_t bytes)
@@ -1329,270 +1328,86 @@ size_t http1_buffered_bytes_for_test(const struct http_server *s)
     return s->buffered_bytes;
 }
 
-static void server_on_sweep(uv_timer_t *t)
+void http1_server_idle(struct http_server *s)
 {
-    struct http_server *s = t->data;
-    server_sweep(s, uv_now(s->loop));
-}
-
-static void server_on_resume(uv_idle_t *idle)
-{
-    struct http_server *s = idle->data;
-    struct http1_link batch;
-    link_init(&batch);
-    if (!link_is_empty(&s->resume)) {
-        batch.next = s->resume.next;
-        batch.prev = s->resume.prev;
-        batch.next->prev = &batch;
-        batch.prev->next = &batch;
-        link_init(&s->resume);
-    }
-    uv_idle_stop(idle);
-    while (!link_is_empty(&batch)) {
+    struct list_link batch;
+    list_init(&batch);
+    list_take(&batch, &s->resume);
+    while (!list_is_empty(&batch)) {
         struct http1_conn *c = container_of(batch.next, struct http1_conn, resume_link);
-        link_remove(&c->resume_link);
+        list_remove(&c->resume_link);
         conn_resume(c);
     }
     if (s->is_grant_due) {
         s->is_grant_due = false;
         server_grant(s);
     }
+    server_run_notify(s);
 }
 
-/* Past GW_CONNECTIONS_MAX: accept and close at once, so the backlog drains. */
-static void server_refuse(struct http_server *s)
+void http1_server_budget_freed(struct http_server *s)
 {
-    uv_tcp_t *t = eddy_xmalloc(sizeof(*t));
-    int rv = uv_tcp_init(s->loop, t);
-    EDDY_ASSERT(rv == 0);
-    t->data = s;
-    s->handle_count++;
-    rv = uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)t);
-    uv_close((uv_handle_t *)t, server_on_handle_close);
-    uint64_t now = uv_now(s->loop);
-    if (rv == 0 && http1_has_passed(now, s->reject_log_ms, HTTP1_REJECT_LOG_INTERVAL_MS)) {
-        s->reject_log_ms = now;
-        LOG_WARN("http connection refused reason=limit conns=%zu", s->conn_count);
+    server_schedule_grant(s);
+}
+
+void http1_server_close(struct http_server *s)
+{
+    for (struct list_link *l = s->conns.next; l != &s->conns; l = l->next) {
+        conn_close(container_of(l, struct http1_conn, link));
+    }
+    EDDY_ASSERT(list_is_empty(&s->paused));
+    /* The owners of streams cut by the close hear of it now. */
+    server_run_notify(s);
+    /* Detached requests outlive s: they leave its budget now. */
+    while (!list_is_empty(&s->detached)) {
+        request_uncharge(container_of(s->detached.next, struct http1_request, link));
     }
 }
 
-static void server_on_connection(uv_stream_t *listener, int status)
+void http1_conn_start(struct http_server *s, struct http_io *io, const uint8_t *data, size_t len)
 {
-    struct http_server *s = listener->data;
-    if (status < 0) {
-        LOG_WARN("http accept failed err=%s", uv_strerror(status));
-        return;
-    }
-    if (s->conn_count >= GW_CONNECTIONS_MAX) {
-        server_refuse(s);
-        return;
-    }
+    EDDY_ASSERT(len <= HTTP1_READ_BUF_BYTES);
     struct http1_conn *c = eddy_xcalloc(1, sizeof(*c));
-    int rv = uv_tcp_init(s->loop, &c->tcp);
-    EDDY_ASSERT(rv == 0);
+    c->io = io;
+    http_io_set_data(io, c);
     c->server = s;
     c->state = CONN_OPEN;
-    link_init(&c->resume_link);
-    link_init(&c->budget_link);
+    list_init(&c->resume_link);
+    list_init(&c->budget_link);
     c->budget = BUDGET_FREE;
-    link_init(&c->fifo);
-    link_init(&c->link);
-    link_insert_tail(&s->conns, &c->link);
-    s->conn_count++;
-    s->handle_count++;
+    list_init(&c->fifo);
+    list_init(&c->link);
+    list_push(&s->conns, &c->link);
     parse_init(&c->parse, uv_now(s->loop));
     buf_init(&c->in, 2 * HTTP1_READ_BUF_BYTES);
     c->activity_ms = uv_now(s->loop);
     c->write_progress_ms = c->activity_ms;
-    rv = uv_accept(listener, (uv_stream_t *)&c->tcp);
-    if (rv != 0) {
-        LOG_WARN("http accept failed err=%s", uv_strerror(rv));
-        conn_close(c);
+    if (len > 0) {
+        /* The bytes protocol detection read: parsed as if read now. */
+        int rv = buf_append(&c->in, data, len);
+        EDDY_ASSERT(rv == 0);
+        conn_charge(c, len);
+        conn_resume(c);
         return;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
     conn_update_reading(c);
 }
 
-static int server_parse_addr(const char *host, int port, struct sockaddr_storage *addr)
+/* --- requests: the application's side (through http.c) --- */
+
+static bool http1_is_connected(const struct http_request *base)
 {
-    int rv = uv_ip4_addr(host, port, (struct sockaddr_in *)addr);
-    if (rv != 0) {
-        rv = uv_ip6_addr(host, port, (struct sockaddr_in6 *)addr);
-    }
-    return rv;
+    return http1_of(base)->conn != NULL;
 }
 
-static int server_bound_port(struct http_server *s)
-{
-    struct sockaddr_storage bound;
-    int len = (int)sizeof(bound);
-    int rv = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &len);
-    if (rv != 0) {
-        return rv;
-    }
-    if (bound.ss_family == AF_INET6) {
-        s->port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
-    } else {
-        s->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
-    }
-    return 0;
-}
-
-int http_server_init(struct http_server **out,
-                     uv_loop_t *loop,
-                     const char *host,
-                     int port,
-                     http_request_cb cb,
-                     void *data)
-{
-    EDDY_ASSERT(out != NULL);
-    EDDY_ASSERT(loop != NULL);
-    EDDY_ASSERT(host != NULL);
-    EDDY_ASSERT(cb != NULL);
-    EDDY_ASSERT(port >= 0 && port <= 65535);
-    struct sockaddr_storage addr;
-    memset(&addr, 0, sizeof(addr));
-    int rv = server_parse_addr(host, port, &addr);
-    if (rv != 0) {
-        return -EDDY_EINVAL;
-    }
-    struct http_server *s = eddy_calloc(1, sizeof(*s));
-    if (s == NULL) {
-        return -ENOMEM;
-    }
-    s->loop = loop;
-    s->request_cb = cb;
-    s->data = data;
-    link_init(&s->conns);
-    link_init(&s->resume);
-    link_init(&s->paused);
-    link_init(&s->detached);
-    s->buffered_max = GW_BUFFERED_BYTES_MAX;
-    rv = uv_timer_init(loop, &s->sweep);
-    EDDY_ASSERT(rv == 0);
-    rv = uv_idle_init(loop, &s->resume_idle);
-    EDDY_ASSERT(rv == 0);
-    rv = uv_tcp_init(loop, &s->listener);
-    EDDY_ASSERT(rv == 0);
-    s->sweep.data = s;
-    s->resume_idle.data = s;
-    s->listener.data = s;
-    s->handle_count = 3;
-    rv = uv_tcp_bind(&s->listener, (const struct sockaddr *)&addr, 0);
-    if (rv != 0) {
-        goto err_after_handles;
-    }
-    rv = uv_listen((uv_stream_t *)&s->listener, HTTP1_LISTEN_BACKLOG, server_on_connection);
-    if (rv != 0) {
-        goto err_after_handles;
-    }
-    rv = server_bound_port(s);
-    if (rv != 0) {
-        goto err_after_handles;
-    }
-    rv = uv_timer_start(&s->sweep, server_on_sweep, HTTP1_SWEEP_INTERVAL_MS,
-                        HTTP1_SWEEP_INTERVAL_MS);
-    EDDY_ASSERT(rv == 0);
-    LOG_INFO("http listening host=%s port=%d", host, s->port);
-    *out = s;
-    return 0;
-
-err_after_handles:
-    server_close_handles(s); /* s is freed in the last close callback */
-    return rv;
-}
-
-int http_server_port(const struct http_server *s)
-{
-    EDDY_ASSERT(s != NULL);
-    return s->port;
-}
-
-void http_server_close(struct http_server *s, void (*cb)(void *arg), void *arg)
-{
-    EDDY_ASSERT(s != NULL);
-    EDDY_ASSERT(!s->is_closing);
-    s->is_closing = true;
-    s->close_cb = cb;
-    s->close_arg = arg;
-    for (struct http1_link *l = s->conns.next; l != &s->conns; l = l->next) {
-        conn_close(container_of(l, struct http1_conn, link));
-    }
-    EDDY_ASSERT(link_is_empty(&s->paused));
-    /* Detached requests outlive s: they leave its budget now. */
-    while (!link_is_empty(&s->detached)) {
-        request_uncharge(container_of(s->detached.next, struct http_request, link));
-    }
-    server_close_handles(s);
-}
-
-/* --- requests: the application's side --- */
-
-const char *http_request_method(const struct http_request *r)
-{
-    EDDY_ASSERT(r != NULL);
-    return r->method;
-}
-
-const char *http_request_target(const struct http_request *r)
-{
-    EDDY_ASSERT(r != NULL);
-    return r->arena.data != NULL ? (const char *)r->arena.data : "";
-}
-
-const char *http_request_header(const struct http_request *r, const char *name)
-{
-    EDDY_ASSERT(r != NULL);
-    EDDY_ASSERT(name != NULL);
-    for (size_t i = 0; i < r->header_count && r->headers != NULL; i++) {
-        if (strcasecmp(r->headers[i].name, name) == 0) {
-            return r->headers[i].value;
-        }
-    }
-    return NULL;
-}
-
-size_t http_request_header_count(const struct http_request *r)
-{
-    EDDY_ASSERT(r != NULL);
-    return r->headers != NULL ? r->header_count : 0;
-}
-
-struct http_header http_request_header_at(const struct http_request *r, size_t i)
-{
-    EDDY_ASSERT(r != NULL);
-    EDDY_ASSERT(i < http_request_header_count(r));
-    return r->headers[i];
-}
-
-const uint8_t *http_request_body(const struct http_request *r, size_t *len)
-{
-    EDDY_ASSERT(r != NULL);
-    EDDY_ASSERT(len != NULL);
-    *len = r->body.len;
-    return r->body.len > 0 ? r->body.data : (const uint8_t *)"";
-}
-
-bool http_request_is_connected(const struct http_request *r)
-{
-    EDDY_ASSERT(r != NULL);
-    return r->conn != NULL;
-}
-
-/* Headers named Content-Length, Date or Connection, or that could split the
- * response (CR, LF, bad name), are dropped with a warning. */
-void http_request_respond(struct http_request *r,
+static void http1_respond(struct http_request *base,
                           int status,
                           const struct http_header *headers,
                           size_t header_count,
                           const uint8_t *body,
                           size_t body_len)
 {
-    EDDY_ASSERT(r != NULL);
-    EDDY_ASSERT(status >= 200 && status <= 599);
-    EDDY_ASSERT(header_count == 0 || headers != NULL);
-    EDDY_ASSERT(body_len == 0 || body != NULL);
+    struct http1_request *r = http1_of(base);
     if (r->state == REQ_DETACHED) {
         request_release(r);
         request_destroy(r);
@@ -1609,6 +1424,110 @@ void http_request_respond(struct http_request *r,
     conn_flush(c);
 }
 
+/* The body is freed and the request leaves the budget at once: a stream may
+ * last minutes and must not hold input bytes the whole time. HTTP/1.0
+ * clients get a body delimited by the close instead of chunks. */
+static void http1_stream_begin(struct http_request *base,
+                               int status,
+                               const struct http_header *headers,
+                               size_t header_count)
+{
+    struct http1_request *r = http1_of(base);
+    buf_free(&r->body);
+    if (r->server != NULL) {
+        request_uncharge(r);
+    }
+    if (r->state == REQ_DETACHED) {
+        return; /* the client is gone: stream_write says so */
+    }
+    EDDY_ASSERT(r->state == REQ_PENDING);
+    struct http1_conn *c = r->conn;
+    EDDY_ASSERT(c != NULL);
+    r->is_chunked = !r->is_http10;
+    if (!r->is_chunked) {
+        r->keep_alive = false;
+    }
+    request_set_state(r, REQ_STREAMING);
+    int rv = buf_reserve(&r->response, request_head_len(headers, header_count));
+    if (rv == 0) {
+        rv = request_build_head(r, status, headers, header_count,
+                                r->is_chunked ? FRAMING_CHUNKED : FRAMING_CLOSE, 0);
+    }
+    if (rv != 0) {
+        LOG_ERROR("http stream head failed status=%d err=%s", status, eddy_strerror(rv));
+        conn_close(c); /* the owner hears of it from its callback */
+        return;
+    }
+    conn_flush(c);
+}
+
+static int http1_stream_write(struct http_request *base, const uint8_t *data, size_t len)
+{
+    struct http1_request *r = http1_of(base);
+    EDDY_ASSERT(r->state == REQ_STREAMING);
+    if (r->is_head) {
+        return 0;
+    }
+    int rv = buf_reserve(&r->response, len + 32);
+    if (rv != 0) {
+        return rv;
+    }
+    if (r->is_chunked) {
+        rv = buf_printf(&r->response, "%zx\r\n", len);
+        EDDY_ASSERT(rv == 0); /* reserved */
+    }
+    rv = buf_append(&r->response, data, len);
+    EDDY_ASSERT(rv == 0);
+    if (r->is_chunked) {
+        rv = buf_append(&r->response, "\r\n", 2);
+        EDDY_ASSERT(rv == 0);
+    }
+    if (r->response.len + r->sending.len >= HTTP_STREAM_QUEUED_MAX / 2) {
+        r->is_above_half = true;
+    }
+    conn_flush(r->conn);
+    return 0;
+}
+
+static size_t http1_stream_queued(const struct http_request *base)
+{
+    const struct http1_request *r = http1_of(base);
+    return r->response.len + r->sending.len;
+}
+
+static void http1_stream_end(struct http_request *base)
+{
+    struct http1_request *r = http1_of(base);
+    list_remove(&r->notify_link);
+    if (r->state == REQ_DETACHED) {
+        if (r->is_writing) {
+            r->is_ended = true; /* freed in the write callback */
+        } else {
+            request_destroy(r);
+        }
+        return;
+    }
+    EDDY_ASSERT(r->state == REQ_STREAMING);
+    struct http1_conn *c = r->conn;
+    if (r->is_chunked && !r->is_head && buf_append_str(&r->response, "0\r\n\r\n") != 0) {
+        r->keep_alive = false; /* the client sees a cut body */
+    }
+    request_set_state(r, REQ_ANSWERED);
+    r->out = uv_buf_init((char *)r->response.data, (unsigned)r->response.len);
+    c->held_bytes += r->out.len;
+    conn_flush(c);
+}
+
+static const struct http_request_ops http1_ops = {
+    .protocol = "HTTP/1.1",
+    .is_connected = http1_is_connected,
+    .respond = http1_respond,
+    .stream_begin = http1_stream_begin,
+    .stream_write = http1_stream_write,
+    .stream_queued = http1_stream_queued,
+    .stream_end = http1_stream_end,
+};
+
 /* --- the parser alone --- */
 
 static uint64_t http1_hash(uint64_t h, const void *data, size_t len)
@@ -1620,17 +1539,17 @@ static uint64_t http1_hash(uint64_t h, const void *data, size_t len)
     return h;
 }
 
-static uint64_t http1_hash_request(uint64_t h, const struct http_request *r)
+static uint64_t http1_hash_request(uint64_t h, const struct http1_request *r)
 {
-    const char *target = http_request_target(r);
-    h = http1_hash(h, r->method, strlen(r->method) + 1);
+    const char *target = r->base.target;
+    h = http1_hash(h, r->base.method, strlen(r->base.method) + 1);
     h = http1_hash(h, target, strlen(target) + 1);
-    for (size_t i = 0; i < http_request_header_count(r); i++) {
+    for (size_t i = 0; i < http_request_header_count(&r->base); i++) {
         h = http1_hash(h, r->headers[i].name, strlen(r->headers[i].name) + 1);
         h = http1_hash(h, r->headers[i].value, strlen(r->headers[i].value) + 1);
     }
     size_t len = 0;
-    const uint8_t *body = http_request_body(r, &len);
+    const uint8_t *body = http_request_body(&r->base, &len);
     h = http1_hash(h, body, len);
     return http1_hash(h, &r->keep_alive, sizeof(r->keep_alive));
 }
@@ -1653,7 +1572,7 @@ static int http1_parse_run(const uint8_t *data, size_t len, size_t step, uint64_
             rv = parse_feed(&p, in + off, end - off, &n);
             off += n;
             if (rv == 1) {
-                struct http_request *r = parse_take(&p);
+                struct http1_request *r = parse_take(&p);
                 *hash = http1_hash_request(*hash, r);
                 is_last = !r->keep_alive;
                 request_destroy(r);

@@ -38,6 +38,7 @@ enum iterator_kind {
     ITERATOR_KIND_SHARD = 1,
     ITERATOR_KIND_LIST_SHARDS = 2,
     ITERATOR_KIND_LIST_STREAMS = 3,
+    ITERATOR_KIND_LIST_CONSUMERS = 4, /* ListStreamConsumers (api_consumers.c) */
 };
 
 enum iterator_position {

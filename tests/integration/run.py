@@ -27,6 +27,7 @@ import harness  # noqa: E402
 # Cheap and wide first; the heavy, dedicated-node tests last.
 MODULES = [
     "test_protocol",
+    "test_http2",
     "test_cbor",
     "test_streams",
     "test_records",
@@ -40,6 +41,9 @@ MODULES = [
     "test_cluster",
     "test_retention",
     "test_reshard",
+    "test_consumers",
+    "test_subscribe",
+    "test_ondemand",
     "test_replace",
 ]
 DEFAULT_TIMEOUT_S = 120

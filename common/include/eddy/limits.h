@@ -37,6 +37,12 @@
 #define KIN_NEXT_TOKEN_TTL_MS 300000   /* ListShards NextToken lifetime */
 #define KIN_RETENTION_HOURS_DEFAULT 24
 #define KIN_VALIDATION_ERRORS_MAX 10 /* ValidationException lists at most 10 errors */
+/* Enhanced fan-out consumers of one stream: "up to 20 consumers per stream"
+ * (API_RegisterStreamConsumer, provisioned and On-demand Standard streams),
+ * of which "you cannot have more than 5 consumers in a CREATING status at
+ * the same time". */
+#define KIN_CONSUMERS_PER_STREAM_MAX 20
+#define KIN_CONSUMERS_CREATING_MAX 5
 
 /* --- HTTP gateway --- */
 #define GW_HTTP_HEADER_BYTES_MAX (64 * 1024) /* request line + headers */
@@ -54,6 +60,18 @@
  * (1.25 TiB); past this the gateway stops reading until answers free bytes.
  * 512 MiB holds 25 of the largest PutRecords requests at once. */
 #define GW_BUFFERED_BYTES_MAX (512 * 1024 * 1024)
+/* HTTP/2 (server/gateway/http2.c) and TLS. Streams per connection: the
+ * SETTINGS_MAX_CONCURRENT_STREAMS nghttp2 and Go servers advertise. Requests
+ * the application holds per connection, their streams reset or not: past it
+ * the client gets GOAWAY ENHANCE_YOUR_CALM (the "rapid reset" attack). */
+#define GW_HTTP2_STREAMS_MAX 100
+#define GW_HTTP2_APP_REQUESTS_MAX (2 * GW_HTTP2_STREAMS_MAX)
+#define GW_HTTP2_STREAM_WINDOW_BYTES (1024 * 1024)    /* SETTINGS_INITIAL_WINDOW_SIZE */
+#define GW_HTTP2_CONN_WINDOW_BYTES (16 * 1024 * 1024) /* the connection's receive window */
+/* Request bytes one connection holds before its window is withheld. */
+#define GW_HTTP2_CONN_BUFFERED_BYTES_MAX (2 * GW_HTTP_BODY_BYTES_MAX)
+#define GW_HTTP2_WRITE_BYTES_MAX (256 * 1024) /* frames given to the socket, unwritten */
+#define GW_HANDSHAKE_TIMEOUT_MS 10000         /* TLS handshake and protocol detection */
 
 /* --- internal RPC --- */
 #define RPC_FRAME_BYTES_MAX (32 * 1024 * 1024) /* one protobuf message */
@@ -110,6 +128,21 @@
 #define HYDRATE_CALL_TIMEOUT_MS 10000 /* one FetchSegment call */
 #define HYDRATE_SOURCES_MAX 16        /* peers asked for one file, leader hint first */
 
+/* --- Pushed reads: SubscribeToShard (server/shard_wait.h) --- */
+/* Reads a shard group leader holds parked (nothing new to answer yet): each
+ * is one subscription of one consumer on one shard (20 consumers a stream),
+ * and holds one RPC call of a gateway connection, whose server stops reading
+ * a connection at RPC_INFLIGHT_MAX calls (a gateway holds at most
+ * SUBSCRIPTION_LIVE_MAX, server/gateway/subscription.h). A few hundred bytes
+ * each. Past either bound a push read fails -EDDY_EFULL (retried). */
+#define SHARD_WAIT_GROUP_MAX 1024
+#define SHARD_WAIT_NODE_MAX 2048
+/* A longer ReadReq.wait_ms is cut to this (gateways heartbeat every few s). */
+#define SHARD_WAIT_MS_MAX 30000
+
+static_assert(SHARD_WAIT_NODE_MAX <= RPC_INFLIGHT_MAX / 2,
+              "parked reads leave a connection room for other calls");
+static_assert(SHARD_WAIT_GROUP_MAX <= SHARD_WAIT_NODE_MAX, "a group's bound fits the node's");
 static_assert(KIN_PUT_RECORDS_BYTES_MAX < RPC_FRAME_BYTES_MAX, "a PutRecords fits one frame");
 static_assert(GROUP_COMMIT_BYTES_MAX < RAFT_ENTRY_BYTES_MAX, "a commit batch fits one entry");
 static_assert(KIN_GET_RECORDS_BYTES_MAX < RPC_FRAME_BYTES_MAX, "a read reply fits one frame");

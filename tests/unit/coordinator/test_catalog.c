@@ -372,7 +372,7 @@ START_TEST(test_catalog_status_table)
     static const bool want[4][4] = {
         [C] = {[C] = true, [A] = true, [D] = true},
         [A] = {[A] = true, [U] = true, [D] = true},
-        [U] = {[U] = true, [A] = true},
+        [U] = {[U] = true, [A] = true, [D] = true}, /* DeleteStream abandons the update */
         [D] = {[D] = true},
     };
     for (int from = 0; from < 4; from++) {

@@ -406,6 +406,41 @@ START_TEST(test_catalog_reshard_pending_blocks_other_changes)
 }
 END_TEST
 
+/* DeleteStream of a stream UPDATING for a reshard: the reshard is abandoned
+ * (the stream goes DELETING with its pending children, which are dropped
+ * and removed with it). */
+START_TEST(test_catalog_reshard_delete_while_pending)
+{
+    init_catalog();
+    create_active("s", 2);
+    struct reshard_plan p;
+    ck_assert_int_eq(reshard_plan_split(stream("s"), 0, (u128)1 << 120, &p), 0);
+    ck_assert_int_eq(apply_plan("s", &p, 0, T_NOW_MS + 100), 0);
+    reshard_plan_free(&p);
+    ck_assert(catalog_reshard_is_pending(stream("s")));
+    Eddy__SetStreamStatus set = EDDY__SET_STREAM_STATUS__INIT;
+    set.name = "s";
+    set.created_ms = T_NOW_MS;
+    set.status = EDDY__STREAM_STATUS__STREAM_DELETING;
+    Eddy__CatalogEntry e = EDDY__CATALOG_ENTRY__INIT;
+    e.now_ms = T_NOW_MS + 160;
+    e.op_case = EDDY__CATALOG_ENTRY__OP_SET_STATUS;
+    e.set_status = &set;
+    uint64_t change;
+    ck_assert_int_eq(apply_encoded(&e, &change), 0);
+    ck_assert_uint_eq(change, 1);
+    ck_assert_int_eq(stream("s")->status, EDDY__STREAM_STATUS__STREAM_DELETING);
+    ck_assert_uint_eq(stream("s")->n_shards, 4); /* the children go with the stream */
+    Eddy__CatalogEntry rm = EDDY__CATALOG_ENTRY__INIT;
+    rm.now_ms = T_NOW_MS + 200;
+    rm.op_case = EDDY__CATALOG_ENTRY__OP_REMOVE_STREAM;
+    rm.remove_stream = "s";
+    ck_assert_int_eq(apply_encoded(&rm, NULL), 0);
+    ck_assert_ptr_null(catalog_find_stream(cat, "s"));
+    ck_assert_uint_eq(catalog_shard_count(cat), 0);
+}
+END_TEST
+
 START_TEST(test_catalog_reshard_rejects_bad_begins)
 {
     init_catalog();
@@ -742,6 +777,7 @@ static Suite *catalog_reshard_suite(void)
     tcase_add_test(tc, test_catalog_reshard_split_begin_and_finish);
     tcase_add_test(tc, test_catalog_reshard_finish_twice_is_noop);
     tcase_add_test(tc, test_catalog_reshard_pending_blocks_other_changes);
+    tcase_add_test(tc, test_catalog_reshard_delete_while_pending);
     tcase_add_test(tc, test_catalog_reshard_rejects_bad_begins);
     tcase_add_test(tc, test_catalog_reshard_closed_shard_is_not_a_parent);
     tcase_add_test(tc, test_catalog_reshard_scaling_quota);

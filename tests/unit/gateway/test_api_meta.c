@@ -195,8 +195,9 @@ START_TEST(test_api_meta_resource_arns)
         0);
     ck_assert(res.consumer);
     ck_assert_str_eq(res.stream, "s1");
-    ck_assert_str_eq(res.consumer_name, "c.1");
-    ck_assert_str_eq(res.consumer_created, "1525898737");
+    ck_assert_str_eq(res.cons.consumer, "c.1");
+    ck_assert_str_eq(res.cons.created_text, "1525898737");
+    ck_assert_uint_eq(res.cons.created_s, 1525898737u);
     ck_assert_int_eq(resolve("arn:aws:kinesis:us-east-1:123456789012:stream/s1", &res, &e),
                      -EDDY_ENOTFOUND);
     ck_assert_int_eq(e.ex, API_EX_RESOURCE_NOT_FOUND);

@@ -363,9 +363,9 @@ START_TEST(test_api_settings_policy_decodes)
     ck_assert(d.req.policy.ours);
     ck_assert(d.req.policy.consumer);
     ck_assert_str_eq(d.req.policy.name, "s1");
-    ck_assert_uint_eq(d.req.policy.consumer_name_len, 3);
-    ck_assert(memcmp(d.req.policy.consumer_name, "c-1", 3) == 0);
-    ck_assert_uint_eq(d.req.policy.consumer_created_len, 10);
+    ck_assert_str_eq(d.req.policy.cons.consumer, "c-1");
+    ck_assert_str_eq(d.req.policy.cons.created_text, "1700000000");
+    ck_assert_uint_eq(d.req.policy.cons.created_s, 1700000000u);
     decoded_free(&d);
     /* Matches the pattern, but names nothing in this region and account. */
     expect_ok(&d, API_OP_DELETE_RESOURCE_POLICY,

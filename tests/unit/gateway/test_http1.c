@@ -77,6 +77,7 @@ struct test_fixture {
 };
 
 static struct test_fixture fx;
+static size_t test_stream_cb_count; /* stream callbacks run */
 
 static uint64_t test_now_ms(void)
 {
@@ -359,9 +360,10 @@ static void test_setup(void)
     signal(SIGPIPE, SIG_IGN); /* libuv writes with write(2); daemons ignore SIGPIPE too */
     log_set_level(LOG_LEVEL_ERROR);
     memset(&fx, 0, sizeof(fx));
+    test_stream_cb_count = 0;
     ck_assert_int_eq(uv_loop_init(&fx.loop), 0);
-    ck_assert_int_eq(http_server_init(&fx.server, &fx.loop, "127.0.0.1", 0, test_on_request, &fx),
-                     0);
+    ck_assert_int_eq(
+        http_server_init(&fx.server, &fx.loop, "127.0.0.1", 0, NULL, test_on_request, &fx), 0);
     fx.port = http_server_port(fx.server);
     ck_assert_int_gt(fx.port, 0);
 }
@@ -468,10 +470,12 @@ END_TEST
 START_TEST(test_http1_basic_init_errors)
 {
     struct http_server *s = NULL;
-    ck_assert_int_eq(http_server_init(&s, &fx.loop, "not an address", 0, test_on_request, &fx),
-                     -EDDY_EINVAL);
-    ck_assert_int_eq(http_server_init(&s, &fx.loop, "127.0.0.1", fx.port, test_on_request, &fx),
-                     UV_EADDRINUSE);
+    ck_assert_int_eq(
+        http_server_init(&s, &fx.loop, "not an address", 0, NULL, test_on_request, &fx),
+        -EDDY_EINVAL);
+    ck_assert_int_eq(
+        http_server_init(&s, &fx.loop, "127.0.0.1", fx.port, NULL, test_on_request, &fx),
+        UV_EADDRINUSE);
     ck_assert_ptr_null(s);
 }
 END_TEST
@@ -1146,6 +1150,241 @@ START_TEST(test_http1_disconnect_server_close_with_pending)
 }
 END_TEST
 
+/* --- streamed responses --- */
+
+static void test_on_stream(void *arg, struct http_request *r)
+{
+    ck_assert_ptr_eq(arg, &fx);
+    ck_assert_ptr_nonnull(r);
+    test_stream_cb_count++;
+}
+
+static const struct http_header test_stream_headers[] = {
+    {"Content-Type", "application/vnd.amazon.eventstream"}};
+
+START_TEST(test_http1_stream_chunks_then_next_response)
+{
+    fx.mode = TEST_MODE_HOLD;
+    struct test_client *c = test_connect();
+    test_send_str(c, "POST /s HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}GET /next HTTP/1.1\r\n\r\n");
+    TEST_PUMP_UNTIL(fx.delivered == 2);
+    ck_assert_uint_eq(fx.delivered, 2);
+    struct http_request *r = fx.held[0];
+    test_answer_held(1); /* the second answer waits for the stream */
+    http_request_stream_begin(r, 200, test_stream_headers, 1);
+    ck_assert_str_eq(http_request_header(r, "Content-Length"), "2");
+    ck_assert_int_eq(http_request_stream_write(r, (const uint8_t *)"hello ", 6), 0);
+    ck_assert_int_eq(http_request_stream_write(r, (const uint8_t *)"", 0), 0);
+    test_watch(c, TEST_QUIET_MS);
+    ck_assert_uint_eq(c->resp_count, 0);
+    ck_assert_uint_eq(http_request_stream_queued(r), 0);
+    ck_assert_int_eq(http_request_stream_write(r, (const uint8_t *)"world", 5), 0);
+    http_request_stream_end(r);
+    fx.held[0] = NULL;
+    ck_assert(test_wait_responses(c, 2));
+    ck_assert_int_eq(c->resp[0].status, 200);
+    ck_assert_str_eq(c->resp[0].body, "hello world");
+    ck_assert_str_eq(c->resp[0].content_type, "application/vnd.amazon.eventstream");
+    ck_assert_str_eq(c->resp[0].connection, "keep-alive");
+    test_assert_date(c->resp[0].date);
+    ck_assert_str_eq(c->resp[1].body, "/next");
+}
+END_TEST
+
+START_TEST(test_http1_stream_http10_until_close)
+{
+    fx.mode = TEST_MODE_HOLD;
+    struct test_client *c = test_connect();
+    test_send_str(c, "GET /s HTTP/1.0\r\n\r\n");
+    TEST_PUMP_UNTIL(fx.delivered == 1);
+    struct http_request *r = fx.held[0];
+    http_request_stream_begin(r, 200, NULL, 0);
+    ck_assert_int_eq(http_request_stream_write(r, (const uint8_t *)"abc", 3), 0);
+    http_request_stream_end(r);
+    fx.held[0] = NULL;
+    ck_assert(test_wait_eof(c));
+    http_parser_execute(&c->parser, &test_client_settings, NULL, 0); /* EOF ends the body */
+    ck_assert_uint_eq(c->resp_count, 1);
+    ck_assert_str_eq(c->resp[0].body, "abc");
+    ck_assert_str_eq(c->resp[0].connection, "close");
+}
+END_TEST
+
+/* A client that does not read: writes fill the queue to EFULL; once it reads,
+ * the callback says the queue went below half. */
+START_TEST(test_http1_stream_backpressure)
+{
+    fx.mode = TEST_MODE_HOLD;
+    struct test_client *c = test_connect();
+    test_send_str(c, "GET /s HTTP/1.1\r\n\r\n");
+    TEST_PUMP_UNTIL(fx.delivered == 1);
+    struct http_request *r = fx.held[0];
+    http_request_stream_begin(r, 200, NULL, 0);
+    http_request_stream_set_cb(r, test_on_stream, &fx);
+    static uint8_t chunk[64 * 1024];
+    memset(chunk, 'x', sizeof(chunk));
+    int rv = 0;
+    size_t writes = 0;
+    for (; writes < 10000 && rv == 0; writes++) {
+        rv = http_request_stream_write(r, chunk, sizeof(chunk));
+        test_pump();
+    }
+    ck_assert_int_eq(rv, -EDDY_EFULL);
+    ck_assert_uint_ge(http_request_stream_queued(r), HTTP_STREAM_QUEUED_MAX);
+    ck_assert_uint_eq(test_stream_cb_count, 0);
+    uint64_t deadline = test_now_ms() + TEST_WAIT_MS;
+    while (test_stream_cb_count == 0 && test_now_ms() < deadline) {
+        uv_run(&fx.loop, UV_RUN_NOWAIT); /* no sleep: the socket buffers hold megabytes */
+        test_client_read(c);
+    }
+    ck_assert_uint_eq(test_stream_cb_count, 1);
+    ck_assert_uint_lt(http_request_stream_queued(r), HTTP_STREAM_QUEUED_MAX / 2);
+    ck_assert(http_request_is_connected(r));
+    http_request_stream_end(r);
+    fx.held[0] = NULL;
+    ck_assert(test_wait_responses(c, 1));
+    ck_assert_int_eq(c->resp[0].status, 200);
+}
+END_TEST
+
+START_TEST(test_http1_stream_client_gone)
+{
+    fx.mode = TEST_MODE_HOLD;
+    struct test_client *c = test_connect();
+    test_send_str(c, "GET /s HTTP/1.1\r\n\r\n");
+    TEST_PUMP_UNTIL(fx.delivered == 1);
+    struct http_request *r = fx.held[0];
+    http_request_stream_begin(r, 200, NULL, 0);
+    http_request_stream_set_cb(r, test_on_stream, &fx);
+    ck_assert_int_eq(http_request_stream_write(r, (const uint8_t *)"abc", 3), 0);
+    test_close_client(c, true);
+    TEST_PUMP_UNTIL(test_stream_cb_count > 0);
+    test_pump_for(TEST_QUIET_MS);
+    ck_assert_uint_eq(test_stream_cb_count, 1);
+    ck_assert(!http_request_is_connected(r));
+    ck_assert_int_eq(http_request_stream_write(r, (const uint8_t *)"abc", 3), -EDDY_ESHUTDOWN);
+    http_request_stream_end(r);
+    fx.held[0] = NULL;
+}
+END_TEST
+
+/* Streams cut by http_server_close: the callback runs, the stream ends after. */
+START_TEST(test_http1_stream_server_close)
+{
+    fx.mode = TEST_MODE_HOLD;
+    struct test_client *c = test_connect();
+    test_send_str(c, "GET /s HTTP/1.1\r\n\r\n");
+    TEST_PUMP_UNTIL(fx.delivered == 1);
+    struct http_request *r = fx.held[0];
+    http_request_stream_begin(r, 200, NULL, 0);
+    http_request_stream_set_cb(r, test_on_stream, &fx);
+    http_server_close(fx.server, test_on_server_closed, &fx);
+    fx.server = NULL;
+    ck_assert_uint_eq(test_stream_cb_count, 1);
+    ck_assert(!http_request_is_connected(r));
+    TEST_PUMP_UNTIL(fx.closed);
+    ck_assert(fx.closed);
+    http_request_stream_end(r);
+    fx.held[0] = NULL;
+}
+END_TEST
+
+/* --- protocol detection (http_server.c) and HTTP/2 on the same port --- */
+
+/* Reads raw bytes until EOF or TEST_WAIT_MS; returns how many (at most cap). */
+static size_t test_read_raw(struct test_client *c, uint8_t *buf, size_t cap)
+{
+    size_t len = 0;
+    uint64_t deadline = test_now_ms() + TEST_WAIT_MS;
+    while (!c->eof && test_now_ms() < deadline) {
+        test_pump();
+        ssize_t n = recv(c->fd, buf + len, cap - len, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            continue;
+        }
+        if (n <= 0 || len + (size_t)n == cap) {
+            c->eof = true;
+        }
+        len += n > 0 ? (size_t)n : 0;
+    }
+    return len;
+}
+
+/* Whether buf holds a frame of type (frames laid end to end from offset 0). */
+static bool test_has_frame(const uint8_t *buf, size_t len, uint8_t type)
+{
+    size_t off = 0;
+    while (off + 9 <= len) {
+        size_t flen = ((size_t)buf[off] << 16) | ((size_t)buf[off + 1] << 8) | buf[off + 2];
+        if (buf[off + 3] == type) {
+            return true;
+        }
+        off += 9 + flen;
+    }
+    return false;
+}
+
+static const char test_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/* A connection that says nothing is closed once detection times out. */
+START_TEST(test_http1_detect_silent_closed)
+{
+    struct test_client *c = test_connect();
+    test_watch(c, TEST_QUIET_MS);
+    uint64_t now = uv_now(&fx.loop);
+    http1_sweep_for_test(fx.server, now + GW_HANDSHAKE_TIMEOUT_MS - 1000);
+    test_watch(c, TEST_QUIET_MS);
+    ck_assert(!c->eof);
+    http1_sweep_for_test(fx.server, now + GW_HANDSHAKE_TIMEOUT_MS + 1);
+    ck_assert(test_wait_eof(c));
+}
+END_TEST
+
+/* Part of the preface, then nothing: still detecting, so the same timeout. */
+START_TEST(test_http1_detect_partial_preface_closed)
+{
+    struct test_client *c = test_connect();
+    ck_assert(test_send(c, test_preface, 10));
+    test_watch(c, TEST_QUIET_MS);
+    http1_sweep_for_test(fx.server, uv_now(&fx.loop) + GW_HANDSHAKE_TIMEOUT_MS + 1);
+    ck_assert(test_wait_eof(c));
+    ck_assert_uint_eq(c->resp_count, 0);
+}
+END_TEST
+
+/* The preface makes it HTTP/2: the server's SETTINGS come, and an idle
+ * connection gets GOAWAY and is closed. */
+START_TEST(test_http1_detect_h2_idle_goaway)
+{
+    struct test_client *c = test_connect();
+    static const uint8_t settings[9] = {0, 0, 0, 4, 0, 0, 0, 0, 0};
+    ck_assert(test_send(c, test_preface, sizeof(test_preface) - 1));
+    ck_assert(test_send(c, (const char *)settings, sizeof(settings)));
+    test_pump_for(TEST_QUIET_MS);
+    http1_sweep_for_test(fx.server, uv_now(&fx.loop) + GW_IDLE_TIMEOUT_MS + 1);
+    static uint8_t buf[4096];
+    size_t len = test_read_raw(c, buf, sizeof(buf));
+    ck_assert(c->eof);
+    ck_assert(test_has_frame(buf, len, 0x4)); /* SETTINGS */
+    ck_assert(test_has_frame(buf, len, 0x7)); /* GOAWAY */
+    ck_assert_uint_eq(fx.delivered, 0);
+}
+END_TEST
+
+/* Bytes that are not a frame after the preface: GOAWAY, then the close. */
+START_TEST(test_http1_detect_h2_garbage_goaway)
+{
+    struct test_client *c = test_connect();
+    ck_assert(test_send(c, test_preface, sizeof(test_preface) - 1));
+    test_send_str(c, "GET / HTTP/1.1\r\n\r\n");
+    static uint8_t buf[4096];
+    size_t len = test_read_raw(c, buf, sizeof(buf));
+    ck_assert(c->eof);
+    ck_assert(test_has_frame(buf, len, 0x7));
+    ck_assert_uint_eq(fx.delivered, 0);
+}
+END_TEST
+
 /* --- the parser alone --- */
 
 START_TEST(test_http1_parse_counts_pipelined)
@@ -1214,6 +1453,13 @@ static Suite *test_http1_suite(void)
         {"disconnect",
          {test_http1_disconnect_reset_before_answer, test_http1_disconnect_close_before_answer,
           test_http1_disconnect_server_close_with_pending}},
+        {"detect",
+         {test_http1_detect_silent_closed, test_http1_detect_partial_preface_closed,
+          test_http1_detect_h2_idle_goaway, test_http1_detect_h2_garbage_goaway}},
+        {"stream",
+         {test_http1_stream_chunks_then_next_response, test_http1_stream_http10_until_close,
+          test_http1_stream_backpressure, test_http1_stream_client_gone,
+          test_http1_stream_server_close}},
         {"parse",
          {test_http1_parse_counts_pipelined, test_http1_parse_stops_after_close,
           test_http1_parse_errors}},
