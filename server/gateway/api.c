@@ -843,6 +843,28 @@ void api_lookup_stream(struct api_call *c, const char *name, bool fresh, api_str
     backend_catalog(c->ctx->backend, fresh, api_on_catalog, c);
 }
 
+static void api_on_stream_or_fail(struct api_call *c,
+                                  int status,
+                                  const Eddy__Catalog *cat,
+                                  const Eddy__StreamInfo *st)
+{
+    (void)cat;
+    if (status != 0) {
+        api_fail_code(c, status, NULL);
+        return;
+    }
+    c->lookup.found(c, st);
+}
+
+void api_lookup_stream_or_fail(struct api_call *c,
+                               const char *name,
+                               bool fresh,
+                               api_stream_found_cb cb)
+{
+    c->lookup.found = cb;
+    api_lookup_stream(c, name, fresh, api_on_stream_or_fail);
+}
+
 /* ---- dispatch ---- */
 
 enum api_content {

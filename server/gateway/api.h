@@ -97,6 +97,31 @@ int api_resolve_stream(const struct api_config *cfg,
                        const struct json_str *arn,
                        char *out,
                        struct api_error *e);
+
+/* The members every stream action's input has (api_stream_input.c). A
+ * decoder reads StreamName into name first, then its own members, then
+ * calls api_stream_input_get; v then collects its validation errors, and
+ * api_stream_input_finish adds the name's and the ARN's and ends it. */
+struct api_stream_input {
+    struct json_str name;
+    struct json_str arn;
+    struct json_str id;
+    struct validation v;
+};
+/* Reads StreamARN and StreamId when rv (the members read so far) is 0, and
+ * starts v when all were read. Returns rv, or a negative code with e set. */
+int api_stream_input_get(const cJSON *root,
+                         int rv,
+                         struct api_stream_input *in,
+                         struct api_error *e);
+/* Validates StreamName and StreamARN after the action's members and ends v
+ * (validation_finish). */
+int api_stream_input_finish(struct api_stream_input *in, struct api_error *e);
+/* api_resolve_stream of in's StreamName and StreamARN. */
+int api_stream_input_resolve(const struct api_config *cfg,
+                             const struct api_stream_input *in,
+                             char *out,
+                             struct api_error *e);
 /* A ShardId as AWS reads it: the digits after the first '-' (or the whole
  * id), at most API_SHARD_ID_NUMBER_MAX. False when it names no shard. */
 bool api_parse_shard_id(const char *s, size_t len, uint32_t *index);
@@ -448,6 +473,8 @@ typedef void (*api_stream_cb)(struct api_call *c,
                               int status,
                               const Eddy__Catalog *cat,
                               const Eddy__StreamInfo *stream);
+/* stream: NULL when the catalogue has no such stream. */
+typedef void (*api_stream_found_cb)(struct api_call *c, const Eddy__StreamInfo *stream);
 
 /* One request being served. Freed by api_respond_* / api_fail*. */
 struct api_call {
@@ -465,6 +492,8 @@ struct api_call {
         const char *name; /* borrowed from req */
         bool fresh;
         api_stream_cb cb;
+        /* api_lookup_stream_or_fail's callback */
+        api_stream_found_cb found;
     } lookup; /* api_lookup_stream in progress */
 };
 
@@ -501,6 +530,12 @@ void api_fail_code(struct api_call *c, int code, const char *message);
  * copy first and asks the coordinator again when the stream is missing or
  * not ACTIVE there (a stream just created may not have reached this gateway). */
 void api_lookup_stream(struct api_call *c, const char *name, bool fresh, api_stream_cb cb);
+/* api_lookup_stream for the actions that need the stream only: a failed
+ * lookup answers the call with its code (api_fail_code, no message). */
+void api_lookup_stream_or_fail(struct api_call *c,
+                               const char *name,
+                               bool fresh,
+                               api_stream_found_cb cb);
 
 /* Per-action runners. */
 void api_create_stream_run(struct api_call *c);

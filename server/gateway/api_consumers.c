@@ -393,16 +393,8 @@ static const Eddy__ConsumerInfo *api_consumers_find(struct api_call *c, const Ed
     return ci;
 }
 
-static void api_describe_consumer_on_stream(struct api_call *c,
-                                            int status,
-                                            const Eddy__Catalog *cat,
-                                            const Eddy__StreamInfo *st)
+static void api_describe_consumer_on_stream(struct api_call *c, const Eddy__StreamInfo *st)
 {
-    (void)cat;
-    if (status != 0) {
-        api_fail_code(c, status, NULL);
-        return;
-    }
     const Eddy__ConsumerInfo *ci = api_consumers_find(c, st);
     if (ci != NULL) {
         api_consumers_respond_one(c, "ConsumerDescription", st->name, ci, true);
@@ -411,7 +403,7 @@ static void api_describe_consumer_on_stream(struct api_call *c,
 
 void api_describe_consumer_run(struct api_call *c)
 {
-    api_lookup_stream(c, c->req.consumer_ref.stream, true, api_describe_consumer_on_stream);
+    api_lookup_stream_or_fail(c, c->req.consumer_ref.stream, true, api_describe_consumer_on_stream);
 }
 
 static void
@@ -441,16 +433,8 @@ api_deregister_on_done(void *arg, int status, const char *message, const Eddy__C
              r->consumer, r->stream, c->ctx->cfg.account);
 }
 
-static void api_deregister_consumer_on_stream(struct api_call *c,
-                                              int status,
-                                              const Eddy__Catalog *cat,
-                                              const Eddy__StreamInfo *st)
+static void api_deregister_consumer_on_stream(struct api_call *c, const Eddy__StreamInfo *st)
 {
-    (void)cat;
-    if (status != 0) {
-        api_fail_code(c, status, NULL);
-        return;
-    }
     const Eddy__ConsumerInfo *ci = api_consumers_find(c, st);
     if (ci == NULL) {
         return;
@@ -467,7 +451,8 @@ static void api_deregister_consumer_on_stream(struct api_call *c,
 
 void api_deregister_consumer_run(struct api_call *c)
 {
-    api_lookup_stream(c, c->req.consumer_ref.stream, true, api_deregister_consumer_on_stream);
+    api_lookup_stream_or_fail(c, c->req.consumer_ref.stream, true,
+                              api_deregister_consumer_on_stream);
 }
 
 /* ---- ListStreamConsumers ---- */

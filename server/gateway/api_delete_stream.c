@@ -16,33 +16,22 @@ int api_delete_stream_decode(const cJSON *root,
                              struct api_delete_stream_req *r,
                              struct api_error *e)
 {
-    struct json_str name;
-    struct json_str arn;
-    struct json_str id;
+    struct api_stream_input in;
     struct json_bool enforce;
-    int rv = json_get_str(root, "StreamName", &name, e);
+    int rv = json_get_str(root, "StreamName", &in.name, e);
     if (rv == 0) {
         rv = json_get_bool(root, "EnforceConsumerDeletion", &enforce, e);
     }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamARN", &arn, e);
-    }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamId", &id, e);
-    }
+    rv = api_stream_input_get(root, rv, &in, e);
     if (rv != 0) {
         return rv;
     }
-    struct validation v;
-    validation_init(&v);
-    validation_stream_name(&v, "streamName", &name);
-    validation_stream_arn(&v, "streamARN", &arn);
-    rv = validation_finish(&v, e);
+    rv = api_stream_input_finish(&in, e);
     if (rv != 0) {
         return rv;
     }
     r->enforce_consumer_deletion = enforce.present && enforce.value;
-    return api_resolve_stream(cfg, &name, &arn, r->name, e);
+    return api_stream_input_resolve(cfg, &in, r->name, e);
 }
 
 static void api_delete_stream_on_done(void *arg, int status, const char *message)

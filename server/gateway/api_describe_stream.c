@@ -16,35 +16,24 @@ int api_describe_stream_decode(const cJSON *root,
                                struct api_describe_stream_req *r,
                                struct api_error *e)
 {
-    struct json_str name;
-    struct json_str arn;
-    struct json_str id;
+    struct api_stream_input in;
     struct json_str start;
     struct json_int limit;
-    int rv = json_get_str(root, "StreamName", &name, e);
+    int rv = json_get_str(root, "StreamName", &in.name, e);
     if (rv == 0) {
         rv = json_get_int(root, "Limit", &limit, e);
     }
     if (rv == 0) {
         rv = json_get_str(root, "ExclusiveStartShardId", &start, e);
     }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamARN", &arn, e);
-    }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamId", &id, e);
-    }
+    rv = api_stream_input_get(root, rv, &in, e);
     if (rv != 0) {
         return rv;
     }
-    struct validation v;
-    validation_init(&v);
-    validation_range(&v, "limit", &limit, 1, KIN_DESCRIBE_STREAM_LIMIT_MAX);
-    validation_pattern(&v, "exclusiveStartShardId", &start, JSON_PATTERN_NAME);
-    validation_length(&v, "exclusiveStartShardId", &start, 1, KIN_SHARD_ID_LEN_MAX);
-    validation_stream_name(&v, "streamName", &name);
-    validation_stream_arn(&v, "streamARN", &arn);
-    rv = validation_finish(&v, e);
+    validation_range(&in.v, "limit", &limit, 1, KIN_DESCRIBE_STREAM_LIMIT_MAX);
+    validation_pattern(&in.v, "exclusiveStartShardId", &start, JSON_PATTERN_NAME);
+    validation_length(&in.v, "exclusiveStartShardId", &start, 1, KIN_SHARD_ID_LEN_MAX);
+    rv = api_stream_input_finish(&in, e);
     if (rv != 0) {
         return rv;
     }
@@ -56,20 +45,12 @@ int api_describe_stream_decode(const cJSON *root,
     if (start.present) {
         json_copy(r->start_shard_id, sizeof(r->start_shard_id), start.ptr, start.len);
     }
-    return api_resolve_stream(cfg, &name, &arn, r->name, e);
+    return api_stream_input_resolve(cfg, &in, r->name, e);
 }
 
-static void api_describe_stream_on_catalog(struct api_call *c,
-                                           int status,
-                                           const Eddy__Catalog *cat,
-                                           const Eddy__StreamInfo *st)
+static void api_describe_stream_on_catalog(struct api_call *c, const Eddy__StreamInfo *st)
 {
-    (void)cat;
     const struct api_describe_stream_req *r = &c->req.describe_stream;
-    if (status != 0) {
-        api_fail_code(c, status, NULL);
-        return;
-    }
     if (st == NULL) {
         api_fail(c, API_EX_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.", r->name,
                  c->ctx->cfg.account);
@@ -122,5 +103,5 @@ static void api_describe_stream_on_catalog(struct api_call *c,
 
 void api_describe_stream_run(struct api_call *c)
 {
-    api_lookup_stream(c, c->req.describe_stream.name, true, api_describe_stream_on_catalog);
+    api_lookup_stream_or_fail(c, c->req.describe_stream.name, true, api_describe_stream_on_catalog);
 }

@@ -16,40 +16,21 @@ int api_describe_stream_summary_decode(const cJSON *root,
                                        struct api_describe_stream_summary_req *r,
                                        struct api_error *e)
 {
-    struct json_str name;
-    struct json_str arn;
-    struct json_str id;
-    int rv = json_get_str(root, "StreamName", &name, e);
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamARN", &arn, e);
-    }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamId", &id, e);
-    }
+    struct api_stream_input in;
+    int rv = json_get_str(root, "StreamName", &in.name, e);
+    rv = api_stream_input_get(root, rv, &in, e);
     if (rv != 0) {
         return rv;
     }
-    struct validation v;
-    validation_init(&v);
-    validation_stream_name(&v, "streamName", &name);
-    validation_stream_arn(&v, "streamARN", &arn);
-    rv = validation_finish(&v, e);
+    rv = api_stream_input_finish(&in, e);
     if (rv != 0) {
         return rv;
     }
-    return api_resolve_stream(cfg, &name, &arn, r->name, e);
+    return api_stream_input_resolve(cfg, &in, r->name, e);
 }
 
-static void api_describe_stream_summary_on_catalog(struct api_call *c,
-                                                   int status,
-                                                   const Eddy__Catalog *cat,
-                                                   const Eddy__StreamInfo *st)
+static void api_describe_stream_summary_on_catalog(struct api_call *c, const Eddy__StreamInfo *st)
 {
-    (void)cat;
-    if (status != 0) {
-        api_fail_code(c, status, NULL);
-        return;
-    }
     if (st == NULL) {
         api_fail(c, API_EX_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.",
                  c->req.describe_stream_summary.name, c->ctx->cfg.account);
@@ -88,6 +69,6 @@ static void api_describe_stream_summary_on_catalog(struct api_call *c,
 
 void api_describe_stream_summary_run(struct api_call *c)
 {
-    api_lookup_stream(c, c->req.describe_stream_summary.name, true,
-                      api_describe_stream_summary_on_catalog);
+    api_lookup_stream_or_fail(c, c->req.describe_stream_summary.name, true,
+                              api_describe_stream_summary_on_catalog);
 }

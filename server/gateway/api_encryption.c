@@ -1,7 +1,7 @@
 /*
  * StartStreamEncryption and StopStreamEncryption: StreamName or StreamARN,
  * EncryptionType (required, NONE or KMS; only KMS is accepted), KeyId
- * (required, 1..2048 characters: a key id, key ARN, alias name or alias ARN).
+ * (required, 1..2048 characters: a key in.id, key ARN, alias name or alias ARN).
  * The stream must be ACTIVE. The coordinator records the encryption type and
  * key in the catalogue and drives the stream through UPDATING; from then on
  * PutRecord and PutRecords answer EncryptionType KMS and store their records
@@ -30,41 +30,30 @@ int api_encryption_decode(const cJSON *root,
                           struct api_encryption_req *r,
                           struct api_error *e)
 {
-    struct json_str name;
-    struct json_str arn;
-    struct json_str id;
+    struct api_stream_input in;
     struct json_str type;
     struct json_str key;
-    int rv = json_get_str(root, "StreamName", &name, e);
+    int rv = json_get_str(root, "StreamName", &in.name, e);
     if (rv == 0) {
         rv = json_get_str(root, "EncryptionType", &type, e);
     }
     if (rv == 0) {
         rv = json_get_str(root, "KeyId", &key, e);
     }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamARN", &arn, e);
-    }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamId", &id, e);
-    }
+    rv = api_stream_input_get(root, rv, &in, e);
     if (rv != 0) {
         return rv;
     }
-    struct validation v;
-    validation_init(&v);
-    validation_not_null(&v, "encryptionType", type.present);
-    validation_enum(&v, "encryptionType", &type, api_encryption_types,
+    validation_not_null(&in.v, "encryptionType", type.present);
+    validation_enum(&in.v, "encryptionType", &type, api_encryption_types,
                     EDDY_ARRAY_LEN(api_encryption_types));
-    validation_not_null(&v, "keyId", key.present);
-    validation_length(&v, "keyId", &key, 1, API_KEY_ID_LEN_MAX);
-    validation_stream_name(&v, "streamName", &name);
-    validation_stream_arn(&v, "streamARN", &arn);
-    rv = validation_finish(&v, e);
+    validation_not_null(&in.v, "keyId", key.present);
+    validation_length(&in.v, "keyId", &key, 1, API_KEY_ID_LEN_MAX);
+    rv = api_stream_input_finish(&in, e);
     if (rv != 0) {
         return rv;
     }
-    rv = api_resolve_stream(cfg, &name, &arn, r->name, e);
+    rv = api_stream_input_resolve(cfg, &in, r->name, e);
     if (rv != 0) {
         return rv;
     }
@@ -83,18 +72,19 @@ void api_write_encryption(struct json_out *o, const Eddy__StreamInfo *st)
     }
 }
 
-/* Checks what both actions need and sends the change; start: encrypt with
- * the key given, else stop encrypting. */
-static void api_encryption_on_stream(struct api_call *c, const Eddy__StreamInfo *st, bool start)
+/* Checks what both actions need and sends the change: StartStreamEncryption
+ * encrypts with the key given, StopStreamEncryption stops encrypting. */
+static void api_encryption_on_stream(struct api_call *c, const Eddy__StreamInfo *st)
 {
     const struct api_encryption_req *r = &c->req.encryption;
+    bool start = c->op == API_OP_START_STREAM_ENCRYPTION;
     if (!api_stream_require_active(c, r->name, st, false)) {
         return;
     }
     if (!r->kms) {
         api_fail(c, API_EX_INVALID_ARGUMENT,
                  "Encryption type NONE is not supported by %s. The only valid value is KMS.",
-                 start ? "StartStreamEncryption" : "StopStreamEncryption");
+                 api_op_name(c->op));
         return;
     }
     Eddy__Encryption enc = EDDY__ENCRYPTION__INIT;
@@ -108,38 +98,12 @@ static void api_encryption_on_stream(struct api_call *c, const Eddy__StreamInfo 
     api_stream_update(c, r->name, &u, NULL);
 }
 
-static void api_start_encryption_on_stream(struct api_call *c,
-                                           int status,
-                                           const Eddy__Catalog *cat,
-                                           const Eddy__StreamInfo *st)
-{
-    (void)cat;
-    if (status != 0) {
-        api_fail_code(c, status, NULL);
-        return;
-    }
-    api_encryption_on_stream(c, st, true);
-}
-
-static void api_stop_encryption_on_stream(struct api_call *c,
-                                          int status,
-                                          const Eddy__Catalog *cat,
-                                          const Eddy__StreamInfo *st)
-{
-    (void)cat;
-    if (status != 0) {
-        api_fail_code(c, status, NULL);
-        return;
-    }
-    api_encryption_on_stream(c, st, false);
-}
-
 void api_start_stream_encryption_run(struct api_call *c)
 {
-    api_lookup_stream(c, c->req.encryption.name, true, api_start_encryption_on_stream);
+    api_lookup_stream_or_fail(c, c->req.encryption.name, true, api_encryption_on_stream);
 }
 
 void api_stop_stream_encryption_run(struct api_call *c)
 {
-    api_lookup_stream(c, c->req.encryption.name, true, api_stop_encryption_on_stream);
+    api_lookup_stream_or_fail(c, c->req.encryption.name, true, api_encryption_on_stream);
 }

@@ -50,9 +50,10 @@ int api_get_shard_iterator_decode(const cJSON *root,
                                   struct api_get_shard_iterator_req *r,
                                   struct api_error *e)
 {
-    struct json_str name, arn, id, shard, type, seq;
+    struct api_stream_input in;
+    struct json_str shard, type, seq;
     struct json_timestamp ts;
-    int rv = json_get_str(root, "StreamName", &name, e);
+    int rv = json_get_str(root, "StreamName", &in.name, e);
     if (rv == 0) {
         rv = json_get_str(root, "ShardId", &shard, e);
     }
@@ -65,29 +66,20 @@ int api_get_shard_iterator_decode(const cJSON *root,
     if (rv == 0) {
         rv = json_get_timestamp(root, "Timestamp", &ts, e);
     }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamARN", &arn, e);
-    }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamId", &id, e);
-    }
+    rv = api_stream_input_get(root, rv, &in, e);
     if (rv != 0) {
         return rv;
     }
-    struct validation v;
-    validation_init(&v);
-    validation_not_null(&v, "shardId", shard.present);
-    validation_pattern(&v, "shardId", &shard, JSON_PATTERN_NAME);
-    validation_length(&v, "shardId", &shard, 1, KIN_SHARD_ID_LEN_MAX);
-    validation_not_null(&v, "shardIteratorType", type.present);
-    validation_enum(&v, "shardIteratorType", &type, api_iterator_types,
+    validation_not_null(&in.v, "shardId", shard.present);
+    validation_pattern(&in.v, "shardId", &shard, JSON_PATTERN_NAME);
+    validation_length(&in.v, "shardId", &shard, 1, KIN_SHARD_ID_LEN_MAX);
+    validation_not_null(&in.v, "shardIteratorType", type.present);
+    validation_enum(&in.v, "shardIteratorType", &type, api_iterator_types,
                     EDDY_ARRAY_LEN(api_iterator_types));
-    validation_pattern(&v, "startingSequenceNumber", &seq, JSON_PATTERN_SEQUENCE);
-    validation_stream_name(&v, "streamName", &name);
-    validation_stream_arn(&v, "streamARN", &arn);
-    rv = validation_finish(&v, e);
+    validation_pattern(&in.v, "startingSequenceNumber", &seq, JSON_PATTERN_SEQUENCE);
+    rv = api_stream_input_finish(&in, e);
     if (rv == 0) {
-        rv = api_resolve_stream(cfg, &name, &arn, r->name, e);
+        rv = api_stream_input_resolve(cfg, &in, r->name, e);
     }
     if (rv != 0) {
         return rv;

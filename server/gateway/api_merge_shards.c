@@ -19,36 +19,28 @@ int api_merge_shards_decode(const cJSON *root,
                             struct api_merge_shards_req *r,
                             struct api_error *e)
 {
-    struct json_str name, arn, id, shard, adjacent;
-    int rv = json_get_str(root, "StreamName", &name, e);
+    struct api_stream_input in;
+    struct json_str shard, adjacent;
+    int rv = json_get_str(root, "StreamName", &in.name, e);
     if (rv == 0) {
         rv = json_get_str(root, "ShardToMerge", &shard, e);
     }
     if (rv == 0) {
         rv = json_get_str(root, "AdjacentShardToMerge", &adjacent, e);
     }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamARN", &arn, e);
-    }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamId", &id, e);
-    }
+    rv = api_stream_input_get(root, rv, &in, e);
     if (rv != 0) {
         return rv;
     }
-    struct validation v;
-    validation_init(&v);
-    validation_not_null(&v, "shardToMerge", shard.present);
-    validation_pattern(&v, "shardToMerge", &shard, JSON_PATTERN_NAME);
-    validation_length(&v, "shardToMerge", &shard, 1, KIN_SHARD_ID_LEN_MAX);
-    validation_not_null(&v, "adjacentShardToMerge", adjacent.present);
-    validation_pattern(&v, "adjacentShardToMerge", &adjacent, JSON_PATTERN_NAME);
-    validation_length(&v, "adjacentShardToMerge", &adjacent, 1, KIN_SHARD_ID_LEN_MAX);
-    validation_stream_name(&v, "streamName", &name);
-    validation_stream_arn(&v, "streamARN", &arn);
-    rv = validation_finish(&v, e);
+    validation_not_null(&in.v, "shardToMerge", shard.present);
+    validation_pattern(&in.v, "shardToMerge", &shard, JSON_PATTERN_NAME);
+    validation_length(&in.v, "shardToMerge", &shard, 1, KIN_SHARD_ID_LEN_MAX);
+    validation_not_null(&in.v, "adjacentShardToMerge", adjacent.present);
+    validation_pattern(&in.v, "adjacentShardToMerge", &adjacent, JSON_PATTERN_NAME);
+    validation_length(&in.v, "adjacentShardToMerge", &adjacent, 1, KIN_SHARD_ID_LEN_MAX);
+    rv = api_stream_input_finish(&in, e);
     if (rv == 0) {
-        rv = api_resolve_stream(cfg, &name, &arn, r->name, e);
+        rv = api_stream_input_resolve(cfg, &in, r->name, e);
     }
     if (rv != 0) {
         return rv;
@@ -67,17 +59,9 @@ static bool api_merge_shards_adjacent(const Eddy__ShardInfo *a, const Eddy__Shar
     return a_end != ~(u128)0 && a_end + 1 == u128_from_be(b->hash_start.data);
 }
 
-static void api_merge_shards_on_stream(struct api_call *c,
-                                       int status,
-                                       const Eddy__Catalog *cat,
-                                       const Eddy__StreamInfo *st)
+static void api_merge_shards_on_stream(struct api_call *c, const Eddy__StreamInfo *st)
 {
-    (void)cat;
     const struct api_merge_shards_req *r = &c->req.merge_shards;
-    if (status != 0) {
-        api_fail_code(c, status, NULL);
-        return;
-    }
     if (!api_reshard_require_stream(c, r->name, st)) {
         return;
     }
@@ -128,5 +112,5 @@ void api_merge_shards_run(struct api_call *c)
                  c->ctx->cfg.account);
         return;
     }
-    api_lookup_stream(c, r->name, true, api_merge_shards_on_stream);
+    api_lookup_stream_or_fail(c, r->name, true, api_merge_shards_on_stream);
 }

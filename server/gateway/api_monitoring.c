@@ -181,20 +181,13 @@ int api_monitoring_decode(const cJSON *root,
                           struct api_monitoring_req *r,
                           struct api_error *e)
 {
-    struct json_str name;
-    struct json_str arn;
-    struct json_str id;
+    struct api_stream_input in;
     const cJSON *list = NULL;
-    int rv = json_get_str(root, "StreamName", &name, e);
+    int rv = json_get_str(root, "StreamName", &in.name, e);
     if (rv == 0) {
         rv = json_get_list(root, "ShardLevelMetrics", &list, e);
     }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamARN", &arn, e);
-    }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamId", &id, e);
-    }
+    rv = api_stream_input_get(root, rv, &in, e);
     uint32_t bits = 0;
     bool valid = true;
     if (rv == 0 && list != NULL) {
@@ -204,16 +197,12 @@ int api_monitoring_decode(const cJSON *root,
         return rv;
     }
     int count = list != NULL ? cJSON_GetArraySize(list) : 0;
-    struct validation v;
-    validation_init(&v);
-    api_monitoring_validate_list(&v, list, count, valid);
-    validation_stream_name(&v, "streamName", &name);
-    validation_stream_arn(&v, "streamARN", &arn);
-    rv = validation_finish(&v, e);
+    api_monitoring_validate_list(&in.v, list, count, valid);
+    rv = api_stream_input_finish(&in, e);
     if (rv != 0) {
         return rv;
     }
-    rv = api_resolve_stream(cfg, &name, &arn, r->name, e);
+    rv = api_stream_input_resolve(cfg, &in, r->name, e);
     if (rv != 0) {
         return rv;
     }
@@ -239,9 +228,11 @@ static void api_monitoring_on_updated(struct api_call *c, const Eddy__StreamInfo
     api_respond_out(c, &o);
 }
 
-/* Sends the change: the metrics asked, enabled or disabled. */
-static void api_monitoring_on_stream(struct api_call *c, const Eddy__StreamInfo *st, bool enable)
+/* Sends the change: the metrics asked, enabled (EnableEnhancedMonitoring)
+ * or disabled. */
+static void api_monitoring_on_stream(struct api_call *c, const Eddy__StreamInfo *st)
 {
+    bool enable = c->op == API_OP_ENABLE_ENHANCED_MONITORING;
     struct api_monitoring_req *r = &c->req.monitoring;
     if (!api_stream_require_active(c, r->name, st, false)) {
         return;
@@ -270,38 +261,12 @@ static void api_monitoring_on_stream(struct api_call *c, const Eddy__StreamInfo 
     api_stream_update(c, r->name, &u, api_monitoring_on_updated);
 }
 
-static void api_enable_monitoring_on_stream(struct api_call *c,
-                                            int status,
-                                            const Eddy__Catalog *cat,
-                                            const Eddy__StreamInfo *st)
-{
-    (void)cat;
-    if (status != 0) {
-        api_fail_code(c, status, NULL);
-        return;
-    }
-    api_monitoring_on_stream(c, st, true);
-}
-
-static void api_disable_monitoring_on_stream(struct api_call *c,
-                                             int status,
-                                             const Eddy__Catalog *cat,
-                                             const Eddy__StreamInfo *st)
-{
-    (void)cat;
-    if (status != 0) {
-        api_fail_code(c, status, NULL);
-        return;
-    }
-    api_monitoring_on_stream(c, st, false);
-}
-
 void api_enable_enhanced_monitoring_run(struct api_call *c)
 {
-    api_lookup_stream(c, c->req.monitoring.name, true, api_enable_monitoring_on_stream);
+    api_lookup_stream_or_fail(c, c->req.monitoring.name, true, api_monitoring_on_stream);
 }
 
 void api_disable_enhanced_monitoring_run(struct api_call *c)
 {
-    api_lookup_stream(c, c->req.monitoring.name, true, api_disable_monitoring_on_stream);
+    api_lookup_stream_or_fail(c, c->req.monitoring.name, true, api_monitoring_on_stream);
 }

@@ -339,17 +339,10 @@ static bool api_policy_require_resource(struct api_call *c,
     return false;
 }
 
-static void api_put_policy_on_stream(struct api_call *c,
-                                     int status,
-                                     const Eddy__Catalog *cat,
-                                     const Eddy__StreamInfo *st)
+/* PutResourcePolicy and DeleteResourcePolicy on a stream. */
+static void api_change_policy_on_stream(struct api_call *c, const Eddy__StreamInfo *st)
 {
-    (void)cat;
     const struct api_policy_req *r = &c->req.policy;
-    if (status != 0) {
-        api_fail_code(c, status, NULL);
-        return;
-    }
     if (!api_policy_require_resource(c, r, st) ||
         !api_stream_require_active(c, r->name, st, true)) {
         return;
@@ -357,22 +350,19 @@ static void api_put_policy_on_stream(struct api_call *c,
     Eddy__StreamUpdate u = EDDY__STREAM_UPDATE__INIT;
     u.name = (char *)r->name;
     u.created_ms = st->created_ms;
-    u.change_case = EDDY__STREAM_UPDATE__CHANGE_PUT_POLICY;
-    u.put_policy = (char *)r->policy;
+    if (c->op == API_OP_PUT_RESOURCE_POLICY) {
+        u.change_case = EDDY__STREAM_UPDATE__CHANGE_PUT_POLICY;
+        u.put_policy = (char *)r->policy;
+    } else {
+        u.change_case = EDDY__STREAM_UPDATE__CHANGE_DELETE_POLICY;
+        u.delete_policy = true;
+    }
     api_stream_update(c, r->name, &u, NULL);
 }
 
-static void api_get_policy_on_stream(struct api_call *c,
-                                     int status,
-                                     const Eddy__Catalog *cat,
-                                     const Eddy__StreamInfo *st)
+static void api_get_policy_on_stream(struct api_call *c, const Eddy__StreamInfo *st)
 {
-    (void)cat;
     const struct api_policy_req *r = &c->req.policy;
-    if (status != 0) {
-        api_fail_code(c, status, NULL);
-        return;
-    }
     if (!api_policy_require_resource(c, r, st)) {
         return;
     }
@@ -385,40 +375,17 @@ static void api_get_policy_on_stream(struct api_call *c,
     api_respond_out(c, &o);
 }
 
-static void api_delete_policy_on_stream(struct api_call *c,
-                                        int status,
-                                        const Eddy__Catalog *cat,
-                                        const Eddy__StreamInfo *st)
-{
-    (void)cat;
-    const struct api_policy_req *r = &c->req.policy;
-    if (status != 0) {
-        api_fail_code(c, status, NULL);
-        return;
-    }
-    if (!api_policy_require_resource(c, r, st) ||
-        !api_stream_require_active(c, r->name, st, true)) {
-        return;
-    }
-    Eddy__StreamUpdate u = EDDY__STREAM_UPDATE__INIT;
-    u.name = (char *)r->name;
-    u.created_ms = st->created_ms;
-    u.change_case = EDDY__STREAM_UPDATE__CHANGE_DELETE_POLICY;
-    u.delete_policy = true;
-    api_stream_update(c, r->name, &u, NULL);
-}
-
 /* Looks the stream up even for an ARN that names nothing here, so that the
  * answer is the same whichever way the resource is missing. */
-static void api_policy_lookup(struct api_call *c, api_stream_cb cb)
+static void api_policy_lookup(struct api_call *c, api_stream_found_cb cb)
 {
     const struct api_policy_req *r = &c->req.policy;
-    api_lookup_stream(c, r->ours ? r->name : "", true, cb);
+    api_lookup_stream_or_fail(c, r->ours ? r->name : "", true, cb);
 }
 
 void api_put_resource_policy_run(struct api_call *c)
 {
-    api_policy_lookup(c, api_put_policy_on_stream);
+    api_policy_lookup(c, api_change_policy_on_stream);
 }
 
 void api_get_resource_policy_run(struct api_call *c)
@@ -428,5 +395,5 @@ void api_get_resource_policy_run(struct api_call *c)
 
 void api_delete_resource_policy_run(struct api_call *c)
 {
-    api_policy_lookup(c, api_delete_policy_on_stream);
+    api_policy_lookup(c, api_change_policy_on_stream);
 }

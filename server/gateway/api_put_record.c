@@ -86,36 +86,25 @@ int api_put_record_decode(const cJSON *root,
                           struct api_put_record_req *r,
                           struct api_error *e)
 {
-    struct json_str name;
-    struct json_str arn;
-    struct json_str id;
+    struct api_stream_input in;
     struct json_str ordering;
     struct api_put_fields f;
-    int rv = json_get_str(root, "StreamName", &name, e);
+    int rv = json_get_str(root, "StreamName", &in.name, e);
     if (rv == 0) {
         rv = json_get_str(root, "SequenceNumberForOrdering", &ordering, e);
     }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamARN", &arn, e);
-    }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamId", &id, e);
-    }
+    rv = api_stream_input_get(root, rv, &in, e);
     if (rv == 0) {
         rv = api_put_fields_read(root, &f, e);
     }
     if (rv != 0) {
         return rv;
     }
-    struct validation v;
-    validation_init(&v);
-    validation_pattern(&v, "sequenceNumberForOrdering", &ordering, JSON_PATTERN_SEQUENCE);
-    api_put_fields_validate(&v, "", &f);
-    validation_stream_name(&v, "streamName", &name);
-    validation_stream_arn(&v, "streamARN", &arn);
-    rv = validation_finish(&v, e);
+    validation_pattern(&in.v, "sequenceNumberForOrdering", &ordering, JSON_PATTERN_SEQUENCE);
+    api_put_fields_validate(&in.v, "", &f);
+    rv = api_stream_input_finish(&in, e);
     if (rv == 0) {
-        rv = api_resolve_stream(cfg, &name, &arn, r->name, e);
+        rv = api_stream_input_resolve(cfg, &in, r->name, e);
     }
     if (rv != 0) {
         eddy_free(f.data.data);
@@ -180,17 +169,9 @@ static bool api_put_record_writable(const Eddy__StreamInfo *st)
                           st->status == EDDY__STREAM_STATUS__STREAM_UPDATING);
 }
 
-static void api_put_record_on_stream(struct api_call *c,
-                                     int status,
-                                     const Eddy__Catalog *cat,
-                                     const Eddy__StreamInfo *st)
+static void api_put_record_on_stream(struct api_call *c, const Eddy__StreamInfo *st)
 {
-    (void)cat;
     const struct api_put_record_req *r = &c->req.put_record;
-    if (status != 0) {
-        api_fail_code(c, status, NULL);
-        return;
-    }
     if (!api_put_record_writable(st)) {
         api_fail(c, API_EX_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.", r->name,
                  c->ctx->cfg.account);
@@ -238,5 +219,5 @@ static void api_put_record_on_stream(struct api_call *c,
 
 void api_put_record_run(struct api_call *c)
 {
-    api_lookup_stream(c, c->req.put_record.name, false, api_put_record_on_stream);
+    api_lookup_stream_or_fail(c, c->req.put_record.name, false, api_put_record_on_stream);
 }

@@ -239,17 +239,9 @@ static void api_put_records_on_put(void *arg, int status, struct backend_put *re
     eddy_free(puts);
 }
 
-static void api_put_records_on_stream(struct api_call *c,
-                                      int status,
-                                      const Eddy__Catalog *cat,
-                                      const Eddy__StreamInfo *st)
+static void api_put_records_on_stream(struct api_call *c, const Eddy__StreamInfo *st)
 {
-    (void)cat;
     const struct api_put_records_req *r = &c->req.put_records;
-    if (status != 0) {
-        api_fail_code(c, status, NULL);
-        return;
-    }
     if (st == NULL || (st->status != EDDY__STREAM_STATUS__STREAM_ACTIVE &&
                        st->status != EDDY__STREAM_STATUS__STREAM_UPDATING)) {
         api_fail(c, API_EX_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.", r->name,
@@ -294,5 +286,5 @@ static void api_put_records_on_stream(struct api_call *c,
 
 void api_put_records_run(struct api_call *c)
 {
-    api_lookup_stream(c, c->req.put_records.name, false, api_put_records_on_stream);
+    api_lookup_stream_or_fail(c, c->req.put_records.name, false, api_put_records_on_stream);
 }

@@ -144,17 +144,9 @@ int api_update_max_record_size_decode(const cJSON *root,
     return 0;
 }
 
-static void api_update_max_record_size_on_stream(struct api_call *c,
-                                                 int status,
-                                                 const Eddy__Catalog *cat,
-                                                 const Eddy__StreamInfo *st)
+static void api_update_max_record_size_on_stream(struct api_call *c, const Eddy__StreamInfo *st)
 {
-    (void)cat;
     const struct api_update_max_record_size_req *r = &c->req.update_max_record_size;
-    if (status != 0) {
-        api_fail_code(c, status, NULL);
-        return;
-    }
     if (!api_stream_require_active(c, r->name, st, false)) {
         return;
     }
@@ -168,8 +160,8 @@ static void api_update_max_record_size_on_stream(struct api_call *c,
 
 void api_update_max_record_size_run(struct api_call *c)
 {
-    api_lookup_stream(c, c->req.update_max_record_size.name, true,
-                      api_update_max_record_size_on_stream);
+    api_lookup_stream_or_fail(c, c->req.update_max_record_size.name, true,
+                              api_update_max_record_size_on_stream);
 }
 
 /* ---- UpdateStreamWarmThroughput ---- */

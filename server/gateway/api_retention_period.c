@@ -28,34 +28,23 @@ int api_retention_decode(const cJSON *root,
                          struct api_retention_req *r,
                          struct api_error *e)
 {
-    struct json_str name;
-    struct json_str arn;
-    struct json_str id;
+    struct api_stream_input in;
     struct json_int hours;
-    int rv = json_get_str(root, "StreamName", &name, e);
+    int rv = json_get_str(root, "StreamName", &in.name, e);
     if (rv == 0) {
         rv = json_get_int(root, "RetentionPeriodHours", &hours, e);
     }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamARN", &arn, e);
-    }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamId", &id, e);
-    }
+    rv = api_stream_input_get(root, rv, &in, e);
     if (rv != 0) {
         return rv;
     }
-    struct validation v;
-    validation_init(&v);
-    validation_not_null(&v, "retentionPeriodHours", hours.present);
-    validation_stream_name(&v, "streamName", &name);
-    validation_stream_arn(&v, "streamARN", &arn);
-    rv = validation_finish(&v, e);
+    validation_not_null(&in.v, "retentionPeriodHours", hours.present);
+    rv = api_stream_input_finish(&in, e);
     if (rv != 0) {
         return rv;
     }
     r->hours = hours.value;
-    return api_resolve_stream(cfg, &name, &arn, r->name, e);
+    return api_stream_input_resolve(cfg, &in, r->name, e);
 }
 
 /* The argument checks against st; answers the call and returns false when
@@ -89,18 +78,10 @@ static bool api_retention_ok(struct api_call *c, const Eddy__StreamInfo *st, boo
     return true;
 }
 
-static void api_retention_on_stream(struct api_call *c,
-                                    int status,
-                                    const Eddy__Catalog *cat,
-                                    const Eddy__StreamInfo *st)
+static void api_retention_on_stream(struct api_call *c, const Eddy__StreamInfo *st)
 {
-    (void)cat;
     const struct api_retention_req *r = &c->req.retention;
     bool up = c->op == API_OP_INCREASE_STREAM_RETENTION_PERIOD;
-    if (status != 0) {
-        api_fail_code(c, status, NULL);
-        return;
-    }
     if (st == NULL) {
         (void)api_meta_require_status(c, r->name, NULL, false); /* not found */
         return;
@@ -124,10 +105,10 @@ static void api_retention_on_stream(struct api_call *c,
 
 void api_increase_retention_run(struct api_call *c)
 {
-    api_lookup_stream(c, c->req.retention.name, true, api_retention_on_stream);
+    api_lookup_stream_or_fail(c, c->req.retention.name, true, api_retention_on_stream);
 }
 
 void api_decrease_retention_run(struct api_call *c)
 {
-    api_lookup_stream(c, c->req.retention.name, true, api_retention_on_stream);
+    api_lookup_stream_or_fail(c, c->req.retention.name, true, api_retention_on_stream);
 }

@@ -22,35 +22,29 @@ int api_split_shard_decode(const cJSON *root,
                            struct api_split_shard_req *r,
                            struct api_error *e)
 {
-    struct json_str name, arn, id, shard, hash;
-    int rv = json_get_str(root, "StreamName", &name, e);
+    struct api_stream_input in;
+    struct json_str shard, hash;
+    int rv = json_get_str(root, "StreamName", &in.name, e);
     if (rv == 0) {
         rv = json_get_str(root, "ShardToSplit", &shard, e);
     }
     if (rv == 0) {
         rv = json_get_str(root, "NewStartingHashKey", &hash, e);
     }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamARN", &arn, e);
-    }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamId", &id, e);
-    }
+    rv = api_stream_input_get(root, rv, &in, e);
     if (rv != 0) {
         return rv;
     }
-    struct validation v;
-    validation_init(&v);
-    validation_not_null(&v, "newStartingHashKey", hash.present);
-    validation_pattern(&v, "newStartingHashKey", &hash, JSON_PATTERN_HASH_KEY);
-    validation_stream_name(&v, "streamName", &name);
-    validation_not_null(&v, "shardToSplit", shard.present);
-    validation_pattern(&v, "shardToSplit", &shard, JSON_PATTERN_NAME);
-    validation_length(&v, "shardToSplit", &shard, 1, KIN_SHARD_ID_LEN_MAX);
-    validation_stream_arn(&v, "streamARN", &arn);
-    rv = validation_finish(&v, e);
+    validation_not_null(&in.v, "newStartingHashKey", hash.present);
+    validation_pattern(&in.v, "newStartingHashKey", &hash, JSON_PATTERN_HASH_KEY);
+    validation_stream_name(&in.v, "streamName", &in.name);
+    validation_not_null(&in.v, "shardToSplit", shard.present);
+    validation_pattern(&in.v, "shardToSplit", &shard, JSON_PATTERN_NAME);
+    validation_length(&in.v, "shardToSplit", &shard, 1, KIN_SHARD_ID_LEN_MAX);
+    validation_stream_arn(&in.v, "streamARN", &in.arn);
+    rv = validation_finish(&in.v, e);
     if (rv == 0) {
-        rv = api_resolve_stream(cfg, &name, &arn, r->name, e);
+        rv = api_stream_input_resolve(cfg, &in, r->name, e);
     }
     if (rv != 0) {
         return rv;

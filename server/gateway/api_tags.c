@@ -31,42 +31,31 @@ static int api_tags_decode(const cJSON *root,
                            struct api_stream_tags_req *r,
                            struct api_error *e)
 {
-    struct json_str name;
-    struct json_str arn;
-    struct json_str id;
+    struct api_stream_input in;
     const cJSON *items = NULL;
-    int rv = json_get_str(root, "StreamName", &name, e);
+    int rv = json_get_str(root, "StreamName", &in.name, e);
     if (rv == 0) {
         rv = adding ? api_tag_map_get(root, "Tags", &items, e)
                     : api_tag_keys_get(root, "TagKeys", &items, e);
     }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamARN", &arn, e);
-    }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamId", &id, e);
-    }
+    rv = api_stream_input_get(root, rv, &in, e);
     if (rv != 0) {
         return rv;
     }
-    struct validation v;
-    validation_init(&v);
     if (adding) {
-        validation_not_null(&v, "tags", items != NULL);
-        api_tag_map_validate(&v, "tags", items);
+        validation_not_null(&in.v, "tags", items != NULL);
+        api_tag_map_validate(&in.v, "tags", items);
     } else {
-        validation_not_null(&v, "tagKeys", items != NULL);
-        api_tag_keys_validate(&v, "tagKeys", items);
+        validation_not_null(&in.v, "tagKeys", items != NULL);
+        api_tag_keys_validate(&in.v, "tagKeys", items);
     }
-    validation_stream_name(&v, "streamName", &name);
-    validation_stream_arn(&v, "streamARN", &arn);
-    rv = validation_finish(&v, e);
+    rv = api_stream_input_finish(&in, e);
     if (rv != 0) {
         return rv;
     }
     r->tags = adding ? items : NULL;
     r->keys = adding ? NULL : items;
-    return api_resolve_stream(cfg, &name, &arn, r->name, e);
+    return api_stream_input_resolve(cfg, &in, r->name, e);
 }
 
 int api_add_tags_to_stream_decode(const cJSON *root,
@@ -90,40 +79,29 @@ int api_list_tags_for_stream_decode(const cJSON *root,
                                     struct api_list_tags_for_stream_req *r,
                                     struct api_error *e)
 {
-    struct json_str name;
-    struct json_str arn;
-    struct json_str id;
+    struct api_stream_input in;
     struct json_str start;
     struct json_int limit;
-    int rv = json_get_str(root, "StreamName", &name, e);
+    int rv = json_get_str(root, "StreamName", &in.name, e);
     if (rv == 0) {
         rv = json_get_str(root, "ExclusiveStartTagKey", &start, e);
     }
     if (rv == 0) {
         rv = json_get_int(root, "Limit", &limit, e);
     }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamARN", &arn, e);
-    }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamId", &id, e);
-    }
+    rv = api_stream_input_get(root, rv, &in, e);
     if (rv != 0) {
         return rv;
     }
-    struct validation v;
-    validation_init(&v);
-    validation_range(&v, "limit", &limit, 1, API_LIST_TAGS_LIMIT_MAX);
-    validation_length(&v, "exclusiveStartTagKey", &start, 1, API_TAG_KEY_LEN_MAX);
-    validation_stream_name(&v, "streamName", &name);
-    validation_stream_arn(&v, "streamARN", &arn);
-    rv = validation_finish(&v, e);
+    validation_range(&in.v, "limit", &limit, 1, API_LIST_TAGS_LIMIT_MAX);
+    validation_length(&in.v, "exclusiveStartTagKey", &start, 1, API_TAG_KEY_LEN_MAX);
+    rv = api_stream_input_finish(&in, e);
     if (rv != 0) {
         return rv;
     }
     r->limit = limit.present ? (uint32_t)limit.value : API_LIST_TAGS_LIMIT_MAX;
     r->start = start.present ? start.ptr : NULL;
-    return api_resolve_stream(cfg, &name, &arn, r->name, e);
+    return api_stream_input_resolve(cfg, &in, r->name, e);
 }
 
 /* ---- the changes ---- */
@@ -235,42 +213,26 @@ void api_tags_remove(struct api_call *c,
     api_meta_update(c, name, &u, true, NULL);
 }
 
-static void api_add_tags_on_stream(struct api_call *c,
-                                   int status,
-                                   const Eddy__Catalog *cat,
-                                   const Eddy__StreamInfo *st)
+static void api_add_tags_on_stream(struct api_call *c, const Eddy__StreamInfo *st)
 {
-    (void)cat;
     const struct api_stream_tags_req *r = &c->req.stream_tags;
-    if (status != 0) {
-        api_fail_code(c, status, NULL);
-        return;
-    }
     api_tags_add(c, r->name, st, r->tags);
 }
 
-static void api_remove_tags_on_stream(struct api_call *c,
-                                      int status,
-                                      const Eddy__Catalog *cat,
-                                      const Eddy__StreamInfo *st)
+static void api_remove_tags_on_stream(struct api_call *c, const Eddy__StreamInfo *st)
 {
-    (void)cat;
     const struct api_stream_tags_req *r = &c->req.stream_tags;
-    if (status != 0) {
-        api_fail_code(c, status, NULL);
-        return;
-    }
     api_tags_remove(c, r->name, st, r->keys);
 }
 
 void api_add_tags_to_stream_run(struct api_call *c)
 {
-    api_lookup_stream(c, c->req.stream_tags.name, true, api_add_tags_on_stream);
+    api_lookup_stream_or_fail(c, c->req.stream_tags.name, true, api_add_tags_on_stream);
 }
 
 void api_remove_tags_from_stream_run(struct api_call *c)
 {
-    api_lookup_stream(c, c->req.stream_tags.name, true, api_remove_tags_on_stream);
+    api_lookup_stream_or_fail(c, c->req.stream_tags.name, true, api_remove_tags_on_stream);
 }
 
 /* ---- listing ---- */
@@ -310,17 +272,9 @@ void api_write_tag_list(struct json_out *o,
     json_out_arr_end(o);
 }
 
-static void api_list_tags_on_stream(struct api_call *c,
-                                    int status,
-                                    const Eddy__Catalog *cat,
-                                    const Eddy__StreamInfo *st)
+static void api_list_tags_on_stream(struct api_call *c, const Eddy__StreamInfo *st)
 {
-    (void)cat;
     const struct api_list_tags_for_stream_req *r = &c->req.list_tags_for_stream;
-    if (status != 0) {
-        api_fail_code(c, status, NULL);
-        return;
-    }
     if (st == NULL) {
         (void)api_meta_require_status(c, r->name, NULL, true);
         return;
@@ -337,5 +291,5 @@ static void api_list_tags_on_stream(struct api_call *c,
 
 void api_list_tags_for_stream_run(struct api_call *c)
 {
-    api_lookup_stream(c, c->req.list_tags_for_stream.name, true, api_list_tags_on_stream);
+    api_lookup_stream_or_fail(c, c->req.list_tags_for_stream.name, true, api_list_tags_on_stream);
 }

@@ -33,35 +33,29 @@ int api_update_shard_count_decode(const cJSON *root,
                                   struct api_update_shard_count_req *r,
                                   struct api_error *e)
 {
-    struct json_str name, arn, id, type;
+    struct api_stream_input in;
+    struct json_str type;
     struct json_int target;
-    int rv = json_get_str(root, "StreamName", &name, e);
+    int rv = json_get_str(root, "StreamName", &in.name, e);
     if (rv == 0) {
         rv = json_get_int(root, "TargetShardCount", &target, e);
     }
     if (rv == 0) {
         rv = json_get_str(root, "ScalingType", &type, e);
     }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamARN", &arn, e);
-    }
-    if (rv == 0) {
-        rv = json_get_str(root, "StreamId", &id, e);
-    }
+    rv = api_stream_input_get(root, rv, &in, e);
     if (rv != 0) {
         return rv;
     }
-    struct validation v;
-    validation_init(&v);
-    validation_not_null(&v, "scalingType", type.present);
-    validation_enum(&v, "scalingType", &type, api_update_shard_count_types, 1);
-    validation_stream_name(&v, "streamName", &name);
-    validation_not_null(&v, "targetShardCount", target.present);
-    validation_range(&v, "targetShardCount", &target, 1, API_UPDATE_SHARD_COUNT_TARGET_MAX);
-    validation_stream_arn(&v, "streamARN", &arn);
-    rv = validation_finish(&v, e);
+    validation_not_null(&in.v, "scalingType", type.present);
+    validation_enum(&in.v, "scalingType", &type, api_update_shard_count_types, 1);
+    validation_stream_name(&in.v, "streamName", &in.name);
+    validation_not_null(&in.v, "targetShardCount", target.present);
+    validation_range(&in.v, "targetShardCount", &target, 1, API_UPDATE_SHARD_COUNT_TARGET_MAX);
+    validation_stream_arn(&in.v, "streamARN", &in.arn);
+    rv = validation_finish(&in.v, e);
     if (rv == 0) {
-        rv = api_resolve_stream(cfg, &name, &arn, r->name, e);
+        rv = api_stream_input_resolve(cfg, &in, r->name, e);
     }
     if (rv != 0) {
         return rv;

@@ -455,26 +455,47 @@ static struct bop *bop_start(struct backend *b,
     return op;
 }
 
+/* A copy of m through the wire form: every field goes, whatever fields the
+ * message grows. Freed with protobuf_c_message_free_unpacked. */
+static void *backend_message_copy(const ProtobufCMessage *m)
+{
+    size_t len = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = eddy_xmalloc(len ? len : 1);
+    protobuf_c_message_pack(m, buf);
+    ProtobufCMessage *copy = protobuf_c_message_unpack(m->descriptor, NULL, len, buf);
+    eddy_free(buf);
+    EDDY_ASSERT(copy != NULL);
+    return copy;
+}
+
+/* A frame of body_case carrying a copy of body (borrowed), for bop_start.
+ * Body cases are the Frame's field numbers, so the field is found by them. */
+static Eddy__Frame *backend_frame_new(Eddy__Frame__BodyCase body_case, const ProtobufCMessage *body)
+{
+    const ProtobufCFieldDescriptor *fd =
+        protobuf_c_message_descriptor_get_field(&eddy__frame__descriptor, (unsigned)body_case);
+    EDDY_ASSERT(fd != NULL);
+    EDDY_ASSERT(fd->descriptor == body->descriptor);
+    Eddy__Frame f = EDDY__FRAME__INIT;
+    f.body_case = body_case;
+    memcpy((char *)&f + fd->offset, &body, sizeof(body));
+    return backend_message_copy(&f.base);
+}
+
+static void backend_frame_free(Eddy__Frame *f)
+{
+    eddy__frame__free_unpacked(f, NULL);
+}
+
 /* ---- catalogue ---- */
 
 static void backend_catalog_store(struct backend *b, const Eddy__Catalog *cat)
 {
-    size_t len = eddy__catalog__get_packed_size(cat);
-    uint8_t *buf = eddy_xmalloc(len ? len : 1);
-    eddy__catalog__pack(cat, buf);
-    Eddy__Catalog *copy = eddy__catalog__unpack(NULL, len, buf);
-    eddy_free(buf);
-    EDDY_ASSERT(copy != NULL);
+    Eddy__Catalog *copy = backend_message_copy(&cat->base);
     if (b->catalog != NULL) {
         eddy__catalog__free_unpacked(b->catalog, NULL);
     }
     b->catalog = copy;
-}
-
-static void catalog_req_free(Eddy__Frame *f)
-{
-    eddy_free(f->get_catalog);
-    eddy_free(f);
 }
 
 static void backend_catalog_answer(struct backend *b, int status)
@@ -514,14 +535,10 @@ static void backend_catalog_fetch(struct backend *b)
         return;
     }
     b->fetching = true;
-    Eddy__Frame *f = eddy_xmalloc(sizeof(*f));
-    eddy__frame__init(f);
-    Eddy__GetCatalogReq *r = eddy_xmalloc(sizeof(*r));
-    eddy__get_catalog_req__init(r);
-    r->known_version = b->catalog != NULL ? b->catalog->version : 0;
-    f->body_case = EDDY__FRAME__BODY_GET_CATALOG;
-    f->get_catalog = r;
-    struct bop *op = bop_start(b, 0, f, catalog_req_free, backend_on_catalog, NULL);
+    Eddy__GetCatalogReq r = EDDY__GET_CATALOG_REQ__INIT;
+    r.known_version = b->catalog != NULL ? b->catalog->version : 0;
+    Eddy__Frame *f = backend_frame_new(EDDY__FRAME__BODY_GET_CATALOG, &r.base);
+    struct bop *op = bop_start(b, 0, f, backend_frame_free, backend_on_catalog, NULL);
     op->idempotent = true;
 }
 
@@ -566,62 +583,101 @@ void backend_catalog(struct backend *b, bool fresh, backend_catalog_cb cb, void 
 
 /* ---- control plane ---- */
 
-struct status_ctx {
-    backend_status_cb cb;
+/* The message of a response, NULL when empty. */
+static const char *backend_message(const Eddy__Status *st)
+{
+    return st != NULL && st->message != NULL && st->message[0] != '\0' ? st->message : NULL;
+}
+
+/* The caller's callback of a coordinator call, by kind. */
+union bcall_cb {
+    backend_status_cb status;
+    backend_update_cb update;
+    backend_account_cb account;
+    backend_consumer_cb consumer;
+};
+
+struct bcall;
+
+/* How the answer to one kind of coordinator call is checked and handed on. */
+struct bcall_kind {
+    /* The answer's body; EDDY__FRAME__BODY__NOT_SET: any frame (its Status). */
+    Eddy__Frame__BodyCase resp_case;
+    /* -EDDY_ENOTFOUND too means the catalogue is behind: refetch it. */
+    bool is_notfound_stale;
+    /* Whether a successful answer carries what it must; NULL: anything. */
+    bool (*is_complete)(const Eddy__Frame *resp);
+    /* Calls the caller back; resp is NULL unless it has resp_case. */
+    void (*deliver)(const struct bcall *c, int status, const Eddy__Frame *resp);
+};
+
+/* One coordinator call in flight (the bop's ctx). */
+struct bcall {
+    const struct bcall_kind *kind;
+    union bcall_cb cb;
     void *arg;
 };
 
-static void backend_on_status(struct bop *op, int status, const Eddy__Frame *resp)
+static void backend_on_call(struct bop *op, int status, const Eddy__Frame *resp)
 {
-    struct status_ctx *c = op->ctx;
-    const char *message = NULL;
-    if (status != 0 && resp != NULL) {
-        const Eddy__Status *st = rpc_frame_status(resp);
-        if (st != NULL && st->message != NULL && st->message[0] != '\0') {
-            message = st->message;
+    struct bcall *c = op->ctx;
+    const struct bcall_kind *k = c->kind;
+    if (k->resp_case != EDDY__FRAME__BODY__NOT_SET &&
+        (resp == NULL || resp->body_case != k->resp_case)) {
+        resp = NULL;
+        if (status == 0) {
+            status = -EDDY_EMALFORMED;
         }
     }
-    if (status == 0) {
-        /* The catalogue changed: the next data-plane lookup must refetch. */
+    if (status == 0 && k->is_complete != NULL && !k->is_complete(resp)) {
+        status = -EDDY_EMALFORMED;
+    }
+    if (status == 0 || (status == -EDDY_ENOTFOUND && k->is_notfound_stale)) {
+        /* The catalogue changed (or is behind): the next lookup refetches. */
         op->b->catalog_fetched_ms = 0;
     }
-    c->cb(c->arg, status, message);
+    k->deliver(c, status, resp);
     eddy_free(c);
 }
 
-static void create_req_free(Eddy__Frame *f)
+/* Sends body (borrowed for the call only; a copy goes) to the coordinator
+ * leader and answers through kind. Not idempotent (a create, a retention
+ * change or a register resent after it applied finds the name taken or the
+ * stream UPDATING): an unknown outcome is -EDDY_EUNKNOWN. */
+static void backend_call(struct backend *b,
+                         Eddy__Frame__BodyCase body_case,
+                         const ProtobufCMessage *body,
+                         const struct bcall_kind *kind,
+                         union bcall_cb cb,
+                         void *arg)
 {
-    eddy__create_stream_req__free_unpacked(f->create_stream, NULL);
-    eddy_free(f);
+    struct bcall *c = eddy_xmalloc(sizeof(*c));
+    *c = (struct bcall){.kind = kind, .cb = cb, .arg = arg};
+    Eddy__Frame *f = backend_frame_new(body_case, body);
+    bop_start(b, 0, f, backend_frame_free, backend_on_call, c);
 }
+
+static void bcall_deliver_status(const struct bcall *c, int status, const Eddy__Frame *resp)
+{
+    const char *message = NULL;
+    if (status != 0 && resp != NULL) {
+        message = backend_message(rpc_frame_status(resp));
+    }
+    c->cb.status(c->arg, status, message);
+}
+
+static const struct bcall_kind bcall_status = {
+    .resp_case = EDDY__FRAME__BODY__NOT_SET,
+    .deliver = bcall_deliver_status,
+};
 
 void backend_create_stream(struct backend *b,
                            const Eddy__CreateStreamReq *req,
                            backend_status_cb cb,
                            void *arg)
 {
-    Eddy__Frame *f = eddy_xmalloc(sizeof(*f));
-    eddy__frame__init(f);
-    /* A deep copy through the wire form: every field of req goes, whatever
-     * fields the message grows. */
-    size_t len = eddy__create_stream_req__get_packed_size(req);
-    uint8_t *buf = eddy_xmalloc(len ? len : 1);
-    eddy__create_stream_req__pack(req, buf);
-    Eddy__CreateStreamReq *r = eddy__create_stream_req__unpack(NULL, len, buf);
-    eddy_free(buf);
-    EDDY_ASSERT(r != NULL);
-    f->body_case = EDDY__FRAME__BODY_CREATE_STREAM;
-    f->create_stream = r;
-    struct status_ctx *c = eddy_xmalloc(sizeof(*c));
-    *c = (struct status_ctx){.cb = cb, .arg = arg};
-    bop_start(b, 0, f, create_req_free, backend_on_status, c);
-}
-
-static void delete_req_free(Eddy__Frame *f)
-{
-    eddy_free(f->delete_stream->name);
-    eddy_free(f->delete_stream);
-    eddy_free(f);
+    backend_call(b, EDDY__FRAME__BODY_CREATE_STREAM, &req->base, &bcall_status,
+                 (union bcall_cb){.status = cb}, arg);
 }
 
 void backend_delete_stream(struct backend *b,
@@ -630,214 +686,110 @@ void backend_delete_stream(struct backend *b,
                            backend_status_cb cb,
                            void *arg)
 {
-    Eddy__Frame *f = eddy_xmalloc(sizeof(*f));
-    eddy__frame__init(f);
-    Eddy__DeleteStreamReq *r = eddy_xmalloc(sizeof(*r));
-    eddy__delete_stream_req__init(r);
-    r->name = eddy_xstrdup(name);
-    r->enforce_consumer_deletion = enforce_consumer_deletion;
-    f->body_case = EDDY__FRAME__BODY_DELETE_STREAM;
-    f->delete_stream = r;
-    struct status_ctx *c = eddy_xmalloc(sizeof(*c));
-    *c = (struct status_ctx){.cb = cb, .arg = arg};
-    bop_start(b, 0, f, delete_req_free, backend_on_status, c);
+    Eddy__DeleteStreamReq r = EDDY__DELETE_STREAM_REQ__INIT;
+    r.name = (char *)name;
+    r.enforce_consumer_deletion = enforce_consumer_deletion;
+    backend_call(b, EDDY__FRAME__BODY_DELETE_STREAM, &r.base, &bcall_status,
+                 (union bcall_cb){.status = cb}, arg);
+}
+
+/* SplitShard, MergeShards and UpdateShardCount answer with a Status. */
+void backend_reshard(struct backend *b,
+                     const Eddy__ReshardReq *req,
+                     backend_status_cb cb,
+                     void *arg)
+{
+    backend_call(b, EDDY__FRAME__BODY_RESHARD, &req->base, &bcall_status,
+                 (union bcall_cb){.status = cb}, arg);
 }
 
 /* ---- settings ---- */
 
-struct update_ctx {
-    backend_update_cb cb;
-    void *arg;
+static bool bcall_update_is_complete(const Eddy__Frame *resp)
+{
+    return resp->update_stream_resp->stream != NULL; /* success carries the stream after it */
+}
+
+static void bcall_deliver_update(const struct bcall *c, int status, const Eddy__Frame *resp)
+{
+    const Eddy__UpdateStreamResp *ur = resp != NULL ? resp->update_stream_resp : NULL;
+    c->cb.update(c->arg, status, ur != NULL ? backend_message(ur->status) : NULL,
+                 ur != NULL ? ur->stream : NULL);
+}
+
+static const struct bcall_kind bcall_update = {
+    .resp_case = EDDY__FRAME__BODY_UPDATE_STREAM_RESP,
+    .is_notfound_stale = true,
+    .is_complete = bcall_update_is_complete,
+    .deliver = bcall_deliver_update,
 };
-
-static void update_req_free(Eddy__Frame *f)
-{
-    eddy__update_stream_req__free_unpacked(f->update_stream, NULL);
-    eddy_free(f);
-}
-
-/* The message of a response, NULL when empty. */
-static const char *backend_message(const Eddy__Status *st)
-{
-    return st != NULL && st->message != NULL && st->message[0] != '\0' ? st->message : NULL;
-}
-
-static void backend_on_update(struct bop *op, int status, const Eddy__Frame *resp)
-{
-    struct update_ctx *c = op->ctx;
-    const Eddy__UpdateStreamResp *ur = NULL;
-    if (resp != NULL && resp->body_case == EDDY__FRAME__BODY_UPDATE_STREAM_RESP) {
-        ur = resp->update_stream_resp;
-    } else if (status == 0) {
-        status = -EDDY_EMALFORMED;
-    }
-    if (status == 0 && ur->stream == NULL) {
-        status = -EDDY_EMALFORMED; /* success carries the stream after the change */
-    }
-    if (status == 0 || status == -EDDY_ENOTFOUND) {
-        /* The catalogue changed (or is behind): the next lookup refetches. */
-        op->b->catalog_fetched_ms = 0;
-    }
-    c->cb(c->arg, status, ur != NULL ? backend_message(ur->status) : NULL,
-          ur != NULL ? ur->stream : NULL);
-    eddy_free(c);
-}
 
 void backend_update_stream(struct backend *b,
                            const Eddy__StreamUpdate *u,
                            backend_update_cb cb,
                            void *arg)
 {
-    Eddy__Frame *f = eddy_xmalloc(sizeof(*f));
-    eddy__frame__init(f);
-    Eddy__UpdateStreamReq req = EDDY__UPDATE_STREAM_REQ__INIT;
-    req.update = (Eddy__StreamUpdate *)u;
-    /* A deep copy through the wire form, as for CreateStream. */
-    size_t len = eddy__update_stream_req__get_packed_size(&req);
-    uint8_t *buf = eddy_xmalloc(len ? len : 1);
-    eddy__update_stream_req__pack(&req, buf);
-    Eddy__UpdateStreamReq *r = eddy__update_stream_req__unpack(NULL, len, buf);
-    eddy_free(buf);
-    EDDY_ASSERT(r != NULL);
-    f->body_case = EDDY__FRAME__BODY_UPDATE_STREAM;
-    f->update_stream = r;
-    struct update_ctx *c = eddy_xmalloc(sizeof(*c));
-    *c = (struct update_ctx){.cb = cb, .arg = arg};
-    /* Not idempotent (a retention change resent after it applied finds the
-     * stream UPDATING): an unknown outcome is -EDDY_EUNKNOWN, as for creates. */
-    bop_start(b, 0, f, update_req_free, backend_on_update, c);
+    Eddy__UpdateStreamReq r = EDDY__UPDATE_STREAM_REQ__INIT;
+    r.update = (Eddy__StreamUpdate *)u;
+    backend_call(b, EDDY__FRAME__BODY_UPDATE_STREAM, &r.base, &bcall_update,
+                 (union bcall_cb){.update = cb}, arg);
 }
 
-struct account_ctx {
-    backend_account_cb cb;
-    void *arg;
+static bool bcall_account_is_complete(const Eddy__Frame *resp)
+{
+    return resp->update_account_resp->settings != NULL;
+}
+
+static void bcall_deliver_account(const struct bcall *c, int status, const Eddy__Frame *resp)
+{
+    const Eddy__UpdateAccountResp *ar = resp != NULL ? resp->update_account_resp : NULL;
+    c->cb.account(c->arg, status, ar != NULL ? backend_message(ar->status) : NULL,
+                  status == 0 ? ar->settings : NULL);
+}
+
+static const struct bcall_kind bcall_account = {
+    .resp_case = EDDY__FRAME__BODY_UPDATE_ACCOUNT_RESP,
+    .is_complete = bcall_account_is_complete,
+    .deliver = bcall_deliver_account,
 };
-
-static void account_req_free(Eddy__Frame *f)
-{
-    eddy_free(f->update_account->settings);
-    eddy_free(f->update_account);
-    eddy_free(f);
-}
-
-static void backend_on_account(struct bop *op, int status, const Eddy__Frame *resp)
-{
-    struct account_ctx *c = op->ctx;
-    const Eddy__UpdateAccountResp *ar = NULL;
-    if (resp != NULL && resp->body_case == EDDY__FRAME__BODY_UPDATE_ACCOUNT_RESP) {
-        ar = resp->update_account_resp;
-    } else if (status == 0) {
-        status = -EDDY_EMALFORMED;
-    }
-    if (status == 0 && ar->settings == NULL) {
-        status = -EDDY_EMALFORMED;
-    }
-    if (status == 0) {
-        op->b->catalog_fetched_ms = 0;
-    }
-    c->cb(c->arg, status, ar != NULL ? backend_message(ar->status) : NULL,
-          status == 0 ? ar->settings : NULL);
-    eddy_free(c);
-}
 
 void backend_update_account(struct backend *b,
                             const Eddy__AccountSettings *s,
                             backend_account_cb cb,
                             void *arg)
 {
-    Eddy__Frame *f = eddy_xmalloc(sizeof(*f));
-    eddy__frame__init(f);
-    Eddy__UpdateAccountReq *r = eddy_xmalloc(sizeof(*r));
-    eddy__update_account_req__init(r);
-    r->settings = eddy_xmalloc(sizeof(*r->settings));
-    eddy__account_settings__init(r->settings);
-    r->settings->commitment_enabled = s->commitment_enabled;
-    f->body_case = EDDY__FRAME__BODY_UPDATE_ACCOUNT;
-    f->update_account = r;
-    struct account_ctx *c = eddy_xmalloc(sizeof(*c));
-    *c = (struct account_ctx){.cb = cb, .arg = arg};
-    bop_start(b, 0, f, account_req_free, backend_on_account, c);
-}
-
-static void reshard_req_free(Eddy__Frame *f)
-{
-    eddy__reshard_req__free_unpacked(f->reshard, NULL);
-    eddy_free(f);
-}
-
-void backend_reshard(struct backend *b,
-                     const Eddy__ReshardReq *req,
-                     backend_status_cb cb,
-                     void *arg)
-{
-    Eddy__Frame *f = eddy_xmalloc(sizeof(*f));
-    eddy__frame__init(f);
-    size_t len = eddy__reshard_req__get_packed_size(req); /* a deep copy, as for CreateStream */
-    uint8_t *buf = eddy_xmalloc(len ? len : 1);
-    eddy__reshard_req__pack(req, buf);
-    Eddy__ReshardReq *r = eddy__reshard_req__unpack(NULL, len, buf);
-    eddy_free(buf);
-    EDDY_ASSERT(r != NULL);
-    f->body_case = EDDY__FRAME__BODY_RESHARD;
-    f->reshard = r;
-    struct status_ctx *c = eddy_xmalloc(sizeof(*c));
-    *c = (struct status_ctx){.cb = cb, .arg = arg};
-    bop_start(b, 0, f, reshard_req_free, backend_on_status, c);
+    /* Only the status asked for goes. */
+    Eddy__AccountSettings settings = EDDY__ACCOUNT_SETTINGS__INIT;
+    settings.commitment_enabled = s->commitment_enabled;
+    Eddy__UpdateAccountReq r = EDDY__UPDATE_ACCOUNT_REQ__INIT;
+    r.settings = &settings;
+    backend_call(b, EDDY__FRAME__BODY_UPDATE_ACCOUNT, &r.base, &bcall_account,
+                 (union bcall_cb){.account = cb}, arg);
 }
 
 /* ---- consumers ---- */
 
-struct consumer_ctx {
-    backend_consumer_cb cb;
-    void *arg;
+static void bcall_deliver_consumer(const struct bcall *c, int status, const Eddy__Frame *resp)
+{
+    const Eddy__ConsumerResp *cr = resp != NULL ? resp->consumer_resp : NULL;
+    c->cb.consumer(c->arg, status, cr != NULL ? backend_message(cr->status) : NULL, cr);
+}
+
+static const struct bcall_kind bcall_consumer = {
+    .resp_case = EDDY__FRAME__BODY_CONSUMER_RESP,
+    .is_notfound_stale = true,
+    .deliver = bcall_deliver_consumer,
 };
-
-static void consumer_req_free(Eddy__Frame *f)
-{
-    eddy__consumer_req__free_unpacked(f->consumer, NULL);
-    eddy_free(f);
-}
-
-static void backend_on_consumer(struct bop *op, int status, const Eddy__Frame *resp)
-{
-    struct consumer_ctx *c = op->ctx;
-    const Eddy__ConsumerResp *cr = NULL;
-    if (resp != NULL && resp->body_case == EDDY__FRAME__BODY_CONSUMER_RESP) {
-        cr = resp->consumer_resp;
-    } else if (status == 0) {
-        status = -EDDY_EMALFORMED;
-    }
-    if (status == 0 || status == -EDDY_ENOTFOUND) {
-        /* The catalogue changed (or is behind): the next lookup refetches. */
-        op->b->catalog_fetched_ms = 0;
-    }
-    c->cb(c->arg, status, cr != NULL ? backend_message(cr->status) : NULL, cr);
-    eddy_free(c);
-}
 
 void backend_consumer(struct backend *b,
                       const Eddy__ConsumerChange *ch,
                       backend_consumer_cb cb,
                       void *arg)
 {
-    Eddy__Frame *f = eddy_xmalloc(sizeof(*f));
-    eddy__frame__init(f);
-    Eddy__ConsumerReq req = EDDY__CONSUMER_REQ__INIT;
-    req.change = (Eddy__ConsumerChange *)ch;
-    /* A deep copy through the wire form, as for CreateStream. */
-    size_t len = eddy__consumer_req__get_packed_size(&req);
-    uint8_t *buf = eddy_xmalloc(len ? len : 1);
-    eddy__consumer_req__pack(&req, buf);
-    Eddy__ConsumerReq *r = eddy__consumer_req__unpack(NULL, len, buf);
-    eddy_free(buf);
-    EDDY_ASSERT(r != NULL);
-    f->body_case = EDDY__FRAME__BODY_CONSUMER;
-    f->consumer = r;
-    struct consumer_ctx *c = eddy_xmalloc(sizeof(*c));
-    *c = (struct consumer_ctx){.cb = cb, .arg = arg};
-    /* Not idempotent (a register resent after it applied finds the name
-     * taken): an unknown outcome is -EDDY_EUNKNOWN, as for creates. */
-    bop_start(b, 0, f, consumer_req_free, backend_on_consumer, c);
+    Eddy__ConsumerReq r = EDDY__CONSUMER_REQ__INIT;
+    r.change = (Eddy__ConsumerChange *)ch;
+    backend_call(b, EDDY__FRAME__BODY_CONSUMER, &r.base, &bcall_consumer,
+                 (union bcall_cb){.consumer = cb}, arg);
 }
 
 /* ---- data plane ---- */

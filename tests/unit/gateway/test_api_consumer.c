@@ -8,6 +8,7 @@
 #include "api.h"
 #include "api_consumer.h"
 #include "json.h"
+#include "../support/api_decode_fixture.h"
 
 #include "eddy/alloc.h"
 #include "eddy/errors.h"
@@ -16,8 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const struct api_config test_cfg = {.region = "us-east-1", .account = "000000000000"};
 
 #define T_STREAM_ARN "arn:aws:kinesis:us-east-1:000000000000:stream/s1"
 #define T_ARN T_STREAM_ARN "/consumer/c-1:1700000000"
@@ -166,42 +165,6 @@ START_TEST(test_api_consumer_find_by_arn)
 END_TEST
 
 /* ---- decoding ---- */
-
-struct decoded {
-    int rv;
-    struct api_error e;
-    cJSON *doc;
-    union api_req req;
-    enum api_op op;
-};
-
-static void decode(struct decoded *d, enum api_op op, const char *body)
-{
-    memset(d, 0, sizeof(*d));
-    d->op = op;
-    d->rv = api_decode_request(op, &test_cfg, (const uint8_t *)body, strlen(body), &d->doc, &d->req,
-                               &d->e);
-}
-
-static void decoded_free(struct decoded *d)
-{
-    if (d->rv == 0) {
-        api_request_free(d->op, &d->req);
-    }
-    cJSON_Delete(d->doc);
-    api_error_free(&d->e);
-}
-
-static void expect_error(enum api_op op, const char *body, enum api_exception ex, const char *msg)
-{
-    struct decoded d;
-    decode(&d, op, body);
-    ck_assert_int_ne(d.rv, 0);
-    ck_assert_str_eq(api_exception_type(d.e.ex), api_exception_type(ex));
-    ck_assert_ptr_nonnull(d.e.message);
-    ck_assert_str_eq(d.e.message, msg);
-    decoded_free(&d);
-}
 
 START_TEST(test_api_consumer_register_decode)
 {

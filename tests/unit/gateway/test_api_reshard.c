@@ -7,6 +7,7 @@
  */
 #include "api.h"
 #include "json.h"
+#include "../support/api_decode_fixture.h"
 
 #include "eddy/errors.h"
 #include "eddy/seqnum.h"
@@ -15,44 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const struct api_config test_cfg = {.region = "us-east-1", .account = "000000000000"};
-
-struct decoded {
-    int rv;
-    struct api_error e;
-    cJSON *doc;
-    union api_req req;
-    enum api_op op;
-};
-
-static void decode(struct decoded *d, enum api_op op, const char *body)
-{
-    memset(d, 0, sizeof(*d));
-    d->op = op;
-    d->rv = api_decode_request(op, &test_cfg, (const uint8_t *)body, strlen(body), &d->doc, &d->req,
-                               &d->e);
-}
-
-static void decoded_free(struct decoded *d)
-{
-    if (d->rv == 0) {
-        api_request_free(d->op, &d->req);
-    }
-    cJSON_Delete(d->doc);
-    api_error_free(&d->e);
-}
-
-static void expect_validation(enum api_op op, const char *body, const char *msg)
-{
-    struct decoded d;
-    decode(&d, op, body);
-    ck_assert_int_ne(d.rv, 0);
-    ck_assert_str_eq(api_exception_type(d.e.ex), "ValidationException");
-    ck_assert_ptr_nonnull(d.e.message);
-    ck_assert_str_eq(d.e.message, msg);
-    decoded_free(&d);
-}
 
 #define NN "failed to satisfy constraint: Member must not be null"
 #define NAME_RULE                                                                                  \
