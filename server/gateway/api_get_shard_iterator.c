@@ -238,7 +238,8 @@ static void api_get_shard_iterator_on_stream(struct api_call *c,
     }
     char shard_id[API_SHARD_ID_TEXT_MAX];
     api_shard_id(r->shard, shard_id);
-    if (api_get_shard_iterator_shard(st, r->shard) == NULL) {
+    const Eddy__ShardInfo *sh = api_get_shard_iterator_shard(st, r->shard);
+    if (sh == NULL) {
         api_fail(c, API_EX_RESOURCE_NOT_FOUND,
                  "Shard %s in stream %s under account %s does not exist", shard_id, r->name,
                  c->ctx->cfg.account);
@@ -247,6 +248,15 @@ static void api_get_shard_iterator_on_stream(struct api_call *c,
     struct iterator it = {0};
     if (api_get_shard_iterator_position(c, shard_id, &it) != 0) {
         return; /* answered */
+    }
+    /* A closed shard's EndingSequenceNumber is the last one it can have:
+     * nothing comes after it (AWS's answer, peers.md section 3). */
+    if (it.position == ITERATOR_AFTER_SEQUENCE && !api_shard_is_open(sh) &&
+        sh->ending_sequence.len == 16 && it.seq == u128_from_be(sh->ending_sequence.data)) {
+        api_fail(c, API_EX_INVALID_ARGUMENT,
+                 "Invalid SequenceNumber for ShardIteratorType AFTER_SEQUENCE_NUMBER, "
+                 "SequenceNumber has reached max possible value for the shard.");
+        return;
     }
     json_copy(it.stream, sizeof(it.stream), st->name, strlen(st->name));
     it.stream_created_ms = st->created_ms;
