@@ -27,6 +27,9 @@
  *   only once that barrier's callback reports success in the same term.
  * - Pending apply and barrier requests fail with RAFT_LEADERSHIPLOST when
  *   leadership is lost, including synchronously inside raft_close().
+ *   convertClearLeader fails them after freeing the progress array while
+ *   r->state is still LEADER: a raft_apply from such a callback crashes, so
+ *   rgroup_on_applied delivers failures through the deferred list.
  * - raft_apply() leaves buffer ownership with the caller when it fails.
  * - raft_close() on a replica with two or more leader appends still queued
  *   in raft_uv crashes 0.15: each cancelled appendLeaderCb truncates the log
@@ -275,7 +278,8 @@ static void rgroup_result_flush(struct rgroup *g)
 
 static void rgroup_on_defer(uv_idle_t *idle);
 
-/* Completes a proposal that never reached raft_apply, from the loop. */
+/* Completes a proposal that never reached raft_apply, or that raft failed,
+ * from the loop. */
 static void rgroup_defer(struct rgroup *g, struct rgroup_prop *prop, int status)
 {
     EDDY_ASSERT(status < 0);
@@ -327,14 +331,14 @@ static void rgroup_on_applied(struct raft_apply *req, int status, void *result)
     list_remove(&prop->link);
     EDDY_ASSERT(g->inflight_bytes >= prop->bytes);
     g->inflight_bytes -= prop->bytes;
-    rgroup_propose_cb cb = prop->cb;
-    void *arg = prop->arg;
     if (status == 0) {
         /* 0.15: the callback follows fsm->apply of the same entry at once. */
         EDDY_ASSERT(req->index == g->apply_index);
         if (result != NULL && result == g->result) {
             g->result = NULL; /* the proposer takes it */
         }
+        rgroup_propose_cb cb = prop->cb;
+        void *arg = prop->arg;
         eddy_free(prop);
         cb(arg, 0, result);
         if (result != NULL && g->fsm->free_result != NULL) {
@@ -344,8 +348,12 @@ static void rgroup_on_applied(struct raft_apply *req, int status, void *result)
     }
     LOG_DEBUG("rgroup proposal outcome unknown group=%u index=%llu err=%s", (unsigned)g->group_id,
               (unsigned long long)req->index, raft_strerror(status));
-    eddy_free(prop);
-    cb(arg, -EDDY_EUNKNOWN, NULL);
+    /* Not from here: 0.15 fails pending requests inside convertClearLeader
+     * after freeing the leader's progress array but while r->state is still
+     * LEADER, so a proposer that proposes again from its callback (the
+     * shard server's group commit does) crashes raft_apply -> replication
+     * on the NULL progress (SIGSEGV in progressState under load). */
+    rgroup_defer(g, prop, -EDDY_EUNKNOWN);
 }
 
 /* --- FSM adapter (raft_fsm version 1) --- */
