@@ -5,6 +5,7 @@
  *   eddy status           one node's groups (cli_node_status.c)
  *   eddy cluster status   the whole cluster from the coordinator leader
  *                         (cli_cluster.c)
+ *   eddy leader drain     moves leaderships away from a node (cli_leader.c)
  */
 #include "cli.h"
 
@@ -18,6 +19,7 @@ static int eddy_usage(void)
     fputs("usage: eddy status [--rpc HOST:PORT]\n"
           "       eddy cluster status [--rpc HOST:PORT[,HOST:PORT...]] [--wait-healthy "
           "[--timeout S]]\n"
+          "       eddy leader drain [--rpc HOST:PORT] [--timeout S]\n"
           "  --rpc defaults to " CLI_RPC_DEFAULT "\n",
           stderr);
     return 2;
@@ -34,6 +36,9 @@ int main(int argc, char **argv)
     }
     if (argc >= 3 && strcmp(argv[1], "cluster") == 0 && strcmp(argv[2], "status") == 0) {
         return cli_cluster_main(argc - 3, argv + 3);
+    }
+    if (argc >= 2 && strcmp(argv[1], "leader") == 0) {
+        return cli_leader_main(argc - 2, argv + 2);
     }
     return eddy_usage();
 }

@@ -425,8 +425,9 @@ coord_get_catalog(struct coord *c, struct rpc_call *call, const Eddy__GetCatalog
     rpc_call_reply(call, &f);
 }
 
-/* A JoinGroup call of group 0 waiting for rgroup_rejoin. rgroup completes
- * it before the group's close callback, so c outlives it. */
+/* A JoinGroup (TransferLeader) call of group 0 waiting for rgroup_rejoin
+ * (rgroup_transfer). rgroup completes it before the group's close callback,
+ * so c outlives it. */
 struct coord_join {
     struct coord *c;
     struct rpc_call *call;
@@ -453,6 +454,22 @@ static void coord_join_group(struct coord *c, struct rpc_call *call, const Eddy_
     *cj = (struct coord_join){.c = c, .call = call};
     LOG_INFO("coordinator rejoin of node=%" PRIu32 " requested", req->node);
     rgroup_rejoin(c->group, req->node, req->raft_address, coord_on_rejoined, cj);
+}
+
+/* TransferLeaderReq of group 0 on the ready leader (`eddy leader drain`
+ * before a restart): Ack once leadership moved. The balancer never moves
+ * group 0, so only an operator does. */
+static void
+coord_transfer_leader(struct coord *c, struct rpc_call *call, const Eddy__TransferLeaderReq *req)
+{
+    if (req->group != 0) {
+        coord_reply_status(c, call, -EDDY_EINVAL);
+        return;
+    }
+    struct coord_join *cj = eddy_xmalloc(sizeof(*cj));
+    *cj = (struct coord_join){.c = c, .call = call};
+    LOG_INFO("coordinator leadership transfer to node=%" PRIu32 " requested (0: any)", req->node);
+    rgroup_transfer(c->group, req->node, coord_on_rejoined, cj);
 }
 
 void coord_handle(struct coord *c, struct rpc_call *call)
@@ -487,6 +504,9 @@ void coord_handle(struct coord *c, struct rpc_call *call)
         break;
     case EDDY__FRAME__BODY_JOIN_GROUP:
         coord_join_group(c, call, req->join_group);
+        break;
+    case EDDY__FRAME__BODY_TRANSFER_LEADER:
+        coord_transfer_leader(c, call, req->transfer_leader);
         break;
     case EDDY__FRAME__BODY_UPDATE_STREAM:
         coord_update_stream(c, call, req->update_stream);

@@ -162,6 +162,15 @@ static void eddyd_on_rpc(void *data, struct rpc_call *call)
         }
         return;
     case EDDY__FRAME__BODY_TRANSFER_LEADER:
+        /* Group 0 is the coordinator's (`eddy leader drain` moves it). */
+        if (rpc_call_request(call)->transfer_leader->group == 0) {
+            if (d->coord == NULL) {
+                rpc_reply_error(call, -EDDY_ENOTHOSTED, 0, "no coordinator role on this node");
+                return;
+            }
+            coord_handle(d->coord, call);
+            return;
+        }
         if (d->server == NULL) {
             rpc_reply_error(call, -EDDY_ENOTHOSTED, 0, "no server role on this node");
             return;

@@ -40,6 +40,7 @@ MODULES = [
     "test_roles",
     "test_crash",
     "test_cluster",
+    "test_leader",
     "test_retention",
     "test_reshard",
     "test_consumers",
