@@ -52,6 +52,13 @@ static const char config_usage[] =
     "                       2097152, AWS's 2 MiB/s; 0 lifts it)\n"
     "  --region NAME        region in ARNs (default us-east-1)\n"
     "  --account ID         account in ARNs (default 000000000000)\n"
+    "  --auth open|sigv4    SigV4 checking: open (default) refuses malformed credentials\n"
+    "                       with AWS's errors but accepts any signature; sigv4 verifies\n"
+    "                       signatures, keys, session tokens and the 5-minute clock skew\n"
+    "  --credentials FILE   keys the gateway knows, one per line:\n"
+    "                       ACCESS_KEY SECRET [SESSION_TOKEN|-] [ACCOUNT]\n"
+    "                       (# comments; ACCOUNT: 12 digits, for its ARNs); required\n"
+    "                       with --auth sigv4\n"
     "  --limits aws|dev     service limits: aws enforces AWS's per-shard rates\n"
     "                       (1 MiB/s and 1,000 records/s written, 5 reads and 2 MiB/s\n"
     "                       read), API call rates and quotas; dev (default) none\n"
@@ -108,6 +115,9 @@ static_assert(CONFIG_SUBSCRIPTION_BYTES_PER_S_MAX <= TBUCKET_UNITS_MAX,
 
 /* getopt_long values of the TLS options. */
 enum { CONFIG_OPT_TLS_PORT = 0x1a0, CONFIG_OPT_TLS_CERT, CONFIG_OPT_TLS_KEY };
+
+/* getopt_long values of the authentication options. */
+enum { CONFIG_OPT_AUTH = 0x1c0, CONFIG_OPT_CREDENTIALS };
 
 /* getopt_long values of the SubscribeToShard options. */
 enum {
@@ -244,6 +254,8 @@ int config_parse(struct config *cfg, int argc, char **argv, char *err, unsigned 
         {"tls-port", required_argument, NULL, CONFIG_OPT_TLS_PORT},
         {"tls-cert", required_argument, NULL, CONFIG_OPT_TLS_CERT},
         {"tls-key", required_argument, NULL, CONFIG_OPT_TLS_KEY},
+        {"auth", required_argument, NULL, CONFIG_OPT_AUTH},
+        {"credentials", required_argument, NULL, CONFIG_OPT_CREDENTIALS},
         {"limits", required_argument, NULL, CONFIG_OPT_LIMITS},
         {"limit", required_argument, NULL, CONFIG_OPT_LIMIT},
         {NULL, 0, NULL, 0},
@@ -381,6 +393,13 @@ int config_parse(struct config *cfg, int argc, char **argv, char *err, unsigned 
         case CONFIG_OPT_TLS_KEY:
             cfg->tls_key = optarg;
             break;
+        case CONFIG_OPT_AUTH:
+            rv = strcmp(optarg, "open") == 0 || strcmp(optarg, "sigv4") == 0 ? 0 : -EDDY_EINVAL;
+            cfg->auth_sigv4 = strcmp(optarg, "sigv4") == 0;
+            break;
+        case CONFIG_OPT_CREDENTIALS:
+            cfg->credentials = optarg;
+            break;
         case 'z':
             cfg->region = optarg;
             break;
@@ -440,6 +459,10 @@ int config_parse(struct config *cfg, int argc, char **argv, char *err, unsigned 
     if (has_tls != (cfg->tls_cert != NULL) || has_tls != (cfg->tls_key != NULL)) {
         snprintf(err, err_len, "--tls-port, --tls-cert and --tls-key go together\n%s",
                  config_usage);
+        return -EDDY_EINVAL;
+    }
+    if (cfg->auth_sigv4 && cfg->credentials == NULL) {
+        snprintf(err, err_len, "--auth sigv4 needs --credentials\n%s", config_usage);
         return -EDDY_EINVAL;
     }
     if ((cfg->role_coordinator || cfg->role_server) && cfg->data_dir == NULL) {

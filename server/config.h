@@ -91,6 +91,8 @@ struct config {
     uint64_t subscription_bytes_per_s; /* --subscription-bytes-per-s; 0: no limit */
     const char *region;
     const char *account;
+    bool auth_sigv4;         /* --auth sigv4 (default open) */
+    const char *credentials; /* --credentials FILE, or NULL */
     /* --limits aws|dev (default dev: see eddy/limits_profile.h) with the
      * --limit overrides applied. */
     struct limits_profile limits;

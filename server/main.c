@@ -614,6 +614,8 @@ static int eddyd_start(struct eddyd *d)
             .subscription_ms = cfg->subscription_ms,
             .subscription_bytes_per_s = cfg->subscription_bytes_per_s,
             .limits = &cfg->limits,
+            .auth_verify = cfg->auth_sigv4,
+            .credentials_path = cfg->credentials,
         };
         rv = gateway_init(&d->gateway, &d->loop, &gc, d->backend);
         if (rv != 0) {

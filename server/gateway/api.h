@@ -17,6 +17,7 @@
 
 #include "api_limits.h"
 #include "json.h"
+#include "sigv4.h"
 
 #include "catalog.pb-c.h"
 #include "rpc.pb-c.h"
@@ -50,6 +51,11 @@ enum api_exception {
     API_EX_ACCESS_DENIED,
     API_EX_INTERNAL_FAILURE,
     API_EX_SERVICE_UNAVAILABLE,
+    /* Authentication (sigv4.h). */
+    API_EX_MISSING_AUTH_TOKEN,
+    API_EX_INCOMPLETE_SIGNATURE,
+    API_EX_INVALID_SIGNATURE,
+    API_EX_UNRECOGNIZED_CLIENT,
     API_EX_COUNT_
 };
 
@@ -280,8 +286,8 @@ struct api_put_fields {
     struct json_str hash_key;
 };
 
-/* Reads PartitionKey, Data and ExplicitHashKey from obj (NULL: all absent).
- * On failure nothing stays allocated. */
+/* Reads PartitionKey, Data and ExplicitHashKey from obj (NULL: all absent),
+ * borrowing from the document (Data is decoded in place: json_get_blob). */
 int api_put_fields_read(const cJSON *obj, struct api_put_fields *f, struct api_error *e);
 /* Validates them in AWS's order; prefix is "" or "records.N.member.". */
 void api_put_fields_validate(struct validation *v,
@@ -444,6 +450,7 @@ struct api_ctx {
     /* The service limits (eddy/limits_profile.h): ShardLimit and the other
      * quotas. Never NULL while serving. */
     const struct limits_profile *limits;
+    struct sigv4_config auth;                    /* how requests authenticate (sigv4.h) */
     struct ratelimit *ratelimit;                 /* control-plane call rates; NULL: none */
     struct subscription_registry *subscriptions; /* live SubscribeToShard streams */
     unsigned inflight;                           /* calls not yet answered */
@@ -488,6 +495,11 @@ struct api_call {
     char request_id[37];
     bool cors;      /* the request had an Origin header */
     void *op_state; /* per-action scratch, freed by the action before answering */
+    /* ctx->cfg with the region and account the request's credentials name
+     * (sigv4.h), which the strings below hold; what handlers read. */
+    struct api_config cfg;
+    char region[API_REGION_LEN_MAX + 1];
+    char account[API_ACCOUNT_ID_LEN + 1];
     struct {
         const char *name; /* borrowed from req */
         bool fresh;

@@ -29,7 +29,7 @@ static void api_consumer_fail_tag_count(struct api_call *c, const struct api_con
     api_fail(c, API_EX_INVALID_ARGUMENT,
              "Failed to add tags to consumer %s under stream %s and account %s because a given "
              "consumer cannot have more than %d tags associated with it.",
-             a->consumer, a->stream, c->ctx->cfg.account, API_TAGS_MAX);
+             a->consumer, a->stream, c->cfg.account, API_TAGS_MAX);
 }
 
 static void
@@ -47,12 +47,12 @@ api_consumer_on_changed(void *arg, int status, const char *message, const Eddy__
         return;
     case -EDDY_ENOTFOUND: {
         Eddy__StreamInfo any = EDDY__STREAM_INFO__INIT; /* the consumer's text */
-        api_consumer_error_not_found(&c->ctx->cfg, &any, p.a, &e);
+        api_consumer_error_not_found(&c->cfg, &any, p.a, &e);
         api_respond_error(c, &e);
         return;
     }
     case -EDDY_EINUSE:
-        api_consumer_error_not_active(&c->ctx->cfg, p.a, &e);
+        api_consumer_error_not_active(&c->cfg, p.a, &e);
         api_respond_error(c, &e);
         return;
     case -EDDY_EINVAL:
@@ -90,7 +90,7 @@ static const Eddy__ConsumerInfo *
 api_consumer_found(struct api_call *c, const Eddy__StreamInfo *st, const struct api_consumer_arn *a)
 {
     struct api_error e = {0};
-    const Eddy__ConsumerInfo *ci = api_consumer_resolve(&c->ctx->cfg, st, a, &e);
+    const Eddy__ConsumerInfo *ci = api_consumer_resolve(&c->cfg, st, a, &e);
     if (ci == NULL) {
         api_respond_error(c, &e);
     }
@@ -131,7 +131,7 @@ void api_consumer_tag_resource(struct api_call *c,
     }
     if (ci->status == EDDY__CONSUMER_STATUS__CONSUMER_DELETING) {
         struct api_error e = {0};
-        api_consumer_error_not_active(&c->ctx->cfg, a, &e);
+        api_consumer_error_not_active(&c->cfg, a, &e);
         api_respond_error(c, &e);
         return;
     }
@@ -163,7 +163,7 @@ void api_consumer_untag_resource(struct api_call *c,
     }
     if (ci->status == EDDY__CONSUMER_STATUS__CONSUMER_DELETING) {
         struct api_error e = {0};
-        api_consumer_error_not_active(&c->ctx->cfg, a, &e);
+        api_consumer_error_not_active(&c->cfg, a, &e);
         api_respond_error(c, &e);
         return;
     }
@@ -212,7 +212,7 @@ static const Eddy__ConsumerInfo *api_consumer_active(struct api_call *c,
     const Eddy__ConsumerInfo *ci = api_consumer_found(c, st, a);
     if (ci != NULL && ci->status != EDDY__CONSUMER_STATUS__CONSUMER_ACTIVE) {
         struct api_error e = {0};
-        api_consumer_error_not_active(&c->ctx->cfg, a, &e);
+        api_consumer_error_not_active(&c->cfg, a, &e);
         api_respond_error(c, &e);
         return NULL;
     }

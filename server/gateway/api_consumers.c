@@ -76,7 +76,7 @@ static void api_consumers_respond_one(struct api_call *c,
     api_out_init(c, &o, API_CONSUMER_ARN_TEXT_MAX * 2 + 512);
     json_out_obj_begin(&o);
     json_out_key(&o, key);
-    api_consumers_write(&o, &c->ctx->cfg, stream, ci, with_stream_arn);
+    api_consumers_write(&o, &c->cfg, stream, ci, with_stream_arn);
     json_out_obj_end(&o);
     api_respond_out(c, &o);
 }
@@ -84,7 +84,7 @@ static void api_consumers_respond_one(struct api_call *c,
 static void api_consumers_fail_stream_missing(struct api_call *c, const char *stream)
 {
     api_fail(c, API_EX_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.", stream,
-             c->ctx->cfg.account);
+             c->cfg.account);
 }
 
 /* ---- decoding ---- */
@@ -272,7 +272,7 @@ api_register_on_done(void *arg, int status, const char *message, const Eddy__Con
 {
     struct api_call *c = arg;
     const struct api_register_consumer_req *r = &c->req.register_consumer;
-    const char *acct = c->ctx->cfg.account;
+    const char *acct = c->cfg.account;
     const Eddy__ConsumerInfo *ci = resp != NULL ? resp->consumer : NULL;
     switch (status) {
     case 0:
@@ -374,7 +374,7 @@ static const Eddy__ConsumerInfo *api_consumers_find(struct api_call *c, const Ed
     const struct api_consumer_ref_req *r = &c->req.consumer_ref;
     if (r->by_arn) {
         struct api_error e = {0};
-        const Eddy__ConsumerInfo *ci = api_consumer_resolve(&c->ctx->cfg, st, &r->arn, &e);
+        const Eddy__ConsumerInfo *ci = api_consumer_resolve(&c->cfg, st, &r->arn, &e);
         if (ci == NULL) {
             api_respond_error(c, &e);
         }
@@ -388,7 +388,7 @@ static const Eddy__ConsumerInfo *api_consumers_find(struct api_call *c, const Ed
     if (ci == NULL) {
         api_fail(c, API_EX_RESOURCE_NOT_FOUND,
                  "Consumer %s under stream %s and account %s not found.", r->consumer, r->stream,
-                 c->ctx->cfg.account);
+                 c->cfg.account);
     }
     return ci;
 }
@@ -425,12 +425,12 @@ api_deregister_on_done(void *arg, int status, const char *message, const Eddy__C
     if (r->by_arn) {
         struct api_error e = {0};
         Eddy__StreamInfo any = EDDY__STREAM_INFO__INIT;
-        api_consumer_error_not_found(&c->ctx->cfg, &any, &r->arn, &e);
+        api_consumer_error_not_found(&c->cfg, &any, &r->arn, &e);
         api_respond_error(c, &e);
         return;
     }
     api_fail(c, API_EX_RESOURCE_NOT_FOUND, "Consumer %s under stream %s and account %s not found.",
-             r->consumer, r->stream, c->ctx->cfg.account);
+             r->consumer, r->stream, c->cfg.account);
 }
 
 static void api_deregister_consumer_on_stream(struct api_call *c, const Eddy__StreamInfo *st)
@@ -593,7 +593,7 @@ static void api_list_consumers_on_stream(struct api_call *c,
             more = true;
             break;
         }
-        api_consumers_write(&o, &c->ctx->cfg, st->name, sorted[i], false);
+        api_consumers_write(&o, &c->cfg, st->name, sorted[i], false);
         last = sorted[i];
         listed++;
     }

@@ -94,7 +94,7 @@ static void api_create_stream_on_done(void *arg, int status, const char *message
     }
     if (status == -EDDY_EEXISTS) {
         api_fail(c, API_EX_RESOURCE_IN_USE, "Stream %s under account %s already exists.", r->name,
-                 c->ctx->cfg.account);
+                 c->cfg.account);
         return;
     }
     api_fail_code(c, status, message);
@@ -137,7 +137,7 @@ static void api_create_stream_on_catalog(struct api_call *c,
     }
     if (st != NULL) {
         api_fail(c, API_EX_RESOURCE_IN_USE, "Stream %s under account %s already exists.", r->name,
-                 c->ctx->cfg.account);
+                 c->cfg.account);
         return;
     }
     uint32_t transition_max = c->ctx->limits->streams_in_transition_max;
@@ -145,7 +145,7 @@ static void api_create_stream_on_catalog(struct api_call *c,
         api_fail(c, API_EX_LIMIT_EXCEEDED,
                  "This request would have exceed the limit on the number of streams that can "
                  "simultaneously be in CREATING or DELETING for the account %s. Limit: %u.",
-                 c->ctx->cfg.account, (unsigned)transition_max);
+                 c->cfg.account, (unsigned)transition_max);
         return;
     }
     if (r->mode == EDDY__STREAM_MODE__MODE_ON_DEMAND && !api_require_on_demand_quota(c, cat)) {
@@ -160,8 +160,8 @@ static void api_create_stream_on_catalog(struct api_call *c,
                  "would have resulted from this request: %u. Refer to the AWS Service Limits page "
                  "(http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for "
                  "current limits and how to request higher limits.",
-                 c->ctx->cfg.account, c->ctx->cfg.region, (unsigned long long)open,
-                 (unsigned)shard_limit, r->shard_count);
+                 c->cfg.account, c->cfg.region, (unsigned long long)open, (unsigned)shard_limit,
+                 r->shard_count);
         return;
     }
     if (r->has_warm && !api_warm_throughput_allowed(c, cat, r->name, r->mode, r->warm_mibps)) {

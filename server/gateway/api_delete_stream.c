@@ -43,13 +43,13 @@ static void api_delete_stream_on_done(void *arg, int status, const char *message
     }
     if (status == -EDDY_ENOTFOUND) {
         api_fail(c, API_EX_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.",
-                 c->req.delete_stream.name, c->ctx->cfg.account);
+                 c->req.delete_stream.name, c->cfg.account);
         return;
     }
     if (status == -EDDY_EEXISTS) {
         /* The stream has consumers and EnforceConsumerDeletion was not set. */
         char arn[API_STREAM_ARN_TEXT_MAX];
-        api_stream_arn(&c->ctx->cfg, c->req.delete_stream.name, arn);
+        api_stream_arn(&c->cfg, c->req.delete_stream.name, arn);
         api_fail(c, API_EX_RESOURCE_IN_USE,
                  "DeleteStream can't delete %s because there are consumers associated with this "
                  "data stream. To delete %s anyway, set the EnforceConsumerDeletion parameter to "

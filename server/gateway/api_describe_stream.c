@@ -53,11 +53,11 @@ static void api_describe_stream_on_catalog(struct api_call *c, const Eddy__Strea
     const struct api_describe_stream_req *r = &c->req.describe_stream;
     if (st == NULL) {
         api_fail(c, API_EX_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.", r->name,
-                 c->ctx->cfg.account);
+                 c->cfg.account);
         return;
     }
     char arn[API_STREAM_ARN_TEXT_MAX];
-    api_stream_arn(&c->ctx->cfg, st->name, arn);
+    api_stream_arn(&c->cfg, st->name, arn);
     struct json_out o;
     json_out_init(&o, API_RESPONSE_BYTES_MAX);
     json_out_obj_begin(&o);
@@ -78,7 +78,7 @@ static void api_describe_stream_on_catalog(struct api_call *c, const Eddy__Strea
         char id[API_SHARD_ID_TEXT_MAX];
         api_shard_id(sh->index, id);
         if ((r->has_start && strcmp(id, r->start_shard_id) <= 0) ||
-            api_shard_is_expired(&c->ctx->cfg, st, sh, now_ms)) {
+            api_shard_is_expired(&c->cfg, st, sh, now_ms)) {
             continue;
         }
         if (shown == r->limit) {

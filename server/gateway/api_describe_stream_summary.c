@@ -33,7 +33,7 @@ static void api_describe_stream_summary_on_catalog(struct api_call *c, const Edd
 {
     if (st == NULL) {
         api_fail(c, API_EX_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.",
-                 c->req.describe_stream_summary.name, c->ctx->cfg.account);
+                 c->req.describe_stream_summary.name, c->cfg.account);
         return;
     }
     uint64_t open = 0;
@@ -42,7 +42,7 @@ static void api_describe_stream_summary_on_catalog(struct api_call *c, const Edd
         open += api_shard_is_open(st->shards[i]);
     }
     char arn[API_STREAM_ARN_TEXT_MAX];
-    api_stream_arn(&c->ctx->cfg, st->name, arn);
+    api_stream_arn(&c->cfg, st->name, arn);
     struct json_out o;
     json_out_init(&o, API_RESPONSE_BYTES_MAX);
     json_out_obj_begin(&o);

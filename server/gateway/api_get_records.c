@@ -107,12 +107,11 @@ static void api_get_records_fail(struct api_call *c, enum api_exception ex)
         /* GetRecords' own form since at least 2023 (KCL 2.x and RisingWave
          * logs); PutRecord(s) still say "Rate exceeded for shard S in
          * stream N under account A." */
-        api_fail(c, ex, "Rate exceeded for Shard - %s/%s/%s", c->ctx->cfg.account, stream,
-                 shard_id);
+        api_fail(c, ex, "Rate exceeded for Shard - %s/%s/%s", c->cfg.account, stream, shard_id);
         return;
     }
     api_fail(c, API_EX_RESOURCE_NOT_FOUND, "Shard %s in stream %s under account %s does not exist",
-             shard_id, stream, c->ctx->cfg.account);
+             shard_id, stream, c->cfg.account);
 }
 
 static void api_get_records_write_children(struct json_out *o,

@@ -123,7 +123,7 @@ api_get_shard_iterator_position(struct api_call *c, const char *shard_id, struct
             api_fail(c, API_EX_INVALID_ARGUMENT,
                      "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s "
                      "under account %s is invalid.",
-                     r->sequence, shard_id, r->name, c->ctx->cfg.account);
+                     r->sequence, shard_id, r->name, c->cfg.account);
             return -1;
         }
         if (shard != r->shard) {
@@ -242,7 +242,7 @@ static void api_get_shard_iterator_on_stream(struct api_call *c,
     if (sh == NULL) {
         api_fail(c, API_EX_RESOURCE_NOT_FOUND,
                  "Shard %s in stream %s under account %s does not exist", shard_id, r->name,
-                 c->ctx->cfg.account);
+                 c->cfg.account);
         return;
     }
     struct iterator it = {0};
@@ -285,7 +285,7 @@ void api_get_shard_iterator_run(struct api_call *c)
     if (!r->shard_ok) {
         api_fail(c, API_EX_RESOURCE_NOT_FOUND,
                  "Could not find shard %s in stream %s under account %s.", r->shard_id, r->name,
-                 c->ctx->cfg.account);
+                 c->cfg.account);
         return;
     }
     api_lookup_stream(c, r->name, false, api_get_shard_iterator_on_stream);

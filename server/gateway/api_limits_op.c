@@ -34,7 +34,7 @@ bool api_require_on_demand_quota(struct api_call *c, const Eddy__Catalog *cat)
     api_fail(c, API_EX_LIMIT_EXCEEDED,
              "This request would exceed the limit on the number of On-Demand streams for the "
              "account %s in %s. Current On-Demand streams count: %llu. Limit: %u.",
-             c->ctx->cfg.account, c->ctx->cfg.region, (unsigned long long)on_demand,
+             c->cfg.account, c->cfg.region, (unsigned long long)on_demand,
              (unsigned)lim.on_demand_stream_count_limit);
     return false;
 }

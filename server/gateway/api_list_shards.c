@@ -352,7 +352,7 @@ static void api_list_shards_write(struct api_call *c,
     uint32_t last = 0;
     bool more = false;
     uint64_t now_ms = api_now_ms();
-    uint64_t horizon_ms = api_retention_horizon_ms(&c->ctx->cfg, st, now_ms);
+    uint64_t horizon_ms = api_retention_horizon_ms(&c->cfg, st, now_ms);
     if (horizon_ms < st->created_ms) {
         horizon_ms = st->created_ms;
     }
@@ -360,7 +360,7 @@ static void api_list_shards_write(struct api_call *c,
     for (size_t i = 0; i < visible; i++) {
         const Eddy__ShardInfo *sh = st->shards[i];
         if (!api_list_shards_keep(r, pg, st, sh, horizon_ms) ||
-            api_shard_is_expired(&c->ctx->cfg, st, sh, now_ms)) {
+            api_shard_is_expired(&c->cfg, st, sh, now_ms)) {
             continue;
         }
         if (shown == r->max_results) {
@@ -404,13 +404,13 @@ static void api_list_shards_on_catalog(void *arg, int status, const Eddy__Catalo
     }
     if (!same) {
         api_fail(c, API_EX_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.", pg.name,
-                 c->ctx->cfg.account);
+                 c->cfg.account);
         return;
     }
     if (st->status == EDDY__STREAM_STATUS__STREAM_CREATING) {
         api_fail(c, API_EX_RESOURCE_IN_USE,
                  "Stream %s under account %s not ACTIVE, instead in state CREATING", pg.name,
-                 c->ctx->cfg.account);
+                 c->cfg.account);
         return;
     }
     api_list_shards_write(c, cat, st, &pg);

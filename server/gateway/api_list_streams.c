@@ -141,7 +141,7 @@ static void api_list_streams_write(struct api_call *c,
     for (size_t i = first; i < first + count; i++) {
         const Eddy__StreamInfo *st = sorted[i];
         char arn[API_STREAM_ARN_TEXT_MAX];
-        api_stream_arn(&c->ctx->cfg, st->name, arn);
+        api_stream_arn(&c->cfg, st->name, arn);
         json_out_obj_begin(&o);
         json_out_kv_cstr(&o, "StreamName", st->name);
         json_out_kv_cstr(&o, "StreamARN", arn);

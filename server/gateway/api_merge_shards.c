@@ -82,7 +82,7 @@ static void api_merge_shards_on_stream(struct api_call *c, const Eddy__StreamInf
         api_fail(c, API_EX_INVALID_ARGUMENT,
                  "Shards %s and %s in stream %s under account %s are not an adjacent pair of "
                  "shards eligible for merging",
-                 id_a, id_b, r->name, c->ctx->cfg.account);
+                 id_a, id_b, r->name, c->cfg.account);
         return;
     }
     if (!api_reshard_require_active(c, r->name, st)) {
@@ -109,7 +109,7 @@ void api_merge_shards_run(struct api_call *c)
         /* AWS answers this before it looks the stream up. */
         api_fail(c, API_EX_RESOURCE_NOT_FOUND,
                  "Could not find shard %s in stream %s under account %s.", bad->text, r->name,
-                 c->ctx->cfg.account);
+                 c->cfg.account);
         return;
     }
     api_lookup_stream_or_fail(c, r->name, true, api_merge_shards_on_stream);

@@ -100,9 +100,8 @@ static void api_meta_fail_status(struct api_call *c,
                                  bool updating_ok)
 {
     api_fail(c, API_EX_RESOURCE_IN_USE,
-             "Stream %s under account %s not ACTIVE%s, instead in state %s", name,
-             c->ctx->cfg.account, updating_ok ? " or UPDATING" : "",
-             api_stream_status_name(status));
+             "Stream %s under account %s not ACTIVE%s, instead in state %s", name, c->cfg.account,
+             updating_ok ? " or UPDATING" : "", api_stream_status_name(status));
 }
 
 bool api_meta_require_status(struct api_call *c,
@@ -112,7 +111,7 @@ bool api_meta_require_status(struct api_call *c,
 {
     if (st == NULL) {
         api_fail(c, API_EX_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.", name,
-                 c->ctx->cfg.account);
+                 c->cfg.account);
         return false;
     }
     if (st->status == EDDY__STREAM_STATUS__STREAM_ACTIVE ||
@@ -145,7 +144,7 @@ api_meta_on_updated(void *arg, int status, const char *message, const Eddy__Stre
         return;
     case -EDDY_ENOTFOUND:
         api_fail(c, API_EX_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.", p.name,
-                 c->ctx->cfg.account);
+                 c->cfg.account);
         return;
     case -EDDY_EINUSE:
         /* The stream left the status the gateway saw before the change. */

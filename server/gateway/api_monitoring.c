@@ -216,7 +216,7 @@ static void api_monitoring_on_updated(struct api_call *c, const Eddy__StreamInfo
 {
     const struct api_monitoring_req *r = &c->req.monitoring;
     char arn[API_STREAM_ARN_TEXT_MAX];
-    api_stream_arn(&c->ctx->cfg, stream->name, arn);
+    api_stream_arn(&c->cfg, stream->name, arn);
     struct json_out o;
     api_out_init(c, &o, 4096);
     json_out_obj_begin(&o);

@@ -138,13 +138,13 @@ static void api_put_record_on_put(void *arg, int status, struct backend_put *rec
     api_shard_id(shard, id);
     if (code == -EDDY_ENOTFOUND) {
         api_fail(c, API_EX_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.", r->name,
-                 c->ctx->cfg.account);
+                 c->cfg.account);
         return;
     }
     if (code == -EDDY_ETHROTTLED) {
         api_fail(c, API_EX_THROUGHPUT_EXCEEDED,
                  "Rate exceeded for shard %s in stream %s under account %s.", id, r->name,
-                 c->ctx->cfg.account);
+                 c->cfg.account);
         return;
     }
     if (code != 0) {
@@ -174,7 +174,7 @@ static void api_put_record_on_stream(struct api_call *c, const Eddy__StreamInfo 
     const struct api_put_record_req *r = &c->req.put_record;
     if (!api_put_record_writable(st)) {
         api_fail(c, API_EX_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.", r->name,
-                 c->ctx->cfg.account);
+                 c->cfg.account);
         return;
     }
     if (!api_records_fit(c, st, &r->entry, 1, false)) {
@@ -197,7 +197,7 @@ static void api_put_record_on_stream(struct api_call *c, const Eddy__StreamInfo 
             api_fail(c, API_EX_INVALID_ARGUMENT,
                      "ExclusiveMinimumSequenceNumber %s used in PutRecord on stream %s under "
                      "account %s is invalid.",
-                     r->ordering, r->name, c->ctx->cfg.account);
+                     r->ordering, r->name, c->cfg.account);
             return;
         }
     }

@@ -205,7 +205,7 @@ static void api_put_records_write(struct api_call *c, const struct backend_put *
         } else if (recs[i].code == -EDDY_ETHROTTLED) {
             char msg[API_SHARD_ID_TEXT_MAX + API_NAME_TEXT_MAX + 96];
             snprintf(msg, sizeof(msg), "Rate exceeded for shard %s in stream %s under account %s.",
-                     id, r->name, c->ctx->cfg.account);
+                     id, r->name, c->cfg.account);
             json_out_kv_cstr(&o, "ErrorCode", "ProvisionedThroughputExceededException");
             json_out_kv_cstr(&o, "ErrorMessage", msg);
         } else {
@@ -228,7 +228,7 @@ static void api_put_records_on_put(void *arg, int status, struct backend_put *re
     c->op_state = NULL;
     if (status == -EDDY_ENOTFOUND) {
         api_fail(c, API_EX_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.", r->name,
-                 c->ctx->cfg.account);
+                 c->cfg.account);
     } else if (status != 0) {
         api_fail_code(c, status, NULL);
     } else if (n != r->count) {
@@ -245,7 +245,7 @@ static void api_put_records_on_stream(struct api_call *c, const Eddy__StreamInfo
     if (st == NULL || (st->status != EDDY__STREAM_STATUS__STREAM_ACTIVE &&
                        st->status != EDDY__STREAM_STATUS__STREAM_UPDATING)) {
         api_fail(c, API_EX_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.", r->name,
-                 c->ctx->cfg.account);
+                 c->cfg.account);
         return;
     }
     if (!api_records_fit(c, st, r->entries, r->count, true)) {

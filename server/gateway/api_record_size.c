@@ -30,7 +30,7 @@ bool api_warm_throughput_allowed(struct api_call *c,
         api_fail(c, API_EX_INVALID_ARGUMENT,
                  "Warm throughput is only supported for streams in ON_DEMAND mode. Stream %s "
                  "under account %s is in PROVISIONED mode.",
-                 name, c->ctx->cfg.account);
+                 name, c->cfg.account);
         return false;
     }
     const Eddy__AccountSettings *acct = cat != NULL ? cat->account : NULL;
@@ -40,14 +40,14 @@ bool api_warm_throughput_allowed(struct api_call *c,
         api_fail(c, API_EX_INVALID_ARGUMENT,
                  "Warm throughput requires MinimumThroughputBillingCommitment to be enabled for "
                  "account %s.",
-                 c->ctx->cfg.account);
+                 c->cfg.account);
         return false;
     }
     if (mibps > API_WARM_THROUGHPUT_MIBPS_MAX) {
         api_fail(c, API_EX_LIMIT_EXCEEDED,
                  "Requested warm throughput of %u MiBps for stream %s under account %s exceeds "
                  "the limit of %u MiBps.",
-                 mibps, name, c->ctx->cfg.account, (unsigned)API_WARM_THROUGHPUT_MIBPS_MAX);
+                 mibps, name, c->cfg.account, (unsigned)API_WARM_THROUGHPUT_MIBPS_MAX);
         return false;
     }
     return true;
@@ -211,7 +211,7 @@ static void api_update_warm_throughput_on_updated(struct api_call *c,
 {
     const struct api_update_warm_throughput_req *r = &c->req.update_warm_throughput;
     char arn[API_STREAM_ARN_TEXT_MAX];
-    api_stream_arn(&c->ctx->cfg, stream->name, arn);
+    api_stream_arn(&c->cfg, stream->name, arn);
     struct json_out o;
     api_out_init(c, &o, 4096);
     json_out_obj_begin(&o);

@@ -119,7 +119,7 @@ bool api_reshard_require_stream(struct api_call *c, const char *name, const Eddy
 {
     if (st == NULL) {
         api_fail(c, API_EX_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.", name,
-                 c->ctx->cfg.account);
+                 c->cfg.account);
         return false;
     }
     if (st->mode == EDDY__STREAM_MODE__MODE_ON_DEMAND) {
@@ -128,7 +128,7 @@ bool api_reshard_require_stream(struct api_call *c, const char *name, const Eddy
         api_fail(c, API_EX_VALIDATION,
                  "Request is invalid. Stream %s under account %s is in "
                  "On-Demand mode.",
-                 name, c->ctx->cfg.account);
+                 name, c->cfg.account);
         return false;
     }
     return true;
@@ -138,8 +138,8 @@ bool api_reshard_require_active(struct api_call *c, const char *name, const Eddy
 {
     if (st->status != EDDY__STREAM_STATUS__STREAM_ACTIVE) {
         api_fail(c, API_EX_RESOURCE_IN_USE,
-                 "Stream %s under account %s not ACTIVE, instead in state %s", name,
-                 c->ctx->cfg.account, api_stream_status_name(st->status));
+                 "Stream %s under account %s not ACTIVE, instead in state %s", name, c->cfg.account,
+                 api_stream_status_name(st->status));
         return false;
     }
     return true;
@@ -158,7 +158,7 @@ const Eddy__ShardInfo *api_reshard_require_shard(struct api_call *c,
         }
         api_fail(c, API_EX_RESOURCE_NOT_FOUND,
                  "Could not find shard %s in stream %s under account %s.", ref->ok ? id : ref->text,
-                 name, c->ctx->cfg.account);
+                 name, c->cfg.account);
     }
     return sh;
 }
@@ -175,7 +175,7 @@ bool api_reshard_require_open(struct api_call *c,
         api_fail(c, API_EX_INVALID_ARGUMENT,
                  "Shard %s in stream %s under account %s has already been merged or split, and "
                  "thus is not eligible for merging or splitting.",
-                 id, name, c->ctx->cfg.account);
+                 id, name, c->cfg.account);
         return false;
     }
     return true;
@@ -216,13 +216,13 @@ static void api_reshard_on_done(void *arg, int status, const char *message)
         return;
     case -EDDY_ENOTFOUND:
         api_fail(c, API_EX_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.", name,
-                 c->ctx->cfg.account);
+                 c->cfg.account);
         return;
     case -EDDY_EINUSE:
         /* Another change began between the gateway's look and this one. */
         api_fail(c, API_EX_RESOURCE_IN_USE,
                  "Stream %s under account %s not ACTIVE, instead in state UPDATING", name,
-                 c->ctx->cfg.account);
+                 c->cfg.account);
         return;
     default:
         api_fail_code(c, status, message);

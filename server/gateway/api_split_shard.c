@@ -92,7 +92,7 @@ static void api_split_shard_on_stream(struct api_call *c,
                  "would have resulted from this request: 1. Refer to the AWS Service Limits page "
                  "(http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for "
                  "current limits and how to request higher limits.",
-                 c->ctx->cfg.account, c->ctx->cfg.region, (unsigned long long)open,
+                 c->cfg.account, c->cfg.region, (unsigned long long)open,
                  (unsigned)lim.shard_limit);
         return;
     }
@@ -112,7 +112,7 @@ static void api_split_shard_on_stream(struct api_call *c,
                  "NewStartingHashKey %s used in SplitShard() on shard %s in stream %s under "
                  "account %s is not both greater than one plus the shard's StartingHashKey %s "
                  "and less than the shard's EndingHashKey %s.",
-                 r->hash_text, id, r->name, c->ctx->cfg.account, start_text, end_text);
+                 r->hash_text, id, r->name, c->cfg.account, start_text, end_text);
         return;
     }
     if (!api_reshard_require_active(c, r->name, st)) {
@@ -138,7 +138,7 @@ void api_split_shard_run(struct api_call *c)
         /* AWS answers this before it looks the stream up. */
         api_fail(c, API_EX_RESOURCE_NOT_FOUND,
                  "Could not find shard %s in stream %s under account %s.", r->shard.text, r->name,
-                 c->ctx->cfg.account);
+                 c->cfg.account);
         return;
     }
     api_lookup_stream(c, r->name, true, api_split_shard_on_stream);

@@ -18,8 +18,8 @@
 static void api_stream_fail_state(struct api_call *c, const char *name, Eddy__StreamStatus status)
 {
     api_fail(c, API_EX_RESOURCE_IN_USE,
-             "Stream %s under account %s not ACTIVE, instead in state %s", name,
-             c->ctx->cfg.account, api_stream_status_name(status));
+             "Stream %s under account %s not ACTIVE, instead in state %s", name, c->cfg.account,
+             api_stream_status_name(status));
 }
 
 bool api_stream_require_active(struct api_call *c,
@@ -29,7 +29,7 @@ bool api_stream_require_active(struct api_call *c,
 {
     if (st == NULL) {
         api_fail(c, API_EX_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.", name,
-                 c->ctx->cfg.account);
+                 c->cfg.account);
         return false;
     }
     if (st->status != EDDY__STREAM_STATUS__STREAM_ACTIVE &&
@@ -68,7 +68,7 @@ api_stream_on_updated(void *arg, int status, const char *message, const Eddy__St
     }
     if (status == -EDDY_ENOTFOUND && message == NULL) {
         api_fail(c, API_EX_RESOURCE_NOT_FOUND, "Stream %s under account %s not found.", name,
-                 c->ctx->cfg.account);
+                 c->cfg.account);
         return;
     }
     if (status == -EDDY_EINUSE && message == NULL && stream != NULL) {

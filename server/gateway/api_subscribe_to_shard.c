@@ -168,7 +168,7 @@ api_subscribe_position(struct api_call *c, struct api_subscribe_state *s, struct
                 e, API_EX_INVALID_ARGUMENT,
                 "StartingSequenceNumber %s used in SubscribeToShard on shard %s in stream %s "
                 "under account %s is invalid.",
-                r->sequence, shard_id, s->stream, c->ctx->cfg.account);
+                r->sequence, shard_id, s->stream, c->cfg.account);
             return -EDDY_EINVAL;
         }
         if (shard != r->shard) {
@@ -225,7 +225,7 @@ static void api_subscribe_open(struct api_call *c)
     }
     char shard_id[API_SHARD_ID_TEXT_MAX];
     api_shard_id(s.t.shard, shard_id);
-    const char *account = c->ctx->cfg.account;
+    const char *account = c->cfg.account;
     switch (rv) {
     case -EDDY_ELIMIT:
         api_fail(c, API_EX_LIMIT_EXCEEDED,
@@ -275,7 +275,7 @@ static const Eddy__ShardInfo *api_subscribe_resolve(struct api_call *c,
     struct api_error e = {0};
     const Eddy__StreamInfo *st = NULL;
     const Eddy__ConsumerInfo *ci =
-        api_find_consumer_by_arn(&c->ctx->cfg, cat, r->consumer_arn, r->consumer_arn_len, &st, &e);
+        api_find_consumer_by_arn(&c->cfg, cat, r->consumer_arn, r->consumer_arn_len, &st, &e);
     if ((ci == NULL || ci->status != EDDY__CONSUMER_STATUS__CONSUMER_ACTIVE) && !s->fresh) {
         /* A consumer just registered or turned ACTIVE may not be in this
          * gateway's copy yet: ask the coordinator before refusing. */
@@ -295,7 +295,7 @@ static const Eddy__ShardInfo *api_subscribe_resolve(struct api_call *c,
         api_fail(c, API_EX_RESOURCE_IN_USE,
                  "Consumer %s with creation timestamp %" PRIu64
                  " under stream: %s , account %s is not in ACTIVE status.",
-                 ci->name, ci->created_ms / 1000, st->name, c->ctx->cfg.account);
+                 ci->name, ci->created_ms / 1000, st->name, c->cfg.account);
         return NULL;
     }
     const Eddy__ShardInfo *sh = NULL;
@@ -311,14 +311,14 @@ static const Eddy__ShardInfo *api_subscribe_resolve(struct api_call *c,
         if (!r->shard_ok) {
             api_fail(c, API_EX_RESOURCE_NOT_FOUND,
                      "Could not find shard %s in stream %s under account %s.", r->shard_id,
-                     st->name, c->ctx->cfg.account);
+                     st->name, c->cfg.account);
             return NULL;
         }
         char shard_id[API_SHARD_ID_TEXT_MAX];
         api_shard_id(r->shard, shard_id);
         api_fail(c, API_EX_RESOURCE_NOT_FOUND,
                  "Shard %s in stream %s under account %s does not exist", shard_id, st->name,
-                 c->ctx->cfg.account);
+                 c->cfg.account);
         return NULL;
     }
     *stream_out = st;

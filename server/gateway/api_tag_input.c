@@ -335,7 +335,7 @@ bool api_tag_chars_ok(struct api_call *c, enum api_tag_chars verdict, const char
                  "Failed to %s stream %s under account %s because some tags contained illegal "
                  "characters. The allowed characters are Unicode letters, white-spaces, "
                  "'_',',','/','=','+','-','@',':'.",
-                 adding ? "add tags to" : "remove tags from", name, c->ctx->cfg.account);
+                 adding ? "add tags to" : "remove tags from", name, c->cfg.account);
         return false;
     }
     EDDY_ASSERT(0);
@@ -380,6 +380,6 @@ bool api_tag_count_ok(struct api_call *c,
     api_fail(c, API_EX_INVALID_ARGUMENT,
              "Failed to add tags to stream %s under account %s because a given stream cannot "
              "have more than %d tags associated with it.",
-             name, c->ctx->cfg.account, API_TAGS_MAX);
+             name, c->cfg.account, API_TAGS_MAX);
     return false;
 }

@@ -115,7 +115,7 @@ api_tags_on_add_invalid(struct api_call *c, const char *name, const Eddy__Stream
     api_fail(c, API_EX_INVALID_ARGUMENT,
              "Failed to add tags to stream %s under account %s because a given stream cannot "
              "have more than %d tags associated with it.",
-             name, c->ctx->cfg.account, API_TAGS_MAX);
+             name, c->cfg.account, API_TAGS_MAX);
 }
 
 /* The tags of map into t and ptrs (API_TAG_MAP_MAX each), borrowed from

@@ -77,7 +77,7 @@ static void api_update_shard_count_done(struct api_call *c)
 {
     const struct api_update_shard_count_req *r = &c->req.update_shard_count;
     char arn[API_STREAM_ARN_TEXT_MAX];
-    api_stream_arn(&c->ctx->cfg, r->name, arn);
+    api_stream_arn(&c->cfg, r->name, arn);
     struct json_out o;
     json_out_init(&o, 1024);
     json_out_obj_begin(&o);
@@ -126,7 +126,7 @@ static bool api_update_shard_count_check(struct api_call *c,
         api_fail(c, API_EX_LIMIT_EXCEEDED,
                  "UpdateShardCount cannot be called more than %u times per rolling 24-hour period "
                  "for stream %s under account %s.",
-                 (unsigned)API_UPDATE_SHARD_COUNT_PER_DAY, r->name, c->ctx->cfg.account);
+                 (unsigned)API_UPDATE_SHARD_COUNT_PER_DAY, r->name, c->cfg.account);
         return false;
     }
     return true;

@@ -10,6 +10,7 @@
 #include "api.h"
 #include "http1.h"
 #include "ratelimit.h"
+#include "sigv4.h"
 #include "subscription.h"
 
 #include "eddy/alloc.h"
@@ -19,6 +20,9 @@
 
 #include <stddef.h>
 #include <string.h>
+
+/* The SigV4 signing name of Kinesis (botocore's model: signingName kinesis). */
+#define GATEWAY_SIGNING_NAME "kinesis"
 
 struct gateway {
     struct api_ctx api;
@@ -48,6 +52,7 @@ static void gateway_maybe_finish(struct gateway *g)
     LOG_INFO("gateway closed");
     subscription_registry_destroy(g->api.subscriptions); /* none lives: nothing in flight */
     ratelimit_destroy(g->api.ratelimit);
+    sigv4_keys_destroy(g->api.auth.keys);
     eddy_free(g);
     if (cb != NULL) {
         cb(arg);
@@ -65,6 +70,34 @@ static void gateway_on_http_closed(void *arg)
     struct gateway *g = arg;
     g->http_closed = true;
     gateway_maybe_finish(g);
+}
+
+/* The authentication settings of cfg into g->api.auth. */
+static int gateway_auth_init(struct gateway *g, const struct gateway_config *cfg)
+{
+    g->api.auth.mode = cfg->auth_verify ? SIGV4_MODE_VERIFY : SIGV4_MODE_OPEN;
+    g->api.auth.service = GATEWAY_SIGNING_NAME;
+    g->api.auth.region = g->region;
+    if (cfg->credentials_path == NULL) {
+        if (cfg->auth_verify) {
+            LOG_ERROR("auth=sigv4 needs a credentials file");
+            return -EDDY_EINVAL;
+        }
+        return 0;
+    }
+    sigv4_keys_create(&g->api.auth.keys);
+    char err[512];
+    int rv = sigv4_keys_load(g->api.auth.keys, cfg->credentials_path, err, sizeof(err));
+    if (rv != 0) {
+        LOG_ERROR("credentials: %s", err);
+        sigv4_keys_destroy(g->api.auth.keys);
+        g->api.auth.keys = NULL;
+        return rv;
+    }
+    if (cfg->auth_verify && sigv4_keys_count(g->api.auth.keys) == 0) {
+        LOG_WARN("auth=sigv4 with no credentials: every request is refused");
+    }
+    return 0;
 }
 
 static bool gateway_config_ok(const struct gateway_config *cfg)
@@ -111,6 +144,10 @@ int gateway_init(struct gateway **out,
     g->api.cfg.subscription_ms = cfg->subscription_ms;
     g->api.cfg.subscription_bytes_per_s = cfg->subscription_bytes_per_s;
     g->api.drained_cb = gateway_on_drained;
+    if (gateway_auth_init(g, cfg) != 0) {
+        eddy_free(g);
+        return -EDDY_EINVAL;
+    }
     if (cfg->limits != NULL) {
         g->limits = *cfg->limits;
     } else {
@@ -132,11 +169,13 @@ int gateway_init(struct gateway **out,
                   eddy_strerror(rv));
         subscription_registry_destroy(g->api.subscriptions);
         ratelimit_destroy(g->api.ratelimit);
+        sigv4_keys_destroy(g->api.auth.keys);
         eddy_free(g);
         return rv;
     }
-    LOG_INFO("gateway listening host=%s port=%d region=%s account=%s", cfg->host,
-             http_server_port(g->http), g->region, g->account);
+    LOG_INFO("gateway listening host=%s port=%d region=%s account=%s auth=%s keys=%zu", cfg->host,
+             http_server_port(g->http), g->region, g->account, cfg->auth_verify ? "sigv4" : "open",
+             sigv4_keys_count(g->api.auth.keys));
     *out = g;
     return 0;
 }

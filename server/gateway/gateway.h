@@ -5,6 +5,7 @@
 #ifndef EDDY_GATEWAY_H
 #define EDDY_GATEWAY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -32,6 +33,12 @@ struct gateway_config {
     uint64_t subscription_bytes_per_s;
     /* Service limits (eddy/limits_profile.h), copied; NULL: the dev profile. */
     const struct limits_profile *limits;
+    /* Authentication (sigv4.h): false accepts any well-formed signature
+     * (open), true verifies them against the credentials file, read at
+     * start (credentials_path, required then; in open mode optional, for
+     * the accounts of its keys). */
+    bool auth_verify;
+    const char *credentials_path;
 };
 
 int gateway_init(struct gateway **out,

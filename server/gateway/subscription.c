@@ -439,7 +439,7 @@ sub_is_gone(struct subscription *s, const Eddy__StreamInfo *st, const Eddy__Shar
 {
     char shard_id[API_SHARD_ID_TEXT_MAX];
     char msg[SUB_MESSAGE_BYTES_MAX];
-    const struct api_config *cfg = &s->call->ctx->cfg;
+    const struct api_config *cfg = &s->call->cfg;
     api_shard_id(s->shard, shard_id);
     if (sh == NULL) {
         snprintf(msg, sizeof(msg), "Shard %s in stream %s under account %s does not exist",
@@ -686,7 +686,7 @@ int subscription_open(struct subscription_registry *r,
     }
     if (k->live != NULL) {
         char msg[SUB_MESSAGE_BYTES_MAX];
-        sub_in_use_message(&c->ctx->cfg, t->stream, t->shard, t->consumer, msg, sizeof(msg));
+        sub_in_use_message(&c->cfg, t->stream, t->shard, t->consumer, msg, sizeof(msg));
         sub_end(k->live, "ResourceInUseException", msg); /* taken over */
     }
     k->started_ms = now_ms;

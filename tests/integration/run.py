@@ -29,6 +29,7 @@ MODULES = [
     "test_protocol",
     "test_http2",
     "test_cbor",
+    "test_sigv4",
     "test_streams",
     "test_records",
     "test_settings",

@@ -96,6 +96,7 @@ def request_frames(authority, target, body, stream_id=1):
         ("content-type", JSON_11), ("x-amz-target", "Kinesis_20131202." + target),
         ("authorization", "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/us-east-1/"
                           "kinesis/aws4_request, SignedHeaders=host, Signature=00"),
+        ("x-amz-date", "20240101T000000Z"),
         ("content-length", str(len(body))),
     ])
     return frame(FRAME_HEADERS, FLAG_END_HEADERS, stream_id, block) + \
@@ -293,7 +294,8 @@ class Http2(AwsTestCase):
                "-H", "Content-Type: " + JSON_11,
                "-H", "X-Amz-Target: Kinesis_20131202." + target,
                "-H", "Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/"
-                     "us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=00"]
+                     "us-east-1/kinesis/aws4_request, SignedHeaders=host, Signature=00",
+               "-H", "X-Amz-Date: 20240101T000000Z"]
         for h in headers:
             cmd += ["-H", h]
         cmd += ["--data-binary", body] + list(args)
