@@ -19,7 +19,7 @@
 int cli_node_status_main(int argc, char **argv);
 /* eddy cluster status [--rpc LIST] [--wait-healthy [--timeout S]] */
 int cli_cluster_main(int argc, char **argv);
-/* eddy leader drain [--rpc HOST:PORT] [--timeout S] (cli_leader.c) */
+/* eddy leader drain|undrain [--rpc HOST:PORT] [--timeout S] (cli_leader.c) */
 int cli_leader_main(int argc, char **argv);
 
 #endif

@@ -36,7 +36,7 @@ static void cli_node_status_print(struct node_status_run *run, int status, const
         return;
     }
     const Eddy__NodeStatusResp *ns = resp->node_status_resp;
-    printf("node %u\n", ns->node);
+    printf("node %u%s\n", ns->node, ns->draining ? " draining" : "");
     printf("%-8s %-8s %-6s %-14s %-14s\n", "group", "leader", "ready", "applied", "last");
     run->exit_code = 0;
     for (size_t i = 0; i < ns->n_groups; i++) {

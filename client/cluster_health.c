@@ -183,6 +183,14 @@ static void health_nodes_evaluate(const Eddy__ClusterStatusResp *resp, struct he
         const Eddy__NodeLiveness *n = health_node(resp, id);
         if (n != NULL && n->alive) {
             h->nodes_alive++;
+            if (n->draining) {
+                /* About to stop (a rolling restart): no other node should
+                 * go down meanwhile. Once restarted it reports otherwise. */
+                health_problem(h,
+                               "node %" PRIu32 " is draining (eddy leader drain): it takes no "
+                               "leadership until it restarts or is undrained",
+                               id);
+            }
         } else if (n != NULL && n->state == EDDY__NODE_STATE__NODE_DEAD && n->seen) {
             /* No time in the text: --wait-healthy prints a problem again
              * only when its text changes. The node table has the time. */

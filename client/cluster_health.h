@@ -4,7 +4,8 @@
  * its replicas, its ready leader and how each replica stands, and the list
  * of problems that make the cluster unhealthy.
  *
- * Healthy means: every catalogue node alive; every group has a ready leader
+ * Healthy means: every catalogue node alive and not draining (`eddy leader
+ * drain`: it is about to stop); every group has a ready leader
  * (an alive replica reporting itself ready); every replica is on an alive
  * node, reported the group, is not hydrating and has applied within
  * EDDY_REPLICA_LAG_ENTRIES_MAX entries of its leader; every shard group's

@@ -5,7 +5,9 @@
  *   eddy status           one node's groups (cli_node_status.c)
  *   eddy cluster status   the whole cluster from the coordinator leader
  *                         (cli_cluster.c)
- *   eddy leader drain     moves leaderships away from a node (cli_leader.c)
+ *   eddy leader drain     moves leaderships away from a node, which takes
+ *                         none until it restarts (cli_leader.c)
+ *   eddy leader undrain   lets a drained node lead again (cli_leader.c)
  */
 #include "cli.h"
 
@@ -20,6 +22,7 @@ static int eddy_usage(void)
           "       eddy cluster status [--rpc HOST:PORT[,HOST:PORT...]] [--wait-healthy "
           "[--timeout S]]\n"
           "       eddy leader drain [--rpc HOST:PORT] [--timeout S]\n"
+          "       eddy leader undrain [--rpc HOST:PORT] [--timeout S]\n"
           "  --rpc defaults to " CLI_RPC_DEFAULT "\n",
           stderr);
     return 2;

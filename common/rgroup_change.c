@@ -1,7 +1,7 @@
 /*
  * Membership and leadership changes of one Raft group replica (the second
  * half of eddy/rgroup.h): rejoining a replica that lost its data, leadership
- * transfer, the hand-off of a hydrating leader, the voter list, and the
+ * transfer, the hand-off of a hydrating or draining leader, the voter list, and the
  * pristine-directory test that decides between bootstrap and join.
  *
  * Each request is a struct rgroup_op. It either fails at once (queued on
@@ -78,6 +78,12 @@
 #define RGROUP_TRANSFER_DRAIN_MS 1000 /* longest wait for proposals in flight before a transfer */
 #endif
 #define RGROUP_HANDOFF_WARN_MS 5000 /* rate limit of the failed hand-off warning */
+/* A draining leader's wait before handing leadership away again, after it
+ * came back: the first return is likely a move decided before the
+ * coordinator heard of the drain; repeated ones mean no other voter keeps
+ * it (it hydrates, say), and the group should mostly be served meanwhile. */
+#define RGROUP_DRAIN_BACKOFF_MIN_MS 500
+#define RGROUP_DRAIN_BACKOFF_MAX_MS 8000
 /* A transfer target further behind than this many entries is refused at
  * once: 0.15 would wait for it to catch up (up to an election timeout) with
  * the leader refusing every write meanwhile. A live follower trails by the
@@ -611,6 +617,58 @@ bool rgroup_is_hydrating(const struct rgroup *g)
     return g->is_hydrating;
 }
 
+/* --- a draining replica's hand-off --- */
+
+void rgroup_set_draining(struct rgroup *g, bool draining)
+{
+    EDDY_ASSERT(g != NULL);
+    if (g->is_draining == draining) {
+        return;
+    }
+    g->is_draining = draining;
+    g->drain_at_ms = 0;
+    g->drain_moves = 0;
+    LOG_INFO("rgroup group=%u node=%llu draining=%d", (unsigned)g->group_id,
+             (unsigned long long)g->node_id, draining);
+}
+
+bool rgroup_is_draining(const struct rgroup *g)
+{
+    return g->is_draining;
+}
+
+static void rgroup_on_drain_moved(void *arg, int status)
+{
+    struct rgroup *g = arg; /* alive: close runs the callbacks before the free */
+    EDDY_ASSERT(g->is_drain_pending);
+    g->is_drain_pending = false;
+    uint64_t now = uv_now(g->loop);
+    if (status != 0) {
+        g->drain_at_ms = now + RGROUP_HANDOFF_RETRY_MS;
+        return;
+    }
+    unsigned shift = g->drain_moves < 5 ? g->drain_moves : 5;
+    uint64_t wait_ms = (uint64_t)RGROUP_DRAIN_BACKOFF_MIN_MS << shift;
+    if (wait_ms > RGROUP_DRAIN_BACKOFF_MAX_MS) {
+        wait_ms = RGROUP_DRAIN_BACKOFF_MAX_MS;
+    }
+    g->drain_at_ms = now + wait_ms;
+    g->drain_moves++;
+}
+
+/* A draining ready leader with another voter hands leadership away. */
+static void rgroup_drain_poll(struct rgroup *g)
+{
+    if (!g->is_draining || g->is_drain_pending || !g->is_ready) {
+        return;
+    }
+    if (uv_now(g->loop) < g->drain_at_ms || rgroup_voters(g, NULL, 0) < 2) {
+        return;
+    }
+    g->is_drain_pending = true;
+    rgroup_transfer(g, 0, rgroup_on_drain_moved, g);
+}
+
 void rgroup_replace(struct rgroup *g,
                     uint64_t node_id,
                     const char *raft_addr,
@@ -648,6 +706,7 @@ void rgroup_change_poll(struct rgroup *g)
     rgroup_rejoin_poll(g);
     rgroup_transfer_wait_poll(g);
     rgroup_handoff_poll(g);
+    rgroup_drain_poll(g);
 }
 
 void rgroup_change_close(struct rgroup *g)

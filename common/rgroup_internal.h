@@ -86,6 +86,13 @@ struct rgroup {
     bool is_hydrating;
     uint64_t handoff_at_ms; /* next hand-off attempt of a hydrating leader */
     uint64_t handoff_warned_ms;
+    /* A draining replica (rgroup_set_draining) hands away leadership it
+     * gets, no sooner than drain_at_ms; drain_moves counts its hand-offs
+     * since draining began (each return of leadership waits longer). */
+    bool is_draining;
+    bool is_drain_pending; /* its rgroup_transfer runs */
+    uint64_t drain_at_ms;
+    unsigned drain_moves;
 
     /* The FSM result of the last applied entry until its proposer takes it. */
     void *result;
@@ -114,7 +121,7 @@ void rgroup_defer_start(struct rgroup *g);
 /* ---- rgroup_change.c ---- */
 
 /* On every poll of a started replica, after its state was sampled: drives
- * the running rejoin and the hydrating leader's hand-off. */
+ * the running rejoin and the hydrating or draining leader's hand-off. */
 void rgroup_change_poll(struct rgroup *g);
 /* Runs the callbacks of completed ops queued so far. */
 void rgroup_change_run_done(struct rgroup *g);

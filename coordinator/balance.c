@@ -19,17 +19,21 @@ static int balance_live_index(const uint32_t *live, unsigned live_count, uint32_
     return -1;
 }
 
-/* The ready leader of group among its alive replicas, 0 if none. */
-static uint32_t balance_leader(const struct liveness *l,
-                               const struct balance_group *g,
-                               const uint32_t *live,
-                               unsigned live_count)
+static bool balance_is_alive(const struct liveness *l, uint32_t node, uint64_t now_ms)
+{
+    return liveness_state(l, node, now_ms) == LIVENESS_ALIVE;
+}
+
+/* The ready leader of group among its alive replicas (draining ones too),
+ * 0 if none. */
+static uint32_t
+balance_leader(const struct liveness *l, const struct balance_group *g, uint64_t now_ms)
 {
     uint32_t leader = 0;
     uint64_t heard_ms = 0;
     for (unsigned r = 0; r < g->replica_count; r++) {
         uint32_t node = g->replicas[r];
-        if (balance_live_index(live, live_count, node) < 0) {
+        if (!balance_is_alive(l, node, now_ms)) {
             continue;
         }
         const struct liveness_node *n = liveness_find(l, node);
@@ -42,10 +46,8 @@ static uint32_t balance_leader(const struct liveness *l,
     return leader;
 }
 
-static bool balance_is_settled(const struct liveness *l,
-                               const struct balance_group *g,
-                               const uint32_t *live,
-                               unsigned live_count)
+static bool
+balance_is_settled(const struct liveness *l, const struct balance_group *g, uint64_t now_ms)
 {
     if (g->leader == 0) {
         return false;
@@ -54,7 +56,7 @@ static bool balance_is_settled(const struct liveness *l,
     EDDY_ASSERT(lead != NULL);
     for (unsigned r = 0; r < g->replica_count; r++) {
         uint32_t node = g->replicas[r];
-        if (balance_live_index(live, live_count, node) < 0) {
+        if (!balance_is_alive(l, node, now_ms)) {
             return false;
         }
         const struct liveness_report *rep = liveness_report(liveness_find(l, node), g->id);
@@ -76,8 +78,9 @@ unsigned balance_view_build(const Eddy__Catalog *cat,
 {
     unsigned live_count = 0;
     for (size_t i = 0; i < cat->n_nodes && live_count < COORD_NODES_MAX; i++) {
-        if (liveness_state(l, cat->nodes[i]->id, now_ms) == LIVENESS_ALIVE) {
-            live[live_count++] = cat->nodes[i]->id;
+        uint32_t node = cat->nodes[i]->id;
+        if (balance_is_alive(l, node, now_ms) && !liveness_find(l, node)->is_draining) {
+            live[live_count++] = node;
         }
     }
     for (size_t i = 0; i < cat->n_groups; i++) {
@@ -88,8 +91,8 @@ unsigned balance_view_build(const Eddy__Catalog *cat,
         for (size_t r = 0; r < gi->n_replicas && r < COORD_GROUP_REPLICAS_MAX; r++) {
             g->replicas[g->replica_count++] = gi->replicas[r];
         }
-        g->leader = balance_leader(l, g, live, live_count);
-        g->is_settled = balance_is_settled(l, g, live, live_count);
+        g->leader = balance_leader(l, g, now_ms);
+        g->is_settled = balance_is_settled(l, g, now_ms);
     }
     return live_count;
 }

@@ -13,6 +13,12 @@
  * replica is alive, reported the group, is not hydrating and has applied
  * within EDDY_REPLICA_LAG_ENTRIES_MAX entries of the leader. The
  * coordinator group (0) is never moved: its leader runs the balancer.
+ *
+ * A draining node (its heartbeat says so: `eddy leader drain` before a
+ * stop) is not live for the balancer: it receives no leadership, and what
+ * it still leads is neither counted nor moved (its replicas hand it away
+ * themselves, rgroup_set_draining). It counts as alive for settledness, so
+ * the other nodes keep being balanced while it drains.
  */
 #ifndef EDDY_BALANCE_H
 #define EDDY_BALANCE_H
@@ -42,10 +48,10 @@ struct balance_move {
 };
 
 /* Fills groups[i] for catalogue group i (cat->n_groups entries, caller's
- * array) and live[] with the alive catalogue nodes (at most
- * COORD_NODES_MAX); returns the live count. When two alive replicas both
- * report themselves ready (a report from before a move), the one heard from
- * last is the leader. */
+ * array) and live[] with the alive catalogue nodes that do not drain, the
+ * ones that may receive leadership (at most COORD_NODES_MAX); returns the
+ * live count. When two alive replicas both report themselves ready (a
+ * report from before a move), the one heard from last is the leader. */
 unsigned balance_view_build(const Eddy__Catalog *cat,
                             const struct liveness *l,
                             uint64_t now_ms,

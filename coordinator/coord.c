@@ -739,6 +739,18 @@ void coord_status(const struct coord *c, Eddy__GroupStatus *out)
     out->ready = coord_is_leader(c);
 }
 
+unsigned coord_voters(const struct coord *c, uint64_t *out, unsigned max)
+{
+    return c->group != NULL ? rgroup_voters(c->group, out, max) : 0;
+}
+
+void coord_set_draining(struct coord *c, bool draining)
+{
+    if (c->group != NULL) {
+        rgroup_set_draining(c->group, draining);
+    }
+}
+
 void coord_set_change_cb(struct coord *c, coord_change_cb cb, void *arg)
 {
     c->change_cb = cb;

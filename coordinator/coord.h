@@ -135,6 +135,12 @@ bool coord_is_leader(const struct coord *c);
 const Eddy__Catalog *coord_catalog(const struct coord *c);
 /* Fills the coordinator group's NodeStatus entry (group 0). */
 void coord_status(const struct coord *c, Eddy__GroupStatus *out);
+/* The coordinator group's voters as this replica knows them (rgroup_voters):
+ * the count, at most max written. */
+unsigned coord_voters(const struct coord *c, uint64_t *out, unsigned max);
+/* The coordinator replica drains (rgroup_set_draining): it hands away the
+ * group's leadership whenever it gets it. */
+void coord_set_draining(struct coord *c, bool draining);
 void coord_set_change_cb(struct coord *c, coord_change_cb cb, void *arg);
 /* Fails waiting requests with -EDDY_ESHUTDOWN (through the group's proposal
  * callbacks), closes the group, the timer and the RPC clients, then calls cb

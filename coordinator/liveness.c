@@ -119,6 +119,7 @@ int liveness_record(struct liveness *l, uint64_t now_ms, const Eddy__HeartbeatRe
     strcpy(n->gateway_address, gw);
     n->reports = reports;
     n->report_count = hb->n_groups;
+    n->is_draining = hb->draining;
     EDDY_ASSERT(liveness_find(l, hb->node) == n);
     return 0;
 }
@@ -202,6 +203,7 @@ liveness_node_status(const struct liveness *l, uint32_t node_id, uint64_t now_ms
     if (n != NULL) {
         nl->last_seen_ms_ago = now_ms > n->last_seen_ms ? now_ms - n->last_seen_ms : 0;
         nl->gateway_address = (char *)n->gateway_address;
+        nl->draining = n->is_draining;
     }
     nl->n_groups = count;
     nl->groups = count > 0 ? ptrs : NULL;

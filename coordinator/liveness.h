@@ -55,6 +55,7 @@ struct liveness_node {
     char gateway_address[COORD_ADDRESS_LEN_MAX + 1];
     struct liveness_report *reports; /* ascending by group, eddy_malloc'd */
     size_t report_count;
+    bool is_draining; /* as last reported: it must be given no leadership */
 };
 
 struct liveness {

@@ -113,6 +113,12 @@ void heartbeat_start(struct heartbeat *h)
     uv_timer_start(&h->timer, heartbeat_on_tick, 0, h->interval_ms);
 }
 
+void heartbeat_send_soon(struct heartbeat *h)
+{
+    EDDY_ASSERT(!h->is_closing);
+    uv_timer_start(&h->timer, heartbeat_on_tick, 0, h->interval_ms); /* a new period, now */
+}
+
 static int heartbeat_peer_index(const struct heartbeat *h, uint64_t node_id)
 {
     for (unsigned i = 0; i < h->peer_count; i++) {
@@ -208,6 +214,7 @@ static void heartbeat_send(struct heartbeat *h)
     req.groups = groups.groups;
     req.n_shard_loads = groups.n_shard_loads;
     req.shard_loads = groups.shard_loads;
+    req.draining = groups.draining;
     Eddy__Frame f = EDDY__FRAME__INIT;
     f.body_case = EDDY__FRAME__BODY_HEARTBEAT;
     f.heartbeat = &req;

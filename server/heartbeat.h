@@ -1,8 +1,8 @@
 /*
  * Heartbeats: every EDDY_HEARTBEAT_MS a server node tells the coordinator
  * leader it is alive (HeartbeatReq: node id, RPC and gateway addresses, the
- * state of every replica it hosts and the write rates of its busiest led
- * shards, as the collect callback reports them).
+ * state of every replica it hosts, the write rates of its busiest led
+ * shards and whether it drains, as the collect callback reports them).
  *
  * The leader is found by asking: the last node that answered, then the
  * leader a -EDDY_ENOTLEADER reply names, else the next coordinator peer in
@@ -31,7 +31,8 @@ struct heartbeat_peer {
 };
 
 /* Appends this node's GroupStatus entries to resp->groups and may set
- * resp->shard_loads (both are sent); release frees what collect added.
+ * resp->shard_loads and resp->draining (all are sent); release frees what
+ * collect added.
  * Both run on the loop, once per call made. */
 typedef void (*heartbeat_collect_cb)(void *arg, Eddy__NodeStatusResp *resp);
 typedef void (*heartbeat_release_cb)(void *arg, Eddy__NodeStatusResp *resp);
@@ -55,6 +56,9 @@ struct heartbeat_config {
 int heartbeat_init(struct heartbeat **out, uv_loop_t *loop, const struct heartbeat_config *cfg);
 /* Sends the first heartbeat now, then every interval. */
 void heartbeat_start(struct heartbeat *h);
+/* The report changed (the node drains): starts the next period now, so
+ * the coordinator hears of it at once unless a call is outstanding. */
+void heartbeat_send_soon(struct heartbeat *h);
 /* Stops; the collect callback is not called any more. cb(arg) runs once
  * everything is closed, never synchronously. */
 void heartbeat_close(struct heartbeat *h, void (*cb)(void *arg), void *arg);

@@ -77,6 +77,7 @@ struct eddyd {
     uv_signal_t sigint;
     uv_signal_t sigterm;
     bool stopping;
+    bool is_draining; /* DrainReq; memory only: a restarted node does not drain */
 };
 
 /* Appends the state of every replica this node hosts (group 0 first) to
@@ -86,15 +87,26 @@ static void eddyd_collect_groups(void *arg, Eddy__NodeStatusResp *resp)
     struct eddyd *d = arg;
     if (d->coord != NULL) {
         EDDY_ASSERT(resp->n_groups == 0);
+        /* One block: the status and its voters (`eddy leader drain` tells a
+         * group with no other voter by them). */
+        uint64_t voters[CONFIG_PEERS_MAX];
+        unsigned n = coord_voters(d->coord, voters, CONFIG_PEERS_MAX);
+        n = n < CONFIG_PEERS_MAX ? n : CONFIG_PEERS_MAX;
+        Eddy__GroupStatus *gs = eddy_xmalloc(sizeof(*gs) + n * sizeof(uint32_t));
+        coord_status(d->coord, gs);
+        gs->n_voters = n;
+        gs->voters = (uint32_t *)(gs + 1);
+        for (unsigned v = 0; v < n; v++) {
+            gs->voters[v] = (uint32_t)voters[v];
+        }
         resp->groups = eddy_xmalloc(sizeof(*resp->groups));
-        resp->groups[0] = eddy_xmalloc(sizeof(Eddy__GroupStatus));
-        eddy__group_status__init(resp->groups[0]);
-        coord_status(d->coord, resp->groups[0]);
+        resp->groups[0] = gs;
         resp->n_groups = 1;
     }
     if (d->server != NULL) {
         shard_server_status(d->server, resp);
     }
+    resp->draining = d->is_draining;
 }
 
 static void eddyd_release_groups(void *arg, Eddy__NodeStatusResp *resp)
@@ -115,6 +127,39 @@ static void eddyd_node_status(struct eddyd *d, struct rpc_call *call)
     f.node_status_resp = &resp;
     rpc_call_reply(call, &f);
     shard_server_status_free(&resp);
+}
+
+/* The roles' replicas drain as the node does (replicas started later are
+ * told when they start). */
+static void eddyd_apply_draining(struct eddyd *d)
+{
+    if (d->coord != NULL) {
+        coord_set_draining(d->coord, d->is_draining);
+    }
+    if (d->server != NULL) {
+        shard_server_set_draining(d->server, d->is_draining);
+    }
+}
+
+/* DrainReq (`eddy leader drain`, `eddy leader undrain`): while draining,
+ * every replica here hands away any leadership it gets, and the heartbeats
+ * say so, so that the coordinator's balancer gives this node none. The
+ * coordinator hears of it at once: its balancer must not move a group back
+ * here between the drain and the stop. */
+static void eddyd_drain(struct eddyd *d, struct rpc_call *call)
+{
+    bool draining = rpc_call_request(call)->drain->draining;
+    if (draining != d->is_draining) {
+        LOG_INFO("node=%" PRIu64 " %s", d->cfg.node_id,
+                 draining ? "draining: hands away every leadership"
+                          : "no longer draining: may lead again");
+    }
+    d->is_draining = draining;
+    eddyd_apply_draining(d);
+    if (d->heartbeat != NULL) {
+        heartbeat_send_soon(d->heartbeat);
+    }
+    rpc_reply_ok(call);
 }
 
 /* Internal RPC dispatcher: each request goes to the role that owns it. */
@@ -187,6 +232,9 @@ static void eddyd_on_rpc(void *data, struct rpc_call *call)
         return;
     case EDDY__FRAME__BODY_NODE_STATUS:
         eddyd_node_status(d, call);
+        return;
+    case EDDY__FRAME__BODY_DRAIN:
+        eddyd_drain(d, call);
         return;
     default:
         rpc_reply_error(call, -EDDY_EMALFORMED, 0, "unexpected frame");
@@ -403,6 +451,7 @@ eddyd_start_replicas(struct eddyd *d, bool join, const uint32_t *hosted, unsigne
             return rv;
         }
     }
+    eddyd_apply_draining(d); /* a DrainReq may have come before the replicas */
     return 0;
 }
 

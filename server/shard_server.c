@@ -99,6 +99,7 @@ struct shard_server {
     struct shard_wait *wait; /* parked push reads (SubscribeToShard) */
     /* Write rates of the shards it leads, for on-demand scaling (shard_rate.h). */
     struct shard_rate *rates;
+    bool is_draining; /* shard_server_set_draining; groups added later drain too */
 };
 
 static void server_on_wait(
@@ -1083,6 +1084,16 @@ void shard_server_status(struct shard_server *s, Eddy__NodeStatusResp *resp)
     shard_rate_report(s->rates, uv_now(s->loop), server_is_leading, s, resp);
 }
 
+void shard_server_set_draining(struct shard_server *s, bool draining)
+{
+    s->is_draining = draining;
+    for (uint32_t i = 0; i < s->group_count; i++) {
+        if (!s->groups[i]->closed) {
+            rgroup_set_draining(s->groups[i]->raft, draining);
+        }
+    }
+}
+
 void shard_server_status_free(Eddy__NodeStatusResp *resp)
 {
     for (size_t i = 0; i < resp->n_groups; i++) {
@@ -1221,6 +1232,7 @@ int shard_server_add_group(struct shard_server *s, uint32_t id)
     memmove(&s->groups[pos + 1], &s->groups[pos], (s->group_count - pos) * sizeof(*s->groups));
     s->groups[pos] = g;
     s->group_count++;
+    rgroup_set_draining(g->raft, s->is_draining);
     rv = rgroup_start(g->raft);
     if (rv != 0) {
         LOG_ERROR("group=%u raft start failed: %s", id, eddy_strerror(rv));

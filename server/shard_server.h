@@ -73,6 +73,9 @@ void shard_server_handle(struct shard_server *s, struct rpc_call *call);
  * entries eddy_malloc'd, freed by shard_server_status_free. */
 void shard_server_status(struct shard_server *s, Eddy__NodeStatusResp *resp);
 void shard_server_status_free(Eddy__NodeStatusResp *resp);
+/* Every replica here, and those added later, drains (rgroup_set_draining):
+ * it hands away any leadership it gets. */
+void shard_server_set_draining(struct shard_server *s, bool draining);
 /* Closes every replica, then calls cb. No shard_server_remove_group may be
  * in flight (its caller closes first). */
 void shard_server_close(struct shard_server *s, void (*cb)(void *arg), void *arg);

@@ -1,12 +1,11 @@
-"""`eddy leader drain` (client/cli_leader.c) on a three-process cluster: it
-moves every Raft leadership, the coordinator's included, away from the node
-it is pointed at before that node is restarted (deploy/ansible's rolling
-restart runs it), and fails at once when the node does not answer.
-
-Shard-group leaderships may come back right after the drain (the
-coordinator's balancer evens them out every second), so only the
-coordinator group, which the balancer never moves, is checked afterwards;
-for the shard groups the command's own final look is the check.
+"""`eddy leader drain` and `undrain` (client/cli_leader.c) on a three-process
+cluster: the drain moves every Raft leadership, the coordinator's included,
+away from the node it is pointed at before that node is restarted
+(deploy/ansible's rolling restart runs it), and fails at once when the node
+does not answer. A drained node gets no leadership back, from the
+coordinator's balancer (which evens leaderships out every second) or
+otherwise, until it restarts or is undrained; then the balancer gives it its
+share again.
 """
 
 import re
@@ -18,6 +17,9 @@ from harness import Cluster, eddy_cli_path, unique_name
 
 DRAIN_TIMEOUT_S = 30
 DONE_RE = re.compile(r"^node (\d+) leads no group \((\d+) leaderships? moved in [0-9.]+s\)$")
+# How long a drained node is watched: several balancer periods
+# (COORD_BALANCE_INTERVAL_MS, 1 s) and heartbeats (EDDY_HEARTBEAT_MS).
+DRAINED_WATCH_S = 5
 
 
 def eddy(*args, timeout_s=60):
@@ -54,6 +56,30 @@ class LeaderDrainTest(unittest.TestCase):
         self.assertEqual(int(m.group(1)), node.node_id)
         return int(m.group(2)), p.stderr
 
+    def undrain(self, node):
+        p = eddy("leader", "undrain", "--rpc", node.rpc, "--timeout", "10", timeout_s=20)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertEqual(p.stdout.strip(),
+                         "node %d no longer drains: it may lead again" % node.node_id)
+
+    def led_by(self, node):
+        """The groups node leads as it sees itself (None: it does not answer)."""
+        st = node.status()
+        return None if st is None else sorted(g for g, s in st.items()
+                                              if s["leader"] == node.node_id)
+
+    def wait_leads_some(self, node, timeout_s=20):
+        """Waits until node leads a shard group again (the balancer's doing)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            led = self.led_by(node) or []
+            if any(g != 0 for g in led):
+                return led
+            if time.monotonic() > deadline:
+                self.fail("%s leads no shard group %ds after it may lead again\n%s"
+                          % (node.name, timeout_s, self.cluster.cluster_status_text()))
+            time.sleep(0.2)
+
     def test_a_drain_the_coordinator_leader(self):
         leaders = self.cluster.wait_healthy(60)
         coord = self.cluster.node(leaders[0])
@@ -62,7 +88,7 @@ class LeaderDrainTest(unittest.TestCase):
         # shard groups before the coordinator's.
         self.assertGreaterEqual(moved, 1, progress)
         lines = [l for l in progress.splitlines() if "leadership moved away" in l]
-        self.assertTrue(lines and "coordinator group 0" in lines[-1], progress)
+        self.assertTrue(any("coordinator group 0" in l for l in lines), progress)
         st = coord.status()
         self.assertIsNotNone(st)
         self.assertNotEqual(st[0]["leader"], coord.node_id, st)
@@ -70,14 +96,18 @@ class LeaderDrainTest(unittest.TestCase):
         # The cluster is whole: a new coordinator leader, every group led.
         after = self.cluster.wait_healthy(60)
         self.assertNotEqual(after[0], coord.node_id)
+        self.undrain(coord)
 
     def test_b_drain_every_node_in_turn(self):
+        # As a rolling restart does, but undrained instead of restarted:
+        # with every node draining no node would keep a leadership.
         for n in self.cluster.nodes:
             self.cluster.wait_healthy(60)
             self.drain(n)
             st = n.status()
             self.assertIsNotNone(st)
             self.assertNotEqual(st[0]["leader"], n.node_id, st)
+            self.undrain(n)
         self.cluster.wait_healthy(60)
         p = eddy("cluster", "status", "--rpc", ",".join(x.rpc for x in self.cluster.nodes),
                  "--wait-healthy", "--timeout", "60", timeout_s=70)
@@ -92,10 +122,45 @@ class LeaderDrainTest(unittest.TestCase):
 
     def test_d_usage(self):
         for args in (["leader"], ["leader", "move"], ["leader", "drain", "--timeout", "x"],
-                     ["leader", "drain", "--rpc"], ["leader", "drain", "--bogus"]):
+                     ["leader", "drain", "--rpc"], ["leader", "drain", "--bogus"],
+                     ["leader", "undrain", "--bogus"]):
             p = eddy(*args, timeout_s=10)
             self.assertEqual(p.returncode, 2, args)
             self.assertIn("usage: eddy leader drain", p.stderr)
+
+    def test_e_drained_node_gets_no_leadership_until_restart(self):
+        """The balancer gave leaderships back between the drain and the stop
+        of a rolling restart: a draining node must get none, over several
+        balancer periods, until it is undrained or restarts."""
+        node = self.cluster.node(3)
+        others = [n for n in self.cluster.nodes if n is not node]
+        for attempt in ("undrain", "restart"):
+            self.cluster.wait_healthy(60)
+            self.wait_leads_some(node)  # the balancer spread the groups
+            self.drain(node)
+            deadline = time.monotonic() + DRAINED_WATCH_S
+            looks = 0
+            while time.monotonic() < deadline:
+                led = self.led_by(node)
+                self.assertEqual(led, [], "%s leads %s after its drain (%s)\n%s" % (
+                    node.name, led, attempt, self.cluster.cluster_status_text()))
+                looks += 1
+                time.sleep(0.1)
+            self.assertGreater(looks, 10)
+            p = eddy("cluster", "status", "--rpc", others[0].rpc, timeout_s=20)
+            self.assertRegex(p.stdout, r"(?m)^%d +draining " % node.node_id, p.stdout)
+            p = eddy("status", "--rpc", node.rpc, timeout_s=20)
+            self.assertIn("node %d draining\n" % node.node_id, p.stdout)
+            if attempt == "undrain":
+                self.undrain(node)
+            else:
+                node.stop()
+                self.assertEqual(node.problems, [])
+                node.start()
+                self.cluster.wait_healthy(60)
+            self.wait_leads_some(node)
+            p = eddy("status", "--rpc", node.rpc, timeout_s=20)
+            self.assertIn("node %d\n" % node.node_id, p.stdout)
 
 
 class LeaderDrainOneNodeTest(unittest.TestCase):

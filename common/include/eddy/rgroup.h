@@ -135,6 +135,14 @@ void rgroup_transfer(struct rgroup *g, uint64_t node_id, rgroup_change_cb cb, vo
  * ready, and when it is the leader it hands leadership away. */
 void rgroup_set_hydrating(struct rgroup *g, bool hydrating);
 bool rgroup_is_hydrating(const struct rgroup *g);
+/* A draining replica (its node is about to stop: `eddy leader drain`) hands
+ * leadership to another voter (rgroup_transfer to 0, so the proposals in
+ * flight commit first) whenever it is the ready leader and another voter
+ * exists; when leadership comes back it waits longer before the next
+ * hand-off (RGROUP_DRAIN_BACKOFF_MIN_MS doubling up to _MAX), so that a
+ * group whose only other able voter keeps handing it back still serves. */
+void rgroup_set_draining(struct rgroup *g, bool draining);
+bool rgroup_is_draining(const struct rgroup *g);
 /* Node ids of the current voters as this replica knows them; returns the
  * count (at most max written). */
 unsigned rgroup_voters(const struct rgroup *g, uint64_t *out, unsigned max);

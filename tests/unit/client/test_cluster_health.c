@@ -146,6 +146,18 @@ START_TEST(test_cluster_health_evaluate_unknown_node)
 }
 END_TEST
 
+START_TEST(test_cluster_health_evaluate_draining_node)
+{
+    fx.nl[1].draining = true; /* `eddy leader drain` before its restart */
+    health_evaluate(&fx.resp, &fx.h);
+    ck_assert(!fx.h.is_healthy);
+    ck_assert_uint_eq(fx.h.nodes_alive, 3);
+    ck_assert(has_problem("node 2 is draining (eddy leader drain)"));
+    ck_assert_uint_eq(fx.h.problem_count, 1);
+    ck_assert_uint_eq(fx.h.groups_healthy, 3);
+}
+END_TEST
+
 START_TEST(test_cluster_health_evaluate_lagging_and_hydrating)
 {
     /* Group 1, led by node 2 at 5000: node 3 just within the lag, node 1 not. */
@@ -246,6 +258,7 @@ static Suite *cluster_health_suite(void)
     tcase_add_test(tc, test_cluster_health_evaluate_healthy);
     tcase_add_test(tc, test_cluster_health_evaluate_dead_node);
     tcase_add_test(tc, test_cluster_health_evaluate_unknown_node);
+    tcase_add_test(tc, test_cluster_health_evaluate_draining_node);
     tcase_add_test(tc, test_cluster_health_evaluate_lagging_and_hydrating);
     tcase_add_test(tc, test_cluster_health_evaluate_missing_replica_and_no_leader);
     tcase_add_test(tc, test_cluster_health_evaluate_two_claims_freshest_wins);

@@ -957,7 +957,7 @@ START_TEST(test_rgroup_cluster_entry_larger_than_segment)
 }
 END_TEST
 
-/* --- membership: rejoin, transfer, hydrating hand-off --- */
+/* --- membership: rejoin, transfer, hydrating and draining hand-off --- */
 
 struct change_wait {
     bool is_done;
@@ -1289,6 +1289,68 @@ START_TEST(test_rgroup_member_hydrating_alone_stays_unready)
 }
 END_TEST
 
+struct away_ctx {
+    struct group_ctx group;
+    int from;
+};
+
+static bool pred_leader_away(void *arg)
+{
+    struct away_ctx *a = arg;
+    return pred_group_ready(&a->group) && a->group.leader != a->from;
+}
+
+/* Waits until replicas 0..2 agree on a ready leader other than `from`. */
+static int wait_leader_away(int from)
+{
+    struct away_ctx a = {.group = {.first = 0, .count = 3, .leader = -1}, .from = from};
+    ck_assert_msg(run_until(pred_leader_away, &a, WAIT_MS), "leadership stayed");
+    return a.group.leader;
+}
+
+START_TEST(test_rgroup_member_draining_leader_hands_off)
+{
+    open_group(29, 0);
+    int leader = wait_leader(0, 3);
+    propose_many(leader, 30, true);
+    rgroup_set_draining(reps[leader].g, true);
+    ck_assert(rgroup_is_draining(reps[leader].g));
+    ck_assert(rgroup_is_ready(reps[leader].g)); /* it serves until it hands over */
+    int next = wait_leader_away(leader);
+    /* Given back (a balancer move decided before it heard of the drain):
+     * it hands it away again, after a while. */
+    struct change_wait w = {0};
+    rgroup_transfer(reps[next].g, (uint64_t)leader + 1, on_change_done, &w);
+    ck_assert_int_eq(change_wait(&w, WAIT_MS), 0);
+    ck_assert_int_eq(wait_leader(0, 3), leader);
+    next = wait_leader_away(leader);
+    propose_many(next, 10, true);
+    /* Undrained, it keeps what it is given. */
+    rgroup_set_draining(reps[leader].g, false);
+    ck_assert(!rgroup_is_draining(reps[leader].g));
+    struct change_wait back = {0};
+    rgroup_transfer(reps[next].g, (uint64_t)leader + 1, on_change_done, &back);
+    ck_assert_int_eq(change_wait(&back, WAIT_MS), 0);
+    run_for(1500);
+    ck_assert_int_eq(wait_leader(0, 3), leader);
+    propose_many(leader, 10, true);
+    wait_converged(0, 3, leader);
+}
+END_TEST
+
+START_TEST(test_rgroup_member_draining_alone_keeps_leading)
+{
+    node_open(0);
+    replica_open(0, 0, 30, 1, 0, true);
+    wait_leader(0, 1);
+    rgroup_set_draining(reps[0].g, true);
+    /* No other voter to hand leadership to: it stays, and serves. */
+    run_for(700);
+    ck_assert(rgroup_is_ready(reps[0].g));
+    propose_many(0, 5, false);
+}
+END_TEST
+
 static Suite *rgroup_suite(void)
 {
     Suite *s = suite_create("rgroup");
@@ -1328,6 +1390,8 @@ static Suite *rgroup_suite(void)
     tcase_add_test(member, test_rgroup_member_transfer_refuses_lagging);
     tcase_add_test(member, test_rgroup_member_hydrating_leader_hands_off);
     tcase_add_test(member, test_rgroup_member_hydrating_alone_stays_unready);
+    tcase_add_test(member, test_rgroup_member_draining_leader_hands_off);
+    tcase_add_test(member, test_rgroup_member_draining_alone_keeps_leading);
     suite_add_tcase(s, member);
 
     TCase *mux = tcase_create("mux");

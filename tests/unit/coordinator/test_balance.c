@@ -186,6 +186,7 @@ struct fixture {
     uint32_t replicas[3];
     Eddy__Catalog cat;
     struct liveness live;
+    uint32_t draining; /* report() says this node drains; 0: none */
 };
 
 static struct fixture fx;
@@ -237,6 +238,7 @@ static void report(uint32_t node, uint64_t now, uint64_t a1, bool r1, uint64_t a
     hb.node = node;
     hb.n_groups = 2;
     hb.groups = ptrs;
+    hb.draining = node == fx.draining;
     ck_assert_int_eq(liveness_record(&fx.live, now, &hb), 0);
 }
 
@@ -334,6 +336,53 @@ START_TEST(test_balance_view_missing_report_or_no_leader)
 }
 END_TEST
 
+START_TEST(test_balance_view_draining_node_is_no_target)
+{
+    fx.draining = 2; /* `eddy leader drain` before its restart */
+    report(1, T_T0_MS + 10, 100, true, 50, true, false);
+    report(2, T_T0_MS + 20, 100, false, 50, false, false);
+    report(3, T_T0_MS + 30, 100, false, 50, false, false);
+    struct balance_group g[2];
+    uint32_t live[COORD_NODES_MAX];
+    ck_assert_uint_eq(balance_view_build(&fx.cat, &fx.live, T_T0_MS + 100, g, live), 2);
+    ck_assert_uint_eq(live[0], 1);
+    ck_assert_uint_eq(live[1], 3);
+    ck_assert(g[0].is_settled); /* alive, so the others are still balanced */
+    struct balance_move m;
+    ck_assert(balance_pick(g, 2, live, 2, &m));
+    ck_assert_uint_eq(m.from, 1);
+    ck_assert_uint_eq(m.to, 3); /* not 2, the lower id */
+}
+END_TEST
+
+START_TEST(test_balance_view_draining_leader_is_left_alone_until_it_restarts)
+{
+    fx.draining = 3;
+    report(1, T_T0_MS + 10, 100, false, 50, false, false);
+    report(2, T_T0_MS + 20, 100, false, 50, false, false);
+    report(3, T_T0_MS + 30, 100, true, 50, true, false); /* took both back */
+    struct balance_group g[2];
+    uint32_t live[COORD_NODES_MAX];
+    ck_assert_uint_eq(balance_view_build(&fx.cat, &fx.live, T_T0_MS + 100, g, live), 2);
+    ck_assert_uint_eq(g[0].leader, 3);
+    ck_assert(g[0].is_settled);
+    struct balance_move m;
+    /* Its replicas hand them away; the balancer neither counts nor moves them. */
+    ck_assert(!balance_pick(g, 2, live, 2, &m));
+    /* Restarted: its first report says it does not drain and it leads
+     * nothing; the rolling restart goes on with node 2. */
+    fx.draining = 2;
+    report(1, T_T0_MS + 500, 100, true, 50, true, false);
+    report(2, T_T0_MS + 505, 100, false, 50, false, false);
+    report(3, T_T0_MS + 510, 100, false, 50, false, false);
+    ck_assert_uint_eq(balance_view_build(&fx.cat, &fx.live, T_T0_MS + 600, g, live), 2);
+    ck_assert_uint_eq(live[1], 3);
+    ck_assert(balance_pick(g, 2, live, 2, &m));
+    ck_assert_uint_eq(m.from, 1);
+    ck_assert_uint_eq(m.to, 3);
+}
+END_TEST
+
 static Suite *balance_suite(void)
 {
     Suite *s = suite_create("balance");
@@ -356,6 +405,8 @@ static Suite *balance_suite(void)
     tcase_add_test(tc, test_balance_view_lagging_or_hydrating_unsettles);
     tcase_add_test(tc, test_balance_view_stale_double_claim_freshest_wins);
     tcase_add_test(tc, test_balance_view_missing_report_or_no_leader);
+    tcase_add_test(tc, test_balance_view_draining_node_is_no_target);
+    tcase_add_test(tc, test_balance_view_draining_leader_is_left_alone_until_it_restarts);
     suite_add_tcase(s, tc);
     return s;
 }
