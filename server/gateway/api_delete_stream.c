@@ -47,14 +47,15 @@ static void api_delete_stream_on_done(void *arg, int status, const char *message
         return;
     }
     if (status == -EDDY_EEXISTS) {
-        /* The stream has consumers and EnforceConsumerDeletion was not set. */
-        char arn[API_STREAM_ARN_TEXT_MAX];
-        api_stream_arn(&c->cfg, c->req.delete_stream.name, arn);
+        /* The stream has consumers and EnforceConsumerDeletion was not set.
+         * AWS names the stream "<account>:<name>" first (its answer quoted
+         * in hashicorp/terraform-provider-aws#8420, rebuy-de/aws-nuke#497). */
         api_fail(c, API_EX_RESOURCE_IN_USE,
-                 "DeleteStream can't delete %s because there are consumers associated with this "
-                 "data stream. To delete %s anyway, set the EnforceConsumerDeletion parameter to "
-                 "true to force the deletion of all the consumers that are associated with it.",
-                 arn, c->req.delete_stream.name);
+                 "DeleteStream can't delete %s:%s because there are consumers associated with "
+                 "this data stream. To delete %s anyway, set the EnforceConsumerDeletion "
+                 "parameter to true to force the deletion of all the consumers that are "
+                 "associated with it.",
+                 c->cfg.account, c->req.delete_stream.name, c->req.delete_stream.name);
         return;
     }
     api_fail_code(c, status, message);

@@ -45,13 +45,18 @@ static int api_list_shards_exclusive(const struct json_str *name,
                                      const struct json_str *token,
                                      const struct json_str *start,
                                      const struct json_timestamp *created,
+                                     bool has_filter,
                                      struct api_error *e)
 {
     if (token->present) {
+        /* The token carries the filter too: AWS refuses a second one
+         * ("NextToken and ShardFilter cannot be provided together.",
+         * apache/beam#33478). */
         const char *other = name->present      ? "StreamName"
                             : arn->present     ? "StreamARN"
                             : start->present   ? "ExclusiveStartShardId"
                             : created->present ? "StreamCreationTimestamp"
+                            : has_filter       ? "ShardFilter"
                                                : NULL;
         if (other != NULL) {
             api_error_set(e, API_EX_INVALID_ARGUMENT,
@@ -143,7 +148,7 @@ int api_list_shards_decode(const cJSON *root,
     validation_stream_arn(&v, "streamARN", &arn);
     rv = validation_finish(&v, e);
     if (rv == 0) {
-        rv = api_list_shards_exclusive(&name, &arn, &token, &start, &created, e);
+        rv = api_list_shards_exclusive(&name, &arn, &token, &start, &created, filter != NULL, e);
     }
     if (rv != 0) {
         return rv;

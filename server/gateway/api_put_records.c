@@ -151,10 +151,11 @@ int api_put_records_decode(const cJSON *root,
         bytes += f[i].data.len + f[i].partition_key.len;
     }
     if (rv == 0 && bytes > KIN_PUT_RECORDS_BYTES_MAX) {
-        api_error_set(e, API_EX_INVALID_ARGUMENT,
-                      "Records size exceeds %d MB limit. Total size of records in the request "
-                      "(data and partition keys) was %zu bytes.",
-                      KIN_PUT_RECORDS_BYTES_MAX / (1024 * 1024), bytes);
+        /* AWS's words, from when the limit was 5 MiB ("Records size exceeds
+         * 5 MB limit": aws/amazon-kinesis-streams-for-fluent-bit#21,
+         * snowplow/enrich#685); no period, no sizes. */
+        api_error_set(e, API_EX_INVALID_ARGUMENT, "Records size exceeds %d MB limit",
+                      KIN_PUT_RECORDS_BYTES_MAX / (1024 * 1024));
         rv = -EDDY_ETOOBIG;
     }
     if (rv != 0) {

@@ -531,6 +531,14 @@ class Streams(ConformanceCase):
             s = self.active(n)
             self.assertEqual((s["OpenShardCount"], s["StreamModeDetails"]["StreamMode"]),
                              (4, mode))
+        # The "tight" gateway allows one ON_DEMAND stream; od is one. AWS's
+        # text (GH hashicorp/terraform-provider-aws#38094).
+        self.err("LimitExceededException", client(self.env.tight.endpoint).create_stream,
+                 StreamName=unique_name("cf"), StreamModeDetails={"StreamMode": "ON_DEMAND"},
+                 message_re="^%s$" % re.escape(
+                     "This request would exceed the limit on the number of On-Demand streams "
+                     "for the account %s in %s. Current On-Demand streams count: @. Limit: 1."
+                     % (acct, self.region)).replace("@", r"\d+"))
         # peers.md section 3.
         self.err("ResourceInUseException", c.create_stream, StreamName=name, ShardCount=1,
                  message="Stream %s under account %s already exists." % (name, acct))
@@ -540,8 +548,8 @@ class Streams(ConformanceCase):
         self.err("LimitExceededException", c.create_stream, StreamName=big, ShardCount=20001,
                  message_re="^%s$" % re.escape(shard_limit_text(
                      acct, self.region, "@", 20000, 20001)).replace("@", r"\d+"))
-        # At most one stream CREATING or DELETING on the "aws" gateway. Text
-        # unverified (peers.md names the limit, not its words).
+        # At most one stream CREATING or DELETING on the "aws" gateway. AWS's
+        # text (GH hashicorp/terraform-provider-aws#1339, "Limit: 5." there).
         self.wait_no_transition()
         first = unique_name("cf")
         self._streams.append(first)
@@ -549,7 +557,10 @@ class Streams(ConformanceCase):
         second = unique_name("cf")
         self._streams.append(second)
         self.err("LimitExceededException", self.caws.create_stream, StreamName=second,
-                 ShardCount=1)
+                 ShardCount=1,
+                 message="This request would have exceed the limit on the number of streams "
+                         "that can simultaneously be in CREATING or DELETING for the account "
+                         "%s. Limit: 1." % acct)
         # KL createStream (ShardCount is optional since 2021).
         self.validation(c.create_stream, constraint(None, "streamName", NOT_NULL))
         self.validation(c.create_stream,
@@ -594,10 +605,15 @@ class Streams(ConformanceCase):
         # By ARN, on another gateway.
         name2, arn2 = self.stream(1)
         self.ok(self.c2.delete_stream, StreamARN=arn2)
-        # A stream with a consumer needs EnforceConsumerDeletion. Text unverified.
+        # A stream with a consumer needs EnforceConsumerDeletion. AWS's text
+        # (GH hashicorp/terraform-provider-aws#8420, rebuy-de/aws-nuke#497).
         name3, arn3 = self.stream(1)
         c.register_stream_consumer(StreamARN=arn3, ConsumerName="c1")
-        self.err("ResourceInUseException", c.delete_stream, StreamName=name3)
+        self.err("ResourceInUseException", c.delete_stream, StreamName=name3,
+                 message="DeleteStream can't delete %s:%s because there are consumers "
+                         "associated with this data stream. To delete %s anyway, set the "
+                         "EnforceConsumerDeletion parameter to true to force the deletion of "
+                         "all the consumers that are associated with it." % (acct, name3, name3))
         self.ok(c.delete_stream, StreamName=name3, EnforceConsumerDeletion=True)
         # The rate (5 per second per account on AWS; one on the "aws" gateway).
         ghost = unique_name("cf")
@@ -828,10 +844,12 @@ class Records(ConformanceCase):
                           {"PartitionKey": "a", "Data": b""}],
                  message="Invalid ExplicitHashKey. ExplicitHashKey must be in the range: "
                          "[0, 2^128-1]. Specified value was %d" % 2 ** 128)
-        # More than 10 MiB in one call. Text unverified.
+        # More than 10 MiB in one call. AWS's text from when the limit was 5 MiB
+        # (GH aws/amazon-kinesis-streams-for-fluent-bit#21, snowplow/enrich#685).
         mb = b"y" * 1000000
         self.err("InvalidArgumentException", c.put_records, StreamName=name,
-                 Records=[{"PartitionKey": "k%d" % i, "Data": mb} for i in range(11)])
+                 Records=[{"PartitionKey": "k%d" % i, "Data": mb} for i in range(11)],
+                 message="Records size exceeds 10 MB limit")
         # KL putRecords.
         self.validation(c.put_records,
                         constraint("", "records.1.member.partitionKey",
@@ -1024,6 +1042,12 @@ class Records(ConformanceCase):
                  message="NextToken and StreamName cannot be provided together.")
         self.err("InvalidArgumentException", c.list_shards,
                  message="Either NextToken or StreamName should be provided.")
+        # GH aws/aws-cli#9635, awslabs/amazon-kinesis-scaling-utils#82, apache/beam#33478.
+        for other, kw in (("StreamARN", {"StreamARN": self.arn(name)}),
+                          ("ExclusiveStartShardId", {"ExclusiveStartShardId": SHARD % 0}),
+                          ("ShardFilter", {"ShardFilter": {"Type": "AT_LATEST"}})):
+            self.err("InvalidArgumentException", c.list_shards, NextToken=token,
+                     message="NextToken and %s cannot be provided together." % other, **kw)
         # Text unverified.
         self.err("ExpiredNextTokenException", self.clate.list_shards, NextToken=token)
         # peers.md section 3: a CREATING stream.
@@ -1212,8 +1236,9 @@ class States(ConformanceCase):
     """The ResourceInUseExceptions of a stream CREATING or UPDATING. The
     calls go out at once, and the stream must still be in that state after
     them. "not ACTIVE, instead in state X" is verified for SplitShard and
-    MergeShards (KL) and ListShards (peers.md); for the other actions the
-    text is unverified and only the type is asserted."""
+    MergeShards (KL) and ListShards (peers.md), "not ACTIVE or UPDATING,
+    instead in state X" for RegisterStreamConsumer; for the other actions
+    the text is unverified and only the type is asserted."""
 
     @covers("AddTagsToStream:ResourceInUseException", "RemoveTagsFromStream:ResourceInUseException",
             "TagResource:ResourceInUseException", "UntagResource:ResourceInUseException",
@@ -1268,8 +1293,11 @@ class States(ConformanceCase):
             lambda n: self.err(RIU, c.split_shard, StreamName=n, ShardToSplit=SHARD % 0,
                                NewStartingHashKey="100",
                                message=not_active(n, acct, "CREATING")),
+            # GH aws/aws-sdk-java-v2#5949, #6006.
             lambda n: self.err(RIU, c.register_stream_consumer, StreamARN=arn(n),
-                               ConsumerName="c1"),
+                               ConsumerName="c1",
+                               message="Stream %s under account %s not ACTIVE or UPDATING, "
+                                       "instead in state CREATING" % (n, acct)),
         ]
         in_window(self, lambda: self.stream(1, wait=False), "CREATING", calls)
 
@@ -1465,8 +1493,16 @@ class Settings(ConformanceCase):
         name, arn = self.stream(1)
         big = b"z" * (1024 * 1024 + 1)
         # 1 MiB by default. The model allows 10 MiB of Data, so this is the
-        # service's check, not coral's: type and text unverified.
-        self.err("ValidationException", c.put_record, StreamName=name, PartitionKey="a", Data=big)
+        # service's check, not coral's: its text names no value (AWS's answer
+        # to PutRecords in GH awslabs/amazon-kinesis-producer#680).
+        self.err("ValidationException", c.put_record, StreamName=name, PartitionKey="a", Data=big,
+                 message="1 validation error detected: Value at 'data' failed to satisfy "
+                         "constraint: Member must have length less than or equal to 1048576.")
+        self.err("ValidationException", c.put_records, StreamName=name,
+                 Records=[{"PartitionKey": "a", "Data": b"s"}, {"PartitionKey": "a", "Data": big}],
+                 message="1 validation error detected: Value at 'records.2.member.data' failed "
+                         "to satisfy constraint: Member must have length less than or equal to "
+                         "1048576.")
         self.ok(c.update_max_record_size, StreamARN=arn, MaxRecordSizeInKiB=2048)
         self.assertEqual(self.active(name)["MaxRecordSizeInKiB"], 2048)
         self.assertEqual(c.put_record(StreamName=name, PartitionKey="a", Data=big)["ShardId"],
@@ -1509,10 +1545,14 @@ class Settings(ConformanceCase):
                         constraint("BURSTY", "streamModeDetails.streamMode",
                                    "Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]"),
                         StreamARN=arn, StreamModeDetails={"StreamMode": "BURSTY"})
-        # The "tight" gateway allows one ON_DEMAND stream; name is one.
-        # Text unverified.
+        # The "tight" gateway allows one ON_DEMAND stream; name is one. The
+        # text AWS gives CreateStream (GH hashicorp/terraform-provider-aws#38094).
         self.err("LimitExceededException", self.env_tight().update_stream_mode, StreamARN=parn,
-                 StreamModeDetails={"StreamMode": "ON_DEMAND"})
+                 StreamModeDetails={"StreamMode": "ON_DEMAND"},
+                 message_re="^%s$" % re.escape(
+                     "This request would exceed the limit on the number of On-Demand streams "
+                     "for the account %s in %s. Current On-Demand streams count: @. Limit: 1."
+                     % (acct, self.region)).replace("@", r"\d+"))
         # Warm throughput needs the account's MinimumThroughputBillingCommitment
         # (once enabled it lasts a day: only the first test to get here sees
         # it off).
@@ -2105,10 +2145,11 @@ class Consumers(ConformanceCase):
                       StartingPosition={"Type": "TRIM_HORIZON"})
         got = []
         try:
-            # Within a second of that call: LimitExceededException; within
-            # 5 s: ResourceInUseException (API_SubscribeToShard). Texts
-            # unverified. (Through the same gateway: across gateways see
-            # Gaps.test_subscribe_to_shard_exclusive_across_gateways.)
+            # Within a second of that call: LimitExceededException (text
+            # unverified); within 5 s: ResourceInUseException, AWS's text
+            # (GH awslabs/amazon-kinesis-client#391). (Through the same
+            # gateway: across gateways see
+            # test_subscribe_to_shard_exclusive_across_gateways.)
             self.err("LimitExceededException", c.subscribe_to_shard, ConsumerARN=carn,
                      ShardId=SHARD % 0, StartingPosition={"Type": "LATEST"})
             deadline = time.monotonic() + 10
@@ -2123,7 +2164,9 @@ class Consumers(ConformanceCase):
             self.assertEqual(got, puts)
             time.sleep(max(0.0, 1.1 - (time.monotonic() - (deadline - 10))))
             self.err("ResourceInUseException", c.subscribe_to_shard, ConsumerARN=carn,
-                     ShardId=SHARD % 0, StartingPosition={"Type": "LATEST"})
+                     ShardId=SHARD % 0, StartingPosition={"Type": "LATEST"},
+                     message="Another active subscription exists for this consumer: "
+                             "%s:%s:%s:c1" % (self.acct, name, SHARD % 0))
         finally:
             sub["EventStream"].close()
         ghost = carn.rsplit(":", 1)[0].replace("/consumer/c1", "/consumer/ghost") + ":1"

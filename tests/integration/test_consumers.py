@@ -208,6 +208,24 @@ class Errors(ConsumerTestCase):
                          "Stream %s under account %s not ACTIVE or UPDATING, instead in state "
                          "CREATING" % (name, acct))
 
+    def test_subscribe_to_creating_consumer(self):
+        # AWS's text for SubscribeToShard, its own wording ("under stream: S ,
+        # account A"; GH awslabs/kinesis-hot-shard-advisor#37).
+        name, arn = self.stream()
+        acct = self.account()
+        cons = register(self.c, arn, "early")
+        epoch = int(cons["ConsumerCreationTimestamp"].timestamp())
+        try:
+            resp = self.c.subscribe_to_shard(ConsumerARN=cons["ConsumerARN"],
+                                             ShardId="shardId-000000000000",
+                                             StartingPosition={"Type": "LATEST"})
+        except botocore.exceptions.ClientError as e:
+            self.assertError(e, "ResourceInUseException",
+                             "Consumer early with creation timestamp %d under stream: %s , "
+                             "account %s is not in ACTIVE status." % (epoch, name, acct))
+        else:
+            resp["EventStream"].close()  # ACTIVE already (--creating-ms 500) on a slow run
+
 
 class Paging(ConsumerTestCase):
 
@@ -264,10 +282,11 @@ class DeleteStream(ConsumerTestCase):
         acct = self.account()
         cons = self.active_consumer(arn, "held")
         err = error_of(self.c.delete_stream, StreamName=name)
-        msg = ("DeleteStream can't delete %s because there are consumers associated with this "
-               "data stream. To delete %s anyway, set the EnforceConsumerDeletion parameter to "
-               "true to force the deletion of all the consumers that are associated with it."
-               % (arn, name))
+        # AWS's text (hashicorp/terraform-provider-aws#8420): "<account>:<name>".
+        msg = ("DeleteStream can't delete %s:%s because there are consumers associated with "
+               "this data stream. To delete %s anyway, set the EnforceConsumerDeletion parameter "
+               "to true to force the deletion of all the consumers that are associated with it."
+               % (acct, name, name))
         self.assertError(err, "ResourceInUseException", msg)
         err = error_of(self.c.delete_stream, StreamName=name, EnforceConsumerDeletion=False)
         self.assertError(err, "ResourceInUseException", msg)

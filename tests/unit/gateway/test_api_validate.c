@@ -303,6 +303,35 @@ START_TEST(test_api_validate_types_blob)
 }
 END_TEST
 
+START_TEST(test_api_validate_types_blob_in_records)
+{
+    /* Data is decoded in place in the document: each record's own bytes,
+     * and a bad record after good ones still shows its own text. */
+    struct decoded d;
+    expect_ok(&d, API_OP_PUT_RECORDS,
+              "{\"StreamName\":\"s\",\"Records\":[{\"Data\":\"Zm9v\",\"PartitionKey\":\"a\"},"
+              "{\"Data\":\"YmFyYg==\",\"PartitionKey\":\"b\"},"
+              "{\"Data\":\"\",\"PartitionKey\":\"c\"}]}");
+    ck_assert_uint_eq(d.req.put_records.count, 3);
+    ck_assert_uint_eq(d.req.put_records.entries[0].data_len, 3);
+    ck_assert_mem_eq(d.req.put_records.entries[0].data, "foo", 3);
+    ck_assert_uint_eq(d.req.put_records.entries[1].data_len, 4);
+    ck_assert_mem_eq(d.req.put_records.entries[1].data, "barb", 4);
+    ck_assert_uint_eq(d.req.put_records.entries[2].data_len, 0);
+    ck_assert_ptr_nonnull(d.req.put_records.entries[2].data);
+    decoded_free(&d);
+    expect_serialization(API_OP_PUT_RECORDS,
+                         "{\"StreamName\":\"s\",\"Records\":[{\"Data\":\"Zm9v\",\"PartitionKey\":"
+                         "\"a\"},{\"Data\":\"ab*d\",\"PartitionKey\":\"b\"}]}",
+                         "'ab*d' can not be converted to a Blob: Invalid Base64 character: '*'");
+    expect_serialization(API_OP_PUT_RECORDS,
+                         "{\"StreamName\":\"s\",\"Records\":[{\"Data\":\"Zm9v\",\"PartitionKey\":"
+                         "\"a\"},{\"Data\":\"Zm9v+/+=\",\"PartitionKey\":\"b\"}]}",
+                         "'Zm9v+/+=' can not be converted to a Blob: Invalid last non-pad Base64 "
+                         "character dectected");
+}
+END_TEST
+
 START_TEST(test_api_validate_types_list_and_structure)
 {
     expect_serialization(API_OP_PUT_RECORDS, "{\"Records\":\"23\"}", "Expected list or null");
@@ -534,6 +563,9 @@ START_TEST(test_api_validate_fields_list_shards_shape)
 {
     expect_error(API_OP_LIST_SHARDS, "{\"StreamName\":\"s\",\"NextToken\":\"t\"}",
                  API_EX_INVALID_ARGUMENT, "NextToken and StreamName cannot be provided together.");
+    expect_error(API_OP_LIST_SHARDS,
+                 "{\"NextToken\":\"t\",\"ShardFilter\":{\"Type\":\"AT_LATEST\"}}",
+                 API_EX_INVALID_ARGUMENT, "NextToken and ShardFilter cannot be provided together.");
     expect_error(API_OP_LIST_SHARDS, "{}", API_EX_INVALID_ARGUMENT,
                  "Either NextToken or StreamName should be provided.");
     expect_validation(API_OP_LIST_SHARDS, "{\"StreamName\":\"s\",\"ShardFilter\":{}}",
@@ -582,6 +614,7 @@ static Suite *api_validate_suite(void)
     tcase_add_test(tc, test_api_validate_types_string);
     tcase_add_test(tc, test_api_validate_types_integer);
     tcase_add_test(tc, test_api_validate_types_blob);
+    tcase_add_test(tc, test_api_validate_types_blob_in_records);
     tcase_add_test(tc, test_api_validate_types_list_and_structure);
     tcase_add_test(tc, test_api_validate_types_boolean_and_timestamp);
     tcase_add_test(tc, test_api_validate_types_bad_documents);
