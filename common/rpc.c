@@ -17,6 +17,14 @@
  * stops at once) while RPC_WRITE_QUEUE_BYTES_MAX or more reply bytes wait to
  * be written: a peer that does not read its replies stops being read.
  *
+ * Client liveness: a connection attempt is given up after
+ * RPC_CONNECT_TIMEOUT_MS; while calls wait on a connection that has been
+ * silent for RPC_PROBE_IDLE_MS, a probe (a frame with no body, answered by
+ * any server's RPC layer) goes out, and RPC_PROBE_TIMEOUT_MS more of
+ * silence drops the connection as if it had failed, with a longer back-off
+ * (RPC_PEER_DEAD_RETRY_MS). A stopped process or a partition ends no TCP
+ * connection, and the call timeouts are sized for slow calls, not for them.
+ *
  * Lifecycles: a server connection goes OPEN -> CLOSING -> CLOSED. A client
  * goes IDLE -> [RESOLVING ->] CONNECTING -> CONNECTED -> IDLE on loss, and
  * to CLOSING from any state. Every object is freed in the close callback of
@@ -42,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #define RPC_HEADER_BYTES 4
 #define RPC_READ_CHUNK_BYTES (64 * 1024)  /* bytes asked of one read */
@@ -799,6 +808,14 @@ struct rpc_client {
     uv_timer_t timer;            /* fires at the earliest deadline */
     uint64_t timer_due_ms;       /* 0 when not armed */
     uv_idle_t done_idle;         /* runs the done callbacks */
+    /* The connection's watch: the connect timeout, then liveness probes
+     * while calls wait (common/README.md, "Liveness"). uv_now() times. */
+    uv_timer_t watch;
+    uint64_t watch_due_ms; /* 0 when not armed */
+    uint64_t connect_ms;   /* the connection attempt began */
+    uint64_t rx_ms;        /* the peer last sent bytes, or the first call began to wait */
+    uint64_t probe_id;     /* the probe awaiting its answer, 0 if none */
+    uint64_t probe_ms;     /* when it was sent */
     uint64_t next_id;
     uint64_t retry_at_ms; /* no connection attempt before this */
     bool has_warned;      /* connection failure logged since the last success */
@@ -809,7 +826,7 @@ struct rpc_client {
     struct list_link sent;
     struct list_link done;
     struct rpc_pending *table[RPC_ID_BUCKETS];
-    unsigned handles_open; /* timer, idle, links, resolve requests */
+    unsigned handles_open; /* timer, idle, watch, links, resolve requests */
     bool is_closing_handles;
     void (*close_cb)(void *arg);
     void *close_arg;
@@ -951,10 +968,12 @@ static void rpc_client_disconnect(struct rpc_client *c, int reason)
     }
     rpc_client_set_state(c, RPC_CLIENT_IDLE);
     c->retry_at_ms = uv_now(c->loop) + RPC_CONNECT_RETRY_MS;
+    c->probe_id = 0;
     rpc_client_fail_all(c, -EDDY_EUNAVAILABLE);
 }
 
 static void rpc_link_on_write(uv_write_t *req, int status);
+static void rpc_client_watch(struct rpc_client *c);
 
 /* Hands p's encoded request to libuv and files p under its id. */
 static int rpc_client_send(struct rpc_client *c, struct rpc_pending *p)
@@ -966,13 +985,17 @@ static int rpc_client_send(struct rpc_client *c, struct rpc_pending *p)
     p->bucket_next = *bucket;
     *bucket = p;
     list_push(&c->sent, &p->node);
-    c->sent_count++;
+    if (c->sent_count++ == 0) {
+        c->rx_ms = uv_now(c->loop); /* the peer owed nothing before */
+    }
     int rv = rpc_write_start(w, (uv_stream_t *)&c->link->tcp, rpc_link_on_write);
     if (rv != 0) {
         c->write_bytes -= w->len;
         rpc_write_destroy(w);
+        return rv;
     }
-    return rv;
+    rpc_client_watch(c);
+    return 0;
 }
 
 static void rpc_link_on_write(uv_write_t *req, int status)
@@ -991,6 +1014,11 @@ static void rpc_link_on_write(uv_write_t *req, int status)
 /* Delivers one response frame (owned) to its call, if it is still waiting. */
 static void rpc_client_deliver(struct rpc_client *c, Eddy__Frame *f)
 {
+    if (c->probe_id != 0 && f->id == c->probe_id) {
+        c->probe_id = 0; /* any answer will do: an older server's Ack too */
+        rpc_frame_free(f);
+        return;
+    }
     struct rpc_pending *p = rpc_client_take_sent(c, f->id);
     if (p == NULL) {
         LOG_DEBUG("rpc: late response dropped address=%s id=%" PRIu64, c->address, f->id);
@@ -1025,6 +1053,7 @@ static void rpc_link_on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
         rpc_client_disconnect(c, (int)nread);
         return;
     }
+    c->rx_ms = uv_now(c->loop);
     link->rbuf.len += (size_t)nread;
     EDDY_ASSERT(link->rbuf.len <= link->rbuf.cap);
     size_t off = 0;
@@ -1076,6 +1105,7 @@ static void rpc_link_on_connect(uv_connect_t *req, int status)
     }
     rpc_client_set_state(c, RPC_CLIENT_CONNECTED);
     c->has_warned = false;
+    c->rx_ms = uv_now(c->loop);
     LOG_DEBUG("rpc: connected address=%s", c->address);
     while (!list_is_empty(&c->queued)) {
         struct rpc_pending *p = container_of(c->queued.next, struct rpc_pending, node);
@@ -1106,7 +1136,10 @@ static void rpc_client_connect_addr(struct rpc_client *c, const struct sockaddr 
     rv = uv_tcp_connect(&link->connect, &link->tcp, sa, rpc_link_on_connect);
     if (rv != 0) {
         rpc_client_disconnect(c, rv);
+        return;
     }
+    c->connect_ms = uv_now(c->loop);
+    rpc_client_watch(c);
 }
 
 static void rpc_client_on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
@@ -1173,8 +1206,10 @@ static void rpc_client_on_timer(uv_timer_t *h)
             struct rpc_pending *p = container_of(n, struct rpc_pending, node);
             n = n->next;
             if (p->deadline_ms <= now) {
+                /* A call still queued was never sent: safe to send elsewhere. */
+                int status = p->req != NULL ? -EDDY_EUNAVAILABLE : -EDDY_ETIMEDOUT;
                 rpc_client_detach(c, p);
-                rpc_client_fail(c, p, -EDDY_ETIMEDOUT);
+                rpc_client_fail(c, p, status);
             } else if (p->deadline_ms < next) {
                 next = p->deadline_ms;
             }
@@ -1194,6 +1229,115 @@ static void rpc_client_arm(struct rpc_client *c, uint64_t deadline_ms)
     uint64_t now = uv_now(c->loop);
     c->timer_due_ms = deadline_ms > 0 ? deadline_ms : 1;
     uv_timer_start(&c->timer, rpc_client_on_timer, deadline_ms > now ? deadline_ms - now : 0, 0);
+}
+
+/* ---- client: connect timeout and liveness ---- */
+
+/* When the watch must next look at the connection; 0: nothing to watch
+ * (no attempt under way, or no call waits for an answer). */
+static uint64_t rpc_client_watch_due(const struct rpc_client *c)
+{
+    if (c->state == RPC_CLIENT_CONNECTING) {
+        return c->connect_ms + RPC_CONNECT_TIMEOUT_MS;
+    }
+    if (c->state != RPC_CLIENT_CONNECTED || c->sent_count == 0) {
+        return 0;
+    }
+    if (c->probe_id != 0 && c->rx_ms <= c->probe_ms) {
+        return c->probe_ms + RPC_PROBE_TIMEOUT_MS;
+    }
+    return c->rx_ms + RPC_PROBE_IDLE_MS;
+}
+
+static void rpc_client_on_watch(uv_timer_t *h);
+
+/* Makes the watch fire no later than it is due. An earlier firing just
+ * looks again, so the timer is restarted only to bring it forward. */
+static void rpc_client_watch(struct rpc_client *c)
+{
+    uint64_t due = rpc_client_watch_due(c);
+    if (due == 0 || (c->watch_due_ms != 0 && c->watch_due_ms <= due)) {
+        return;
+    }
+    uint64_t now = uv_now(c->loop);
+    c->watch_due_ms = due;
+    uv_timer_start(&c->watch, rpc_client_on_watch, due > now ? due - now : 0, 0);
+}
+
+/* Whether bytes from the peer wait unread: then this process's loop was
+ * late (timers run before the poll), not the peer. */
+static bool rpc_link_has_input(struct rpc_link *link)
+{
+    uv_os_fd_t fd;
+    int n = 0;
+    return uv_fileno((uv_handle_t *)&link->tcp, &fd) == 0 && ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
+/* Sends the liveness probe: a frame with an id and no body, which every
+ * server (older ones too) answers from its RPC layer, never its handler. */
+static void rpc_client_probe(struct rpc_client *c)
+{
+    Eddy__Frame f = EDDY__FRAME__INIT;
+    f.id = c->next_id++;
+    uint8_t *data;
+    size_t len;
+    int rv = rpc_frame_encode(&f, &data, &len);
+    if (rv != 0) {
+        rpc_client_disconnect(c, rv);
+        return;
+    }
+    struct rpc_write *w = rpc_write_create(data, len);
+    rv = rpc_write_start(w, (uv_stream_t *)&c->link->tcp, rpc_link_on_write);
+    if (rv != 0) {
+        rpc_write_destroy(w);
+        rpc_client_disconnect(c, rv);
+        return;
+    }
+    c->write_bytes += len;
+    c->probe_id = f.id;
+    c->probe_ms = uv_now(c->loop);
+    rpc_client_watch(c);
+}
+
+/* A peer that never accepted the connection, or went silent while calls
+ * wait for it: fail them and leave it alone for RPC_PEER_DEAD_RETRY_MS. */
+static void rpc_client_give_up(struct rpc_client *c, const char *why)
+{
+    uint64_t now = uv_now(c->loop);
+    LOG_WARN("rpc: peer unresponsive address=%s why=%s silent_ms=%" PRIu64, c->address, why,
+             now - (c->state == RPC_CLIENT_CONNECTING ? c->connect_ms : c->rx_ms));
+    c->has_warned = true; /* logged here, with why */
+    rpc_client_disconnect(c, -EDDY_ETIMEDOUT);
+    c->retry_at_ms = now + RPC_PEER_DEAD_RETRY_MS;
+}
+
+static void rpc_client_on_watch(uv_timer_t *h)
+{
+    struct rpc_client *c = h->data;
+    c->watch_due_ms = 0;
+    uint64_t now = uv_now(c->loop);
+    uint64_t due = rpc_client_watch_due(c);
+    if (due == 0) {
+        return;
+    }
+    if (now < due) {
+        rpc_client_watch(c);
+        return;
+    }
+    if (c->state == RPC_CLIENT_CONNECTING) {
+        rpc_client_give_up(c, "connect");
+        return;
+    }
+    if (rpc_link_has_input(c->link)) {
+        c->rx_ms = now;
+        rpc_client_watch(c);
+        return;
+    }
+    if (c->probe_id == 0 || c->rx_ms > c->probe_ms) {
+        rpc_client_probe(c);
+        return;
+    }
+    rpc_client_give_up(c, "probe");
 }
 
 static void rpc_client_on_done(uv_idle_t *h)
@@ -1216,6 +1360,7 @@ static void rpc_client_on_done(uv_idle_t *h)
         c->is_closing_handles = true;
         uv_close((uv_handle_t *)&c->timer, rpc_client_on_handle_close);
         uv_close((uv_handle_t *)&c->done_idle, rpc_client_on_handle_close);
+        uv_close((uv_handle_t *)&c->watch, rpc_client_on_handle_close);
     }
 }
 
@@ -1248,7 +1393,9 @@ int rpc_client_init(struct rpc_client **out, uv_loop_t *loop, const char *addres
     c->timer.data = c;
     uv_idle_init(loop, &c->done_idle);
     c->done_idle.data = c;
-    c->handles_open = 2;
+    uv_timer_init(loop, &c->watch);
+    c->watch.data = c;
+    c->handles_open = 3;
     *out = c;
     return 0;
 
@@ -1340,6 +1487,8 @@ void rpc_client_close(struct rpc_client *c, void (*cb)(void *arg), void *arg)
     }
     uv_timer_stop(&c->timer);
     c->timer_due_ms = 0;
+    uv_timer_stop(&c->watch);
+    c->watch_due_ms = 0;
     uv_idle_start(&c->done_idle, rpc_client_on_done); /* finishes the close */
 }
 

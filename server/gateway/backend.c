@@ -9,6 +9,16 @@
  * BACKEND_DEADLINE_MS the call fails with -EDDY_EUNAVAILABLE. Callbacks are
  * never synchronous: immediate answers go through a deferred queue drained
  * by an idle handle.
+ *
+ * Losing a node (killed, stopped, cut off) costs writes about an election
+ * plus RPC_PROBE_IDLE_MS + RPC_PROBE_TIMEOUT_MS: the RPC client finds a
+ * silent peer and fails its calls (a sent put with -EDDY_EUNKNOWN, answered
+ * InternalFailure, never resent: it may have committed); the node is then
+ * suspect for BACKEND_SUSPECT_MS, so calls without a leader hint try the
+ * other replicas first and learn the new leader from their NOT_LEADER
+ * hints. The catalogue fetch (idempotent) moves on the same way, so a
+ * stopped coordinator leader holds data-plane calls past the catalogue's
+ * TTL for that long once, not for RPC_CALL_TIMEOUT_MS.
  */
 #include "backend.h"
 
@@ -25,6 +35,10 @@
 #define BACKEND_DEADLINE_MS 8000
 #define BACKEND_RETRY_DELAY_MS 50
 #define BACKEND_CATALOG_TTL_MS 1000
+/* A node that failed a call at the connection level (refused, silent, timed
+ * out) is tried last, when no leader hint names it, for this long: longer
+ * than an election, so the replicas' hints name the new leader by then. */
+#define BACKEND_SUSPECT_MS 3000
 #define BACKEND_CLIENTS_MAX 256
 #define BACKEND_CATALOG_WAITERS_MAX 4096
 #define BACKEND_PUT_GROUPS_MAX 64 /* groups one put may span */
@@ -42,8 +56,9 @@ struct bop {
     void *ctx;
     bool idempotent; /* safe to resend after an unknown outcome */
     uint64_t deadline_ms;
-    uint32_t call_timeout_ms; /* one attempt's RPC timeout */
+    uint32_t call_timeout_ms; /* one attempt's RPC timeout, at most the time left */
     unsigned rotate;
+    unsigned slot; /* the client slot of the attempt in flight */
     uv_timer_t timer;
     struct bop *prev;
     struct bop *next;
@@ -58,6 +73,7 @@ struct deferred {
 struct client_slot {
     char *address;
     struct rpc_client *client;
+    uint64_t suspect_until_ms; /* tried last until then (BACKEND_SUSPECT_MS) */
 };
 
 struct catalog_waiter {
@@ -220,11 +236,12 @@ static uint64_t backend_now_ms(void)
     return uv_hrtime() / 1000000;
 }
 
-static struct rpc_client *backend_client(struct backend *b, const char *address)
+/* The slot of address, made on first use; NULL past BACKEND_CLIENTS_MAX. */
+static struct client_slot *backend_slot(struct backend *b, const char *address)
 {
     for (unsigned i = 0; i < b->client_count; i++) {
         if (strcmp(b->clients[i].address, address) == 0) {
-            return b->clients[i].client;
+            return &b->clients[i];
         }
     }
     if (b->client_count == BACKEND_CLIENTS_MAX) {
@@ -234,10 +251,19 @@ static struct rpc_client *backend_client(struct backend *b, const char *address)
     if (rpc_client_init(&c, b->loop, address) != 0) {
         return NULL;
     }
-    b->clients[b->client_count].address = eddy_xstrdup(address);
-    b->clients[b->client_count].client = c;
-    b->client_count++;
-    return c;
+    struct client_slot *slot = &b->clients[b->client_count++];
+    *slot = (struct client_slot){.address = eddy_xstrdup(address), .client = c};
+    return slot;
+}
+
+static bool backend_is_suspect(const struct backend *b, const char *address)
+{
+    for (unsigned i = 0; i < b->client_count; i++) {
+        if (strcmp(b->clients[i].address, address) == 0) {
+            return backend_now_ms() < b->clients[i].suspect_until_ms;
+        }
+    }
+    return false;
 }
 
 static const char *backend_node_addr(const struct backend *b, uint64_t node)
@@ -290,22 +316,40 @@ static void backend_set_leader_hint(struct backend *b, uint32_t group, uint64_t 
     b->group_leaders[group] = node;
 }
 
+/* The address of the group's replica number k (mod the count); NULL when
+ * the catalogue lacks the group or the node. */
+static const char *backend_replica_addr(const struct backend *b, uint32_t group, unsigned k)
+{
+    const Eddy__GroupInfo *gi = backend_group_info(b, group);
+    if (gi == NULL || gi->n_replicas == 0) {
+        return NULL;
+    }
+    return backend_node_addr(b, gi->replicas[k % gi->n_replicas]);
+}
+
+/* The leader hint when there is one: it came from a live replica, or from
+ * the node itself. Else the next candidate in op's rotation (the group's
+ * replicas, or the coordinators) that is not suspect, moving the rotation
+ * past the suspects skipped; all suspect: the next one anyway. */
 static const char *backend_target(struct backend *b, struct bop *op)
 {
     const char *addr = backend_node_addr(b, backend_leader_hint(b, op->group));
     if (addr != NULL) {
         return addr;
     }
-    if (op->group != 0) {
-        const Eddy__GroupInfo *gi = backend_group_info(b, op->group);
-        if (gi != NULL && gi->n_replicas > 0) {
-            addr = backend_node_addr(b, gi->replicas[op->rotate % gi->n_replicas]);
-            if (addr != NULL) {
-                return addr;
-            }
+    const Eddy__GroupInfo *gi = op->group != 0 ? backend_group_info(b, op->group) : NULL;
+    bool by_replica = gi != NULL && gi->n_replicas > 0;
+    unsigned n = by_replica ? (unsigned)gi->n_replicas : b->coord_count;
+    for (unsigned i = 0; i < n; i++) {
+        unsigned k = op->rotate + i;
+        addr = by_replica ? backend_replica_addr(b, op->group, k) : b->coord_addrs[k % n];
+        if (addr != NULL && !backend_is_suspect(b, addr)) {
+            op->rotate = k;
+            return addr;
         }
     }
-    return b->coord_addrs[op->rotate % b->coord_count];
+    addr = by_replica ? backend_replica_addr(b, op->group, op->rotate) : NULL;
+    return addr != NULL ? addr : b->coord_addrs[op->rotate % b->coord_count];
 }
 
 /* ---- operations ---- */
@@ -355,10 +399,29 @@ static void bop_retry(struct bop *op, unsigned delay_ms, int status)
     uv_timer_start(&op->timer, bop_on_timer, delay_ms, 0);
 }
 
+/* A connection-level failure of the attempt's node (refused, lost, silent,
+ * timed out) makes it suspect; any answer clears that. Local limits and a
+ * shutdown say nothing of the node. */
+static void bop_judge_node(struct bop *op, int status)
+{
+    struct backend *b = op->b;
+    if (op->slot >= b->client_count) {
+        return; /* the clients were closed */
+    }
+    struct client_slot *slot = &b->clients[op->slot];
+    if (status == 0) {
+        slot->suspect_until_ms = 0;
+    } else if (status == -EDDY_EUNAVAILABLE || status == -EDDY_EUNKNOWN ||
+               status == -EDDY_ETIMEDOUT) {
+        slot->suspect_until_ms = backend_now_ms() + BACKEND_SUSPECT_MS;
+    }
+}
+
 static void bop_on_response(void *arg, int status, const Eddy__Frame *resp)
 {
     struct bop *op = arg;
     struct backend *b = op->b;
+    bop_judge_node(op, status);
     if ((status == -EDDY_EUNKNOWN || status == -EDDY_ETIMEDOUT) && !op->idempotent) {
         /* The request reached a node that then went away or went quiet: it
          * may have been carried out. Sending it again could apply it twice,
@@ -412,13 +475,18 @@ static void bop_send(struct bop *op)
         bop_finish(op, -EDDY_ESHUTDOWN, NULL);
         return;
     }
-    struct rpc_client *c = backend_client(b, backend_target(b, op));
-    if (c == NULL) {
+    struct client_slot *slot = backend_slot(b, backend_target(b, op));
+    if (slot == NULL) {
         op->rotate++;
         bop_retry(op, BACKEND_RETRY_DELAY_MS, -EDDY_EUNAVAILABLE);
         return;
     }
-    rpc_client_call(c, op->req, op->call_timeout_ms, bop_on_response, op);
+    op->slot = (unsigned)(slot - b->clients);
+    /* An attempt never outlives the call: its deadline is the client's. */
+    uint64_t now = backend_now_ms();
+    uint64_t left_ms = op->deadline_ms > now ? op->deadline_ms - now : 1;
+    uint32_t timeout_ms = left_ms < op->call_timeout_ms ? (uint32_t)left_ms : op->call_timeout_ms;
+    rpc_client_call(slot->client, op->req, timeout_ms, bop_on_response, op);
 }
 
 static void bop_start_deferred(void *arg)

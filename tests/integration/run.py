@@ -42,6 +42,7 @@ MODULES = [
     "test_crash",
     "test_cluster",
     "test_leader",
+    "test_pause",
     "test_retention",
     "test_reshard",
     "test_consumers",

@@ -82,6 +82,23 @@
 #define RPC_WRITE_QUEUE_BYTES_MAX (128 * 1024 * 1024)
 #define RPC_CALL_TIMEOUT_MS 10000
 #define RPC_CONNECT_RETRY_MS 200
+/* Telling a dead or cut-off peer from a slow call (common/README.md,
+ * "Liveness"). A SIGSTOPped process's kernel still accepts connections and
+ * bytes, and a partition drops them silently, so neither ends a connection:
+ * a client whose calls wait and that has received nothing for
+ * RPC_PROBE_IDLE_MS sends a probe, which a live server answers from its
+ * loop at once; silent RPC_PROBE_TIMEOUT_MS more, the peer is taken for
+ * dead (its calls fail, sent ones -EDDY_EUNKNOWN) and not tried again for
+ * RPC_PEER_DEAD_RETRY_MS. A live node's loop stalls far less than the Raft
+ * election timeout (RAFT_ELECTION_TIMEOUT_MS) or it would lose leadership
+ * anyway; 1 s of silence after a probe is then no live peer's. Together
+ * with the election, writes move to the new leader about 2 s after a leader
+ * stops. A connection attempt (SYN dropped in a partition: the kernel
+ * would retry for minutes) is given up after RPC_CONNECT_TIMEOUT_MS. */
+#define RPC_PROBE_IDLE_MS 500
+#define RPC_PROBE_TIMEOUT_MS 1000
+#define RPC_PEER_DEAD_RETRY_MS 1000
+#define RPC_CONNECT_TIMEOUT_MS 1000
 
 /* --- cluster liveness --- */
 /* Every server node reports to the coordinator leader this often. Six
@@ -139,10 +156,20 @@
 #define SHARD_WAIT_NODE_MAX 2048
 /* A longer ReadReq.wait_ms is cut to this (gateways heartbeat every few s). */
 #define SHARD_WAIT_MS_MAX 30000
+/* SubscribeToShard leases a node keeps (server/shard_lease.h): one per
+ * (consumer, shard) subscribed through any gateway to a shard it leads,
+ * about one per parked read; room for as many again between their reads.
+ * Past it the least recently seen is forgotten: its holder takes it again
+ * with its next read. About 400 bytes each. */
+#define SHARD_LEASE_MAX (2 * SHARD_WAIT_NODE_MAX)
 
 static_assert(SHARD_WAIT_NODE_MAX <= RPC_INFLIGHT_MAX / 2,
               "parked reads leave a connection room for other calls");
 static_assert(SHARD_WAIT_GROUP_MAX <= SHARD_WAIT_NODE_MAX, "a group's bound fits the node's");
+static_assert(RPC_PROBE_TIMEOUT_MS >= 3 * RAFT_ELECTION_TIMEOUT_MS,
+              "a probe outlasts any loop stall a leader survives");
+static_assert(RPC_PROBE_IDLE_MS + RPC_PROBE_TIMEOUT_MS < RPC_CALL_TIMEOUT_MS,
+              "a dead peer is found before its calls time out");
 static_assert(KIN_PUT_RECORDS_BYTES_MAX < RPC_FRAME_BYTES_MAX, "a PutRecords fits one frame");
 static_assert(GROUP_COMMIT_BYTES_MAX < RAFT_ENTRY_BYTES_MAX, "a commit batch fits one entry");
 static_assert(KIN_GET_RECORDS_BYTES_MAX < RPC_FRAME_BYTES_MAX, "a read reply fits one frame");

@@ -9,7 +9,10 @@
  * Client: one struct rpc_client per remote address; connects lazily,
  * reconnects after RPC_CONNECT_RETRY_MS, fails calls on disconnect or timeout
  * (-EDDY_EUNAVAILABLE: never sent, safe to send elsewhere; -EDDY_EUNKNOWN or
- * -EDDY_ETIMEDOUT: sent, may have been executed)
+ * -EDDY_ETIMEDOUT: sent, may have been executed). A peer that does not take
+ * the connection within RPC_CONNECT_TIMEOUT_MS, or stays silent through a
+ * liveness probe while calls wait (RPC_PROBE_IDLE_MS + RPC_PROBE_TIMEOUT_MS),
+ * is dropped as a lost connection and left alone for RPC_PEER_DEAD_RETRY_MS
  * (the callback runs exactly once, with status 0 and a response, or a
  * negative code and NULL). In-flight calls and queued bytes are bounded
  * (RPC_INFLIGHT_MAX, RPC_WRITE_QUEUE_BYTES_MAX): past them calls fail at once
