@@ -64,6 +64,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <raft/uv.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -375,12 +376,15 @@ static int rgroup_fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
     void *res = NULL;
     int rv = g->fsm->apply(g->fsm->data, index, payload, len, &res);
     if (rv != 0) {
-        LOG_ERROR("rgroup fsm apply failed group=%u index=%llu err=%s", (unsigned)g->group_id,
-                  (unsigned long long)index, eddy_strerror(rv));
-        if (res != NULL && g->fsm->free_result != NULL) {
-            g->fsm->free_result(g->fsm->data, res);
-        }
-        return RAFT_IOERR;
+        /* Fatal (struct rgroup_fsm): raft 0.15 would stop applying at this
+         * entry for good while the replica went on voting and leading with
+         * a frozen state (an fsync EIO did that under tools/chaos). After a
+         * failed fsync the page cache cannot be trusted either, so the
+         * process stops; a restart re-applies from the fsynced log and
+         * snapshot, which apply tolerates by index. */
+        LOG_ERROR("rgroup fsm apply failed group=%u index=%llu err=%s: stopping the process",
+                  (unsigned)g->group_id, (unsigned long long)index, eddy_strerror(rv));
+        abort();
     }
     g->apply_index = index;
     g->result = res;

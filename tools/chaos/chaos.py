@@ -31,12 +31,14 @@ import cluster as clusterlib  # noqa: E402
 import nemesis as nemesislib  # noqa: E402
 import report  # noqa: E402
 from history import History, load, parse_payload  # noqa: E402
-from workload import Workload, arrival_ms, classify, make_client  # noqa: E402
+from workload import (CONTROL_GAP_QUICK_S, CONTROL_GAP_S, CONTROL_OPS,  # noqa: E402
+                      UPDATE_SHARD_COUNT_MAX, UPDATE_SHARD_COUNT_QUICK_MAX, Workload,
+                      arrival_ms, classify, make_client, shard_entry)
 
 WARMUP_S = 5
 QUIET_S = 12  # no faults at the end: the cluster must serve again
 QUICK_FAULT_BUDGET_S = 85
-FINAL_HEALTHY_WAIT_S = 60
+FINAL_HEALTHY_WAIT_S = checker.FINAL_HEALTHY_WAIT_S  # the checker judges it
 FINAL_READ_S = 60
 STREAM_CREATE_S = 60
 
@@ -62,6 +64,11 @@ def parse_args(argv):
     ap.add_argument("--kinds", default=None,
                     help="comma-separated fault kinds (default: quick set or all); "
                     "known: " + ",".join(nemesislib.ALL_KINDS))
+    ap.add_argument("--ops", default=None,
+                    help="control-plane operations under the faults, comma-separated from "
+                    "%s, or none (default: reshard with --quick, all with --minutes, none "
+                    "with --sabotage)"
+                    % ",".join(CONTROL_OPS))
     ap.add_argument("--eddyd", default=os.path.join(REPO, "build/release/eddyd"))
     ap.add_argument("--out", default=None, help="run directory (default: a new temp dir)")
     ap.add_argument("--keep", action="store_true", help="keep data dirs even when the run passes")
@@ -88,11 +95,19 @@ def parse_args(argv):
         if bad:
             ap.error("unknown fault kinds: %s" % ", ".join(bad))
         a.kinds = kinds
+    if a.ops is not None:
+        ops = [o.strip() for o in a.ops.split(",") if o.strip() and o.strip() != "none"]
+        bad = [o for o in ops if o not in CONTROL_OPS]
+        if bad:
+            ap.error("unknown operations: %s" % ", ".join(bad))
+        a.ops = ops
     return a
 
 
-def preflight():
+def preflight(kinds):
     problems = []
+    if "fsync-error" in kinds and not clusterlib.fiu_available():
+        problems.append("fsync-error needs libfiu (fiu-utils, libfiu0: run tools/bootstrap)")
     if os.geteuid() != 0:
         problems.append("must run as root (network namespaces, nftables)")
     for tool in ("ip", "nft", "cc"):
@@ -178,6 +193,45 @@ def register_consumer(endpoints, stream, name="chaos"):
     raise RuntimeError("consumer %s not ACTIVE after %ds (%s)" % (name, STREAM_CREATE_S, last))
 
 
+def list_all_shards(h, endpoints, stream, known):
+    """Every shard of the stream once it is ACTIVE (reshards made more),
+    recorded as one "shards" event with the lineage; if it is not ACTIVE
+    within FINAL_READ_S, the shards as they are, marked active: false (the
+    checker's reshard-stuck). known (shard ids) if no gateway answers."""
+    deadline = time.monotonic() + FINAL_READ_S
+    k = 0
+    late_tries = 0  # after the deadline: each gateway twice more, whatever the status
+    while True:
+        late = time.monotonic() >= deadline
+        if late:
+            if late_tries >= 2 * len(endpoints):
+                return list(known)
+            late_tries += 1
+        c = make_client(endpoints[k % len(endpoints)], read_timeout_s=15)
+        k += 1
+        try:
+            # A reshard the control thread began may still be under way.
+            st = c.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]
+            active = st["StreamStatus"] == "ACTIVE"
+            if not active and not late:
+                time.sleep(0.5)
+                continue
+            out, token = [], None
+            while True:
+                r = c.list_shards(NextToken=token) if token else c.list_shards(StreamName=stream)
+                out += r["Shards"]
+                token = r.get("NextToken")
+                if not token:
+                    break
+        except Exception:  # retried through the next gateway until the deadline
+            time.sleep(0.3)
+            continue
+        h.add({"f": "shards", "p": "final", "active": active, "status": st["StreamStatus"],
+               "shards": [shard_entry(x) for x in out]})
+        ids = [x["ShardId"] for x in out]
+        return ids + [x for x in known if x not in ids]
+
+
 def final_reads(h, endpoints, stream, shard_ids):
     """Reads every shard from TRIM_HORIZON to the tip through every
     gateway. 5xx and connection errors are retried (FINAL_READ_S per
@@ -215,7 +269,12 @@ def final_reads(h, endpoints, stream, shard_ids):
 
 
 def run(a):
-    problems = preflight()
+    kinds = a.kinds or (nemesislib.QUICK_KINDS if a.quick else nemesislib.ALL_KINDS)
+    # --sabotage breaks the groups' logs on purpose: a reshard on top only
+    # gets stuck, so none unless asked for.
+    ops = a.ops if a.ops is not None else ([] if a.sabotage else ["reshard"] if a.quick
+                                           else list(CONTROL_OPS))
+    problems = preflight(kinds)
     if problems:
         for p in problems:
             log("cannot run: " + p)
@@ -228,14 +287,16 @@ def run(a):
         log("cannot run: run directory %s is not empty" % out)
         return 2
     os.makedirs(out, exist_ok=True)
-    kinds = a.kinds or (nemesislib.QUICK_KINDS if a.quick else nemesislib.ALL_KINDS)
     budget = QUICK_FAULT_BUDGET_S if a.quick else a.minutes * 60
     steps = nemesislib.make_schedule(seed, kinds, budget, a.quick)
-    replay = "tools/chaos/chaos %s --seed %d%s%s" % (
+    replay = "tools/chaos/chaos %s --seed %d%s%s%s" % (
         "--quick" if a.quick else "--minutes %g" % a.minutes, seed,
-        " --kinds " + ",".join(a.kinds) if a.kinds else "", " --sabotage" if a.sabotage else "")
+        " --kinds " + ",".join(a.kinds) if a.kinds else "",
+        " --ops " + (",".join(a.ops) or "none") if a.ops is not None else "",
+        " --sabotage" if a.sabotage else "")
     log("seed %d, run dir %s" % (seed, out))
     log("schedule: %s" % ", ".join("%s(%s)" % (s["kind"], s["select"]) for s in steps))
+    log("control operations under the faults: %s" % (", ".join(ops) or "none"))
     with open(os.path.join(out, "schedule.json"), "w") as f:
         json.dump({"seed": seed, "steps": steps}, f, indent=1)
 
@@ -254,7 +315,8 @@ def run(a):
     h = History(os.path.join(out, "history.jsonl"))
     stream = "chaos-%d" % seed
     meta = {"f": "meta", "seed": seed, "nodes": a.nodes, "stream": stream, "shards": a.shards,
-            "eddyd": a.eddyd, "replay": replay, "steps": len(steps), "sabotage": a.sabotage}
+            "eddyd": a.eddyd, "replay": replay, "steps": len(steps), "sabotage": a.sabotage,
+            "ops": ops}
     h.add(meta)
     workload = None
     nem = None
@@ -265,6 +327,7 @@ def run(a):
         shim = None if a.no_shim else build_shim(out)
         c = clusterlib.Cluster(a.nodes, out, eddyd, eddy, shim, a.groups, teardown).setup()
         c.sabotage = a.sabotage
+        c.fiu = "fsync-error" in kinds
         log("network: bridge %s %s/24, namespaces %s" % (
             c.net.bridge, c.net.host, ", ".join(c.net.ns(i) for i in range(1, a.nodes + 1))))
         c.start()
@@ -276,7 +339,11 @@ def run(a):
         nem = nemesislib.Nemesis(c, h, stream, log)
         fault_end = time.monotonic() + WARMUP_S + budget + 120
         workload = Workload(h, c.endpoints(), stream, shards, seed, a.mixed, a.rate)
-        workload.start(deadline=fault_end + QUIET_S + 240, consumer_arn=consumer)
+        workload.start(deadline=fault_end + QUIET_S + 240, consumer_arn=consumer, ops=ops,
+                       transfer=lambda i: c.transfer(c.nodes[i]), nodes=len(c.nodes),
+                       control_gap_s=CONTROL_GAP_QUICK_S if a.quick else CONTROL_GAP_S,
+                       updates_max=UPDATE_SHARD_COUNT_QUICK_MAX if a.quick else
+                       UPDATE_SHARD_COUNT_MAX)
         time.sleep(WARMUP_S)
         for i, step in enumerate(steps):
             if time.monotonic() > fault_end:
@@ -292,6 +359,7 @@ def run(a):
                 n.check_alive()
             time.sleep(step["gap_s"])
         nem.heal_all()
+        workload.stop_control()
         log("faults over; %ds without faults" % QUIET_S)
         time.sleep(QUIET_S)
         stuck = workload.stop()
@@ -303,6 +371,7 @@ def run(a):
             % ("healthy" if ok else "NOT healthy", waited))
         if not ok:
             h.add({"f": "unhealthy", "p": "final", "status": c.cluster_status_text()[:2000]})
+        shard_ids = list_all_shards(h, c.endpoints(), stream, sorted(workload.followed))
         final_reads(h, c.endpoints(), stream, shard_ids)
     except (KeyboardInterrupt, SystemExit) as e:
         harness_errors.append("interrupted (%s)" % type(e).__name__)

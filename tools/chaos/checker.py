@@ -23,6 +23,23 @@ anomaly of any kind fails the run):
                       backwards (DESIGN.md: it never does within a shard)
   realtime-order      a put acknowledged before another put (same shard)
                       was invoked has the higher sequence number
+  key-order           across reshards, per partition key: a put
+                      acknowledged before another put of the same key was
+                      invoked comes later in the key's order (its shards
+                      parent before child, then sequence numbers), or the
+                      key's records sit in two shards neither of which
+                      descends from the other
+  wrong-shard         a record sits in a shard whose hash-key range does
+                      not hold its partition key's MD5
+  past-shard-end      a closed shard holds a record (read or acknowledged)
+                      after its EndingSequenceNumber
+  reshard-refused     SplitShard, MergeShards or UpdateShardCount refused
+                      with a 4xx other than ResourceInUse/LimitExceeded
+                      (the harness asked for a valid reshard of an ACTIVE
+                      stream)
+  reshard-stuck       a reshard did not bring the stream back to ACTIVE
+                      within its bound, or the stream was not ACTIVE when
+                      the final reads began
   read-nonmonotonic   a reader's chain went backwards (a subscriber's
                       resubscriptions AFTER_SEQUENCE_NUMBER count as one chain)
   read-skip           a reader's chain skipped records of the shard
@@ -35,7 +52,12 @@ anomaly of any kind fails the run):
   malformed-response  PutRecords answered a different number of results
   final-divergent     final reads through two gateways differ
   final-read-failed   a shard could not be read to its tip at the end
-  no-recovery         no put succeeded within LIVENESS_S of the last heal
+  no-recovery         no put succeeded within LIVENESS_S of the last heal,
+                      on the whole stream or on one shard whose producers
+                      kept trying
+  unhealthy-at-end    some group had no agreed, ready leader on every
+                      running node 60 s after the faults ended (a stuck
+                      replica or group)
   crash, sanitizer    an eddyd died on its own or reported memory errors
   harness-error       the harness itself failed: the run proves nothing
 
@@ -46,8 +68,10 @@ faults active during them; they are not anomalies.
 
 import bisect
 import collections
+import hashlib
 
 UNAVAILABLE_GAP_S = 1.5
+FINAL_HEALTHY_WAIT_S = 60  # chaos.py's wait before the final reads
 LIVENESS_S = 30.0
 ITERATOR_LIFETIME_S = 300.0
 EXAMPLES_MAX = 8
@@ -56,6 +80,8 @@ THROTTLE_TEXT = ("ProvisionedThroughputExceededException", "LimitExceededExcepti
 # A new SubscribeToShard while the server still holds the previous one
 # (AWS: within 5 s ResourceInUse, within 1 s LimitExceeded): expected.
 SUBSCRIBE_RETRY_CODES = ("ResourceInUseException", "LimitExceededException")
+# A reshard while the previous one is still under way, or over a quota.
+RESHARD_RETRY_CODES = ("ResourceInUseException", "LimitExceededException")
 
 
 class Report:
@@ -288,6 +314,134 @@ def _realtime(recs, rep):
                         % (shard, a_rid, a_t1, a_seq, rid, t0, seq))
 
 
+def _lineage(events):
+    """{shard id: history shard entry} from the final ListShards and the
+    shards the watcher saw appear (workload.shard_entry)."""
+    out = {}
+    for ev in events:
+        if ev.get("f") in ("shards", "shards_seen"):
+            for x in ev.get("shards") or []:
+                out[x["id"]] = x
+    return out
+
+
+def _ancestors(lineage):
+    """{shard: set of its ancestors} (parents, adjacent parents, theirs)."""
+    memo = {}
+
+    def up(sid, depth=0):
+        if sid in memo:
+            return memo[sid]
+        x = lineage.get(sid) or {}
+        found = set()
+        if depth < len(lineage) + 1:
+            for p in (x.get("parent"), x.get("adjacent")):
+                if p:
+                    found.add(p)
+                    found |= up(p, depth + 1)
+        memo[sid] = found
+        return found
+
+    return {sid: up(sid) for sid in lineage}
+
+
+def _key_hash(pk):
+    return int.from_bytes(hashlib.md5(pk.encode()).digest(), "big")
+
+
+def _reshard_order(recs, ref, lineage, rep):
+    """Per partition key, across reshards: parent before children. A key
+    hashes into exactly one open shard at a time, so the shards that ever
+    held it form one line of descent; a record's place in the key's order
+    is (its shard's place on that line, its sequence number), and a put
+    acknowledged before another of the key was invoked must come first.
+    Returns the number of keys whose records span more than one shard."""
+    anc = _ancestors(lineage)
+    for shard, lst in sorted(ref.items()):
+        x = lineage.get(shard)
+        if x is None:
+            continue
+        lo, hi, end = int(x["lo"]), int(x["hi"]), x.get("end")
+        bad = [(seq, rid, pk) for seq, rid, pk, _ok in lst if pk is not None and
+               not lo <= _key_hash(pk) <= hi]
+        if bad:
+            rep.add("wrong-shard", "%s (hash keys %d..%d) holds %d records of keys outside it, "
+                    "first %s (key %s) at seq %d" % (shard, lo, hi, len(bad), bad[0][1],
+                                                     bad[0][2], bad[0][0]))
+        if end is not None:
+            late = [(seq, rid) for seq, rid, _pk, _ok in lst if seq > _seq(end)]
+            late_acks = [(r.rid, seq) for r in recs.values() for s, seq, _t0, _t1 in r.acks
+                         if s == shard and seq > _seq(end)]
+            if late or late_acks:
+                rep.add("past-shard-end", "%s closed at %s, yet %d records read and %d "
+                        "acknowledged after it, first %r" % (
+                            shard, end, len(late), len(late_acks), (late or late_acks)[0]))
+    by_key = collections.defaultdict(list)
+    for r in recs.values():
+        for shard, seq, t0, t1 in r.acks:
+            by_key[r.pk].append((shard, seq, t0, t1, r.rid))
+    spanning = 0
+    for pk, acks in sorted(by_key.items()):
+        shards = sorted({a[0] for a in acks})
+        if len(shards) < 2:
+            continue  # one shard: realtime-order covers it
+        if any(s not in lineage for s in shards):
+            continue  # no lineage (an older history): nothing to order by
+        spanning += 1
+        unrelated = [(a, b) for i, a in enumerate(shards) for b in shards[i + 1:]
+                     if a not in anc[b] and b not in anc[a]]
+        if unrelated:
+            rep.add("key-order", "key %s has acknowledged records in %s and %s, neither "
+                    "descends from the other" % (pk, unrelated[0][0], unrelated[0][1]))
+            continue
+        rank = {s: len(anc[s]) for s in shards}
+        acks.sort(key=lambda a: a[3])
+        ends = [a[3] for a in acks]
+        best = []  # prefix maximum of the position by ack time
+        for shard, seq, _t0, t1, rid in acks:
+            pos = (rank[shard], seq)
+            if best and best[-1][0] >= pos:
+                best.append(best[-1])
+            else:
+                best.append((pos, shard, seq, rid, t1))
+        for shard, seq, t0, _t1, rid in acks:
+            k = bisect.bisect_left(ends, t0)
+            if k and best[k - 1][0] >= (rank[shard], seq):
+                _pos, a_shard, a_seq, a_rid, a_t1 = best[k - 1]
+                rep.add("key-order", "key %s: record %s acknowledged at t=%.3f at %s/%d, yet "
+                        "record %s invoked later (t=%.3f) went to %s/%d, before it in the "
+                        "key's order (parent shards before children)"
+                        % (pk, a_rid, a_t1, a_shard, a_seq, rid, t0, shard, seq))
+                break
+    return spanning
+
+
+def _control_plane(events, rep):
+    """Reshards and leader transfers of the control thread: stats, and the
+    refused or stuck reshards."""
+    counts = collections.Counter()
+    for ev in events:
+        f = ev.get("f")
+        if f == "reshard":
+            counts["reshard %s %s" % (ev.get("op"), ev.get("type"))] += 1
+            if ev.get("type") == "fail" and not any(c in (ev.get("err") or "")
+                                                    for c in RESHARD_RETRY_CODES):
+                rep.add("reshard-refused", "%s %s via gateway %s at t=%s: %s"
+                        % (ev.get("op"), ev.get("args"), ev.get("gw"), ev.get("t0"),
+                           ev.get("err")))
+        elif f == "reshard_active":
+            counts["reshard done" if ev.get("type") == "ok" else "reshard stuck"] += 1
+            if ev.get("type") != "ok":
+                rep.add("reshard-stuck", "%s begun by t=%s: stream not ACTIVE within %ss"
+                        % (ev.get("op"), ev.get("t0"), ev.get("bound_s")))
+        elif f == "shards" and ev.get("active") is False:
+            rep.add("reshard-stuck", "the stream was %s, not ACTIVE, when the final reads began "
+                    "(after waiting for it)" % ev.get("status"))
+        elif f == "transfer":
+            counts["transfer %s" % ("ok" if ev.get("type") == "ok" else "failed")] += 1
+    return counts
+
+
 def _readers(events, ref, rep):
     chains = collections.defaultdict(list)  # (reader, shard) -> [(seq, t0, chain)]
     for ev in events:
@@ -338,14 +492,26 @@ def _readers(events, ref, rep):
 
 def _put_times(events):
     """(tries, oks): put attempt start times and acknowledgement times,
-    overall (key None) and per shard (a record's shard is the one its
-    partition key was acknowledged on)."""
-    shard_of = {}
+    overall (key None) and per shard (an attempt counts for the shard its
+    partition key was next acknowledged on: after a reshard the key's
+    shard changes)."""
+    acks_of = collections.defaultdict(list)  # pk -> [(t1, shard)]
     for ev in events:
         if ev.get("f") in ("put_record", "put_records") and ev.get("type") == "ok":
             for (rid, pk), x in zip(ev.get("recs") or [], ev.get("res") or []):
                 if x[0] not in ("fail", "info"):
-                    shard_of[pk] = x[0]
+                    acks_of[pk].append((ev["t1"], x[0]))
+    for v in acks_of.values():
+        v.sort()
+    ack_times = {pk: [a[0] for a in v] for pk, v in acks_of.items()}
+
+    def shard_at(pk, t):
+        v = acks_of.get(pk)
+        if not v:
+            return None
+        k = bisect.bisect_left(ack_times[pk], t)
+        return v[min(k, len(v) - 1)][1]
+
     tries = collections.defaultdict(list)
     oks = collections.defaultdict(list)
     for ev in events:
@@ -353,8 +519,9 @@ def _put_times(events):
             continue
         tries[None].append(ev["t0"])
         for rid, pk in ev.get("recs") or []:
-            if pk in shard_of:
-                tries[shard_of[pk]].append(ev["t0"])
+            shard = shard_at(pk, ev["t0"])
+            if shard is not None:
+                tries[shard].append(ev["t0"])
         if ev.get("type") == "ok":
             acked = {x[0] for x in ev.get("res") or [] if x[0] not in ("fail", "info")}
             if acked:
@@ -417,6 +584,20 @@ def _availability(events, rep, end_t):
         elif after and after[0] - last_heal > LIVENESS_S:
             rep.add("no-recovery", "first put success %.1fs after the last fault healed "
                     "(t=%.3f; bound %.0fs)" % (after[0] - last_heal, last_heal, LIVENESS_S))
+        # Every shard too: with the network healed and every node up, a
+        # group stuck behind a broken leader is a liveness failure even
+        # while the other shards serve.
+        for shard in sorted(s for s in tries if s is not None):
+            tried = [t for t in tries[shard] if t >= last_heal]
+            acked = [t for t in oks[shard] if t >= last_heal]
+            first = acked[0] if acked else None
+            if tried and tried[-1] >= last_heal + LIVENESS_S and (
+                    first is None or first - last_heal > LIVENESS_S):
+                rep.add("no-recovery", "%s: %s after the last fault healed at t=%.3f "
+                        "(producers tried until t=%.3f; bound %.0fs)" % (
+                            shard, "no put succeeded" if first is None else
+                            "first put success %.1fs" % (first - last_heal), last_heal,
+                            tried[-1], LIVENESS_S))
 
 
 def check(events):
@@ -425,6 +606,13 @@ def check(events):
     for ev in events:
         if ev.get("f") in ("crash", "sanitizer", "harness-error"):
             rep.add(ev["f"], ev.get("detail"))
+        elif ev.get("f") == "unhealthy" and ev.get("p") == "final":
+            # Every fault healed 12 s ago and the harness waited 60 s more:
+            # a group without an agreed, ready leader now (or a replica that
+            # never catches up) is stuck, not recovering.
+            rep.add("unhealthy-at-end", "the cluster was not healthy %s s after the faults "
+                    "ended and the workload stopped; eddy cluster status:\n%s"
+                    % (FINAL_HEALTHY_WAIT_S, ev.get("status") or "(none)"))
         elif ev.get("f") == "nemesis":
             rep.faults.append({k: ev.get(k) for k in ("t0", "t1", "kind", "target", "how",
                                                       "detail", "leaders", "stream_groups")})
@@ -435,6 +623,9 @@ def check(events):
     _shard_order(per, arrivals, rep)
     _realtime(recs, rep)
     read = _readers(events, ref, rep)
+    lineage = _lineage(events)
+    spanning = _reshard_order(recs, ref, lineage, rep)
+    control = _control_plane(events, rep)
     end_t = next((ev["workload_end"] for ev in events if "workload_end" in ev), None)
     _availability(events, rep, end_t)
     s = rep.stats
@@ -456,6 +647,10 @@ def check(events):
     s["records read by readers and subscribers"] = read
     s["records in final read"] = sum(len(v) for v in ref.values())
     s["shards read at the end"] = len(ref)
+    s["shards closed by reshards"] = sum(1 for x in lineage.values() if x.get("end"))
+    s["partition keys across reshards (order checked)"] = spanning
+    for k in sorted(control):
+        s["control: " + k] = control[k]
     s["faults injected"] = len(rep.faults)
     s["cluster not healthy in time: before a fault (30 s) / at the end (60 s)"] = "%d / %d" % (
         sum(1 for ev in events if ev.get("f") == "unhealthy" and ev.get("p") == "nemesis"),

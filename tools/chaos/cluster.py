@@ -22,6 +22,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 
@@ -37,6 +38,20 @@ SANITIZER_RE = re.compile(
 # A table of ours in each node's namespace, replaced whole on every change.
 NFT_TABLE = "chaos"
 FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+# The delay fault's redirection (a table of its own: partitions replace
+# NFT_TABLE whole) and the proxy's ports on the bridge address.
+NFT_REDIRECT_TABLE = "chaosdelay"
+PROXY_PORT_BASE = 7600
+# libfiu (Debian fiu-utils, libfiu0): the posix preload makes fsync and
+# fdatasync fail on command (fiu-ctrl through a FIFO per process).
+FIU_LIBS = ["/usr/lib/fiu/fiu_run_preload.so", "/usr/lib/fiu/fiu_posix_preload.so"]
+FIU_CTRL = "fiu-ctrl"
+FIU_SYNC_POINTS = "posix/io/sync/*"
+EIO = 5
+
+
+def fiu_available():
+    return all(os.path.exists(p) for p in FIU_LIBS) and shutil.which(FIU_CTRL) is not None
 
 _libc = ctypes.CDLL(None, use_errno=True)
 PR_SET_PDEATHSIG = 1
@@ -211,6 +226,86 @@ class Net:
     def heal(self):
         for i in range(1, self.n + 1):
             self.set_rules(i)
+        self.clear_redirect()
+        self.stop_proxy()
+
+    # ---- the delay fault: peer traffic through a proxy in the root namespace --
+
+    def proxy_port(self, i, port):
+        """The delay proxy's listening port (on self.host) standing for
+        node i's port (RPC_PORT or RAFT_PORT)."""
+        return PROXY_PORT_BASE + 10 * i + (0 if port == RPC_PORT else 1)
+
+    def set_redirect(self, i):
+        """Sends every new RPC and Raft connection between node i and its
+        peers (both ways) to the delay proxy's ports on self.host (nftables
+        DNAT in each namespace's output path), and resets the connections
+        that already run directly: an established flow keeps its NAT
+        decision, so without the reset it would never see the proxy. A
+        proxied flow's packets leave with the proxy's address, so the reset
+        rule, after NAT, only ever matches the direct ones."""
+        for j in range(1, self.n + 1):
+            dests = [k for k in range(1, self.n + 1) if k != j and (j == i or k == i)]
+            if not dests:
+                continue
+            nat = ["ip daddr %s tcp dport %d dnat to %s:%d"
+                   % (self.addr(k), port, self.host, self.proxy_port(k, port))
+                   for k in dests for port in (RPC_PORT, RAFT_PORT)]
+            text = ("table ip %s {\n"
+                    "  chain nat_out { type nat hook output priority -100; policy accept;\n"
+                    "    %s\n  }\n"
+                    "  chain out { type filter hook output priority 0; policy accept;\n"
+                    "    ip daddr { %s } tcp dport { %d, %d } reject with tcp reset\n  }\n"
+                    "}\n") % (NFT_REDIRECT_TABLE, "\n    ".join(nat),
+                              ", ".join(self.addr(k) for k in dests), RPC_PORT, RAFT_PORT)
+            ns = self.ns(j)
+            run(["ip", "netns", "exec", ns, "nft", "delete", "table", "ip", NFT_REDIRECT_TABLE],
+                check=False)
+            run(["ip", "netns", "exec", ns, "nft", "-f", "-"], input_text=text)
+
+    def clear_redirect(self):
+        for j in range(1, self.n + 1):
+            run(["ip", "netns", "exec", self.ns(j), "nft", "delete", "table", "ip",
+                 NFT_REDIRECT_TABLE], check=False)
+
+    def start_proxy(self, delay_ms, jitter_ms, seed):
+        """Starts delay_proxy.py in the root namespace with a port for each
+        node's RPC and Raft port (main thread only: PR_SET_PDEATHSIG)."""
+        assert threading.current_thread() is threading.main_thread()
+        self.stop_proxy()
+        cmd = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                            "delay_proxy.py"),
+               "--listen-host", self.host, "--delay-ms", str(delay_ms),
+               "--jitter-ms", str(jitter_ms), "--seed", str(seed)]
+        for k in range(1, self.n + 1):
+            for port in (RPC_PORT, RAFT_PORT):
+                cmd += ["--map", "%d=%s:%d" % (self.proxy_port(k, port), self.addr(k), port)]
+        self.proxy = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True,
+                                      preexec_fn=_die_with_parent)
+        line = self.proxy.stdout.readline().strip()  # bounded: it prints or exits
+        if line != "ready":
+            err = self.stop_proxy()
+            raise RuntimeError("delay proxy did not start: %s" % err)
+
+    def stop_proxy(self):
+        """Ends the delay proxy (every proxied connection with it); returns
+        its counters line, or None if none ran."""
+        p, self.proxy = getattr(self, "proxy", None), None
+        if p is None:
+            return None
+        if p.poll() is None:
+            p.terminate()
+        try:
+            _out, err = p.communicate(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            _out, err = p.communicate()
+        lines = (err or "").strip().splitlines()
+        counters = [line for line in lines if line.startswith("delay_proxy:")]
+        if counters:
+            return counters[-1][:300]
+        return "(no counters; exit %s: %s)" % (p.returncode, lines[-1][:200] if lines else "")
 
 
 def durable_lengths(journal_lines, trust_dsync=True):
@@ -318,6 +413,11 @@ class Node:
         env = dict(os.environ)
         env.update({"CHAOS_FSYNC_LOG": self.journal, "CHAOS_FSYNC_ROOT": self.data})
         preload = [self.cluster.shim] if self.cluster.shim else []
+        if self.cluster.fiu:
+            # Armed by fiu_sync_fail(); fiu-ctrl finds the FIFOs by pid
+            # (`ip netns exec` execs, so the pid is eddyd's).
+            preload = FIU_LIBS + preload
+            env.update({"FIU_CTRL_FIFO": os.path.join(self.dir, "fiu"), "FIU_ENABLE": ""})
         if self.faketime:
             # libfaketime shifts the wall clock only: Raft's timers run on
             # CLOCK_MONOTONIC and stay real.
@@ -433,6 +533,25 @@ class Node:
             return "n%d exited with status %s after SIGTERM" % (self.id, self.proc.returncode)
         return None
 
+    def fiu_sync_fail(self, on):
+        """Makes every fsync and fdatasync of the running node fail with
+        EIO (on) or succeed again (off), through libfiu's control FIFO.
+        Returns None or what went wrong."""
+        if not self.cluster.fiu:
+            return "libfiu not preloaded"
+        if not self.is_running():
+            return "n%d not running" % self.id
+        cmd = ("enable name=%s,failinfo=%d" % (FIU_SYNC_POINTS, EIO) if on
+               else "disable name=%s" % FIU_SYNC_POINTS)
+        try:
+            p = run([FIU_CTRL, "-f", os.path.join(self.dir, "fiu"), "-c", cmd,
+                     str(self.proc.pid)], check=False, timeout_s=5)
+        except subprocess.TimeoutExpired:
+            return "fiu-ctrl timed out"
+        if p.returncode != 0:
+            return "fiu-ctrl exit %d: %s" % (p.returncode, (p.stderr or p.stdout).strip()[:200])
+        return None
+
     def lose_unsynced(self):
         """After a kill: cuts every file the process wrote to its last
         durable length (a power loss). Returns (files cut, bytes dropped)."""
@@ -477,6 +596,7 @@ class Cluster:
         self.extra_args = extra_args
         self.teardown = teardown
         self.sabotage = False  # power losses also drop O_DSYNC writes
+        self.fiu = False  # nodes start with libfiu preloaded (the fsync-error fault)
         self.net = Net(n, teardown)
         self.nodes = []
         self.peers = ",".join("%d=%s:%d/%s:%d" % (i, self.net.addr(i), RPC_PORT,
@@ -591,6 +711,25 @@ class Cluster:
             return {"drain": "timeout"}
         lines = (p.stdout + p.stderr).strip().splitlines()
         return {"drain": p.returncode, "out": lines[-1][:200] if lines else ""}
+
+    def undrain(self, node, timeout_s=10):
+        """`eddy leader undrain --rpc node`: a drained node takes leadership
+        again (drain holds until then or until the node restarts);
+        returns {"undrain": exit status}."""
+        try:
+            p = subprocess.run([self.eddy, "leader", "undrain", "--rpc", node.rpc],
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                               timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return {"undrain": "timeout"}
+        return {"undrain": p.returncode}
+
+    def transfer(self, node):
+        """Leadership moved off node and the node open to it again: a drain
+        and an undrain."""
+        res = self.drain(node)
+        res.update(self.undrain(node))
+        return res
 
     def cluster_status_text(self, timeout_s=10):
         rpcs = ",".join(n.rpc for n in self.nodes if n.is_running())

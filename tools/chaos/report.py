@@ -10,7 +10,9 @@ COLORS = {
     "kill": "#d62728", "power-loss": "#8c1c13", "power-loss-all": "#4a0d08",
     "pause": "#ff7f0e", "partition-isolate": "#1f77b4", "partition-bridge": "#17becf",
     "partition-oneway": "#6baed6", "partition-clients": "#9467bd", "loss": "#bcbd22",
-    "wipe": "#7f7f7f", "pause-isolate": "#e377c2",
+    "wipe": "#7f7f7f", "pause-isolate": "#e377c2", "partition-majority": "#08519c",
+    "clock": "#8c564b", "leader-drain": "#2ca02c", "delay": "#fdae6b", "fsync-error": "#636363",
+    "reshard": "#31a354", "transfer": "#756bb1",
 }
 
 
@@ -109,7 +111,7 @@ def svg(events, rep, title):
         elif f == "get_records" and ev.get("type") == "ok":
             reads[b] += len(ev.get("recs") or [])
     width, left, right = 1100, 60, 20
-    lanes = max(1, len({f["kind"] for f in rep.faults}))
+    lanes = max(1, len({f["kind"] for f in rep.faults}) + 1)
     fault_h = 16 * lanes + 10
     plot_top = 40 + fault_h
     plot_h = 220
@@ -135,6 +137,19 @@ def svg(events, rep, title):
                        html.escape(f.get("target") or ""), f["t0"], f["t1"]))
         out.append('<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s" opacity="0.08"/>'
                    % (x0, plot_top, w, plot_h, COLORS.get(f["kind"], "#333")))
+    # The control thread's reshards (invoked to ACTIVE again) and leader
+    # transfers, as ticks on a lane of their own.
+    ops = [ev for ev in events if ev.get("f") in ("reshard", "reshard_active", "transfer")]
+    if ops:
+        lane = lane_of.setdefault("control", len(lane_of))
+        for ev in ops:
+            kind = "transfer" if ev["f"] == "transfer" else "reshard"
+            out.append('<rect x="%.1f" y="%d" width="%.1f" height="12" fill="%s" opacity="0.8">'
+                       '<title>%s %s t=%.1f..%.1f</title></rect>' % (
+                           left + ev["t0"] * sx, 30 + 16 * lane,
+                           max(2.0, (ev["t1"] - ev["t0"]) * sx), COLORS[kind],
+                           html.escape(ev.get("op") or ev.get("node") or kind),
+                           html.escape(str(ev.get("type"))), ev["t0"], ev["t1"]))
     for kind, lane in lane_of.items():
         out.append('<text x="4" y="%d">%s</text>' % (40 + 16 * lane, html.escape(kind[:9])))
     for w in rep.windows:

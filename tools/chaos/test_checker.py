@@ -5,6 +5,7 @@ reordering, a phantom, ...) is reported under its kind, and only that kind.
     tests/integration/python tools/chaos/test_checker.py [-v]
 """
 
+import hashlib
 import os
 import sys
 import unittest
@@ -228,6 +229,21 @@ class CheckerTest(unittest.TestCase):
         h[-1]["code"] = "ResourceNotFoundException"
         self.assertOnly(h, "subscribe-refused")
 
+    def test_subscriber_resume_repeats_or_skips(self):
+        # A resubscription AFTER_SEQUENCE_NUMBER its ContinuationSequenceNumber
+        # must neither send the last record again nor leave one out.
+        h = clean_history()
+        first = read(S1, 2.5, [rec(20, "0.2", "b"), rec(21, "1.0", "c")], p="s1")
+        first.update(f="subscribe", cont="21")
+        again = read(S1, 3.5, [rec(21, "1.0", "c"), rec(22, "1.1", "c")], p="s1", chain=1)
+        again.update(f="subscribe", cont="22", after="21")
+        h += [first, again]
+        self.assertOnly(h, "read-nonmonotonic")
+        again["recs"] = [rec(22, "1.1", "c")]
+        self.assertOnly(h)
+        first["recs"] = [rec(20, "0.2", "b")]
+        self.assertOnly(h, "read-skip")
+
     def test_final_reads_disagree_or_fail(self):
         h = clean_history()
         finals(h, S1)[1]["recs"].pop()
@@ -254,6 +270,31 @@ class CheckerTest(unittest.TestCase):
         rep = self.assertOnly(h, "no-recovery")
         self.assertTrue(rep.windows)
 
+    def test_one_shard_stuck_after_heal(self):
+        # Shard 0 serves again after the last heal, shard 1's producer
+        # (key c, last acknowledged on shard 1) never succeeds again.
+        h = clean_history()
+        h.append({"f": "nemesis", "p": "nemesis", "kind": "fsync-error", "target": "n2",
+                  "t0": 10.0, "t1": 11.0, "detail": {}})
+        for t in range(12, 60, 2):
+            h.append(put(float(t), t + 0.5, [("0.%d" % (100 + t), "a")],
+                         [(S0, str(100 + t))], f="put_record"))
+            h.append(put(float(t), t + 1.0, [("1.%d" % (100 + t), "c")], typ="info", p="p1",
+                         f="put_record"))
+        for ev in finals(h, S0):
+            ev["recs"] += [rec(100 + t, "0.%d" % (100 + t), "a") for t in range(12, 60, 2)]
+        rep = self.assertOnly(h, "no-recovery")
+        self.assertIn(S1, rep.anomalies["no-recovery"]["examples"][0])
+
+    def test_unhealthy_at_the_end(self):
+        h = clean_history()
+        h.append({"f": "unhealthy", "p": "nemesis", "t0": 5, "t1": 5, "waited_s": 30,
+                  "status": "group 1 NO LEADER"})
+        self.assertOnly(h)  # before a fault: reported, not judged
+        h.append({"f": "unhealthy", "p": "final", "t0": 99, "t1": 99,
+                  "status": "group 1: replica on node 3 lags"})
+        self.assertOnly(h, "unhealthy-at-end")
+
     def test_process_reports(self):
         h = clean_history()
         h.append({"f": "crash", "p": "n1", "t0": 1, "t1": 1, "detail": "exited 134"})
@@ -272,6 +313,114 @@ class CheckerTest(unittest.TestCase):
             if ev.get("res") and ev["res"][-1:] == [["info", "InternalFailure"]]:
                 ev["res"][-1] = ["fail", "ProvisionedThroughputExceededException"]
         self.assertOnly(h, "duplicate")
+
+
+S2, S3 = "shardId-000000000002", "shardId-000000000003"
+HASH_MAX = 2**128 - 1
+
+
+def key_hash(pk):
+    return int.from_bytes(hashlib.md5(pk.encode()).digest(), "big")
+
+
+def reshard_history():
+    """Shard 0 split at key a's hash: 2 gets [0, hash(a)], 3 the rest. Key
+    a is written twice to the parent, then twice to child 2."""
+    split = key_hash("a")
+    h = [{"f": "meta", "seed": 1, "t0": 0.0, "t1": 0.0}]
+    h.append(put(1.0, 1.1, [("0.0", "a")], [(S0, "10")], f="put_record"))
+    h.append(put(1.2, 1.3, [("0.1", "a")], [(S0, "11")], f="put_record"))
+    h.append({"f": "reshard", "p": "c0", "gw": 0, "op": "split", "t0": 1.5, "t1": 1.6,
+              "type": "ok", "args": {"ShardToSplit": S0, "NewStartingHashKey": str(split + 1)}})
+    h.append({"f": "reshard_active", "p": "c0", "op": "split", "t0": 1.6, "t1": 1.9,
+              "type": "ok", "open_shards": 2, "bound_s": 120})
+    h.append(put(2.0, 2.1, [("0.2", "a")], [(S2, "100")], f="put_record"))
+    h.append(put(2.2, 2.3, [("0.3", "a")], [(S2, "101")], f="put_record"))
+    h.append({"f": "shards", "p": "final", "t0": 99.0, "t1": 99.0, "shards": [
+        {"id": S0, "parent": None, "adjacent": None, "lo": "0", "hi": str(HASH_MAX),
+         "start": "10", "end": "11"},
+        {"id": S2, "parent": S0, "adjacent": None, "lo": "0", "hi": str(split),
+         "start": "100", "end": None},
+        {"id": S3, "parent": S0, "adjacent": None, "lo": str(split + 1), "hi": str(HASH_MAX),
+         "start": "200", "end": None}]})
+    for gw in (0, 1):
+        h.append(final(S0, gw, [rec(10, "0.0", "a"), rec(11, "0.1", "a")]))
+        h.append(final(S2, gw, [rec(100, "0.2", "a"), rec(101, "0.3", "a")]))
+        h.append(final(S3, gw, []))
+    return h
+
+
+class ReshardTest(unittest.TestCase):
+    maxDiff = None
+
+    def assertOnly(self, h, *kinds):
+        rep = checker.check(h)
+        self.assertEqual(sorted(rep.anomalies), sorted(kinds), rep.as_dict())
+        return rep
+
+    def shards_event(self, h):
+        return next(ev for ev in h if ev.get("f") == "shards")["shards"]
+
+    def test_clean_reshard_passes(self):
+        rep = self.assertOnly(reshard_history())
+        self.assertEqual(rep.stats["partition keys across reshards (order checked)"], 1)
+        self.assertEqual(rep.stats["shards closed by reshards"], 1)
+
+    def test_parent_written_after_child(self):
+        # 0.3 was invoked after 0.2 was acknowledged in the child, yet went
+        # to the parent: a reader draining the parent first sees it before 0.2.
+        h = reshard_history()
+        for ev in h:
+            if ev.get("f") == "put_record" and ev["recs"][0][0] == "0.3":
+                ev["res"] = [[S0, "12"]]
+        for ev in finals(h, S0):
+            ev["recs"].append(rec(12, "0.3", "a"))
+        for ev in finals(h, S2):
+            ev["recs"] = ev["recs"][:1]
+        self.shards_event(h)[0]["end"] = "12"
+        rep = self.assertOnly(h, "key-order")
+        self.assertIn("0.3", rep.anomalies["key-order"]["examples"][0])
+
+    def test_key_in_two_sibling_shards(self):
+        h = reshard_history()
+        for ev in h:
+            if ev.get("f") == "put_record" and ev["recs"][0][0] == "0.3":
+                ev["res"] = [[S3, "200"]]
+        for ev in finals(h, S2):
+            ev["recs"] = ev["recs"][:1]
+        for ev in finals(h, S3):
+            ev["recs"] = [rec(200, "0.3", "a")]
+        self.assertOnly(h, "key-order", "wrong-shard")
+
+    def test_record_outside_its_shards_range(self):
+        h = reshard_history()
+        kb = next("b%d" % i for i in range(10000) if key_hash("b%d" % i) <= key_hash("a"))
+        h.append(put(3.0, 3.1, [("1.0", kb)], [(S3, "200")], p="p1", f="put_record"))
+        for ev in finals(h, S3):
+            ev["recs"] = [rec(200, "1.0", kb)]
+        self.assertOnly(h, "wrong-shard")
+
+    def test_closed_shard_grows_past_its_end(self):
+        h = reshard_history()
+        self.shards_event(h)[0]["end"] = "10"
+        self.assertOnly(h, "past-shard-end")
+
+    def test_reshard_refused_or_stuck(self):
+        h = reshard_history()
+        h.append({"f": "reshard", "p": "c0", "gw": 1, "op": "merge", "t0": 5.0, "t1": 5.1,
+                  "type": "fail", "args": {},
+                  "err": "HTTP 400 ResourceInUseException: Stream x not ACTIVE"})
+        self.assertOnly(h)
+        h[-1]["err"] = "HTTP 400 InvalidArgumentException: shard is closed"
+        self.assertOnly(h, "reshard-refused")
+        h = reshard_history()
+        for ev in h:
+            if ev.get("f") == "reshard_active":
+                ev["type"] = "info"
+        self.assertOnly(h, "reshard-stuck")
+        h = reshard_history()
+        next(ev for ev in h if ev.get("f") == "shards").update(active=False, status="UPDATING")
+        self.assertOnly(h, "reshard-stuck")
 
 
 class PayloadTest(unittest.TestCase):

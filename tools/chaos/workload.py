@@ -16,6 +16,18 @@ TRIM_HORIZON, keeping the same iterator across failed calls and gateways
 iterator is refused for good do they take a new one AFTER_SEQUENCE_NUMBER
 of the last record they saw.
 
+Subscribers follow one shard each with SubscribeToShard (enhanced fan-out)
+from TRIM_HORIZON, resubscribing AFTER_SEQUENCE_NUMBER the last
+ContinuationSequenceNumber; a closed shard's subscriber ends at the event
+that names its ChildShards.
+
+The control thread (ops "reshard", "transfer") changes the cluster under
+the faults: SplitShard, MergeShards and UpdateShardCount on the stream
+(each once the stream is ACTIVE again, open shards kept between
+OPEN_SHARDS_MIN and OPEN_SHARDS_MAX), and `eddy leader drain` of a node
+(Raft leader transfers). A watcher lists the shards every SHARD_WATCH_S and
+starts a reader and a subscriber on each new one (children of a reshard).
+
 Every loop is bounded by the stop event, a deadline and a rate.
 """
 
@@ -44,6 +56,20 @@ SUBSCRIBE_READ_TIMEOUT_S = 20
 EMPTY_READ_SLEEP_S = 0.25
 THROTTLES = ("ProvisionedThroughputExceededException", "LimitExceededException",
              "ThrottlingException")
+# The control thread: seconds between two operations (seeded), bounds on
+# the open shards, UpdateShardCount calls per run (AWS allows ten a day
+# per stream), how long a reshard may take to make the stream ACTIVE.
+CONTROL_GAP_S = (6.0, 14.0)
+CONTROL_GAP_QUICK_S = (12.0, 24.0)  # the quick run: fewer shards to restart and read
+OPEN_SHARDS_MIN = 2
+OPEN_SHARDS_MAX = 8
+UPDATE_SHARD_COUNT_MAX = 8
+UPDATE_SHARD_COUNT_QUICK_MAX = 1  # each one closes every open shard
+RESHARD_ACTIVE_S = 120
+SHARD_WATCH_S = 2.0
+# Every shard a run can make: readers and subscribers are bounded by it.
+SHARDS_MAX = 128
+CONTROL_OPS = ("reshard", "transfer")
 
 
 def make_client(endpoint, read_timeout_s=READ_TIMEOUT_S):
@@ -137,6 +163,8 @@ class Workload:
         self.n = len(endpoints)
         self.stream = stream
         self.shard_ids = [s[0] for s in shards]
+        self.followed = set(self.shard_ids)  # shards with a reader (and subscriber)
+        self.follow_lock = threading.Lock()
         self.keys = []
         for w, (_sid, lo, hi) in enumerate(shards):
             self.keys.append(keys_for("w%dk" % w, lo, hi, KEYS_PER_PRODUCER))
@@ -146,21 +174,35 @@ class Workload:
         self.producers = len(self.keys)
         self.rate_per_s = rate_per_s
         self.stop_ev = threading.Event()
+        self.control_stop = threading.Event()  # no new control operation after it
         self.threads = []
         self.errors = []  # harness-side exceptions (bugs of ours)
         self.inflight = {}  # producer -> the put attempt it waits on
 
-    def start(self, deadline, consumer_arn=None):
+    def start(self, deadline, consumer_arn=None, ops=(), transfer=None, nodes=0,
+              control_gap_s=CONTROL_GAP_S, updates_max=UPDATE_SHARD_COUNT_MAX):
         """Producers and GetRecords readers; with consumer_arn also one
-        SubscribeToShard subscriber per shard."""
+        SubscribeToShard subscriber per shard; with ops (CONTROL_OPS) the
+        control thread and the shard watcher. transfer(i): drains node i
+        (0 <= i < nodes), returns a dict for the history; control_gap_s:
+        the range of the seeded pause before each operation; updates_max:
+        how many UpdateShardCount calls at most."""
+        self.consumer_arn = consumer_arn
+        self.deadline = deadline
         for w in range(self.producers):
             self._spawn("p%d" % w, self._producer, w, deadline)
         for k, sid in enumerate(self.shard_ids):
-            self._spawn("r%d" % k, self._reader, k, sid, deadline)
-        if consumer_arn:
-            for k, sid in enumerate(self.shard_ids):
-                self._spawn("s%d" % k, self._subscriber, k, sid, consumer_arn, deadline)
+            self._follow(k, sid)
+        if ops:
+            self._spawn("c0", self._control, list(ops), transfer, nodes, deadline,
+                        control_gap_s, min(updates_max, UPDATE_SHARD_COUNT_MAX))
+            self._spawn("watch", self._watch_shards, deadline)
         return self
+
+    def _follow(self, k, sid):
+        self._spawn("r%d" % k, self._reader, k, sid, self.deadline)
+        if self.consumer_arn:
+            self._spawn("s%d" % k, self._subscriber, k, sid, self.consumer_arn, self.deadline)
 
     def _spawn(self, name, fn, *args):
         def body():
@@ -172,11 +214,16 @@ class Workload:
         t.start()
         self.threads.append(t)
 
+    def stop_control(self):
+        """No control operation starts after this (one under way ends)."""
+        self.control_stop.set()
+
     def stop(self, timeout_s=60):
         """Stops every thread; a put still waiting for its answer then is
         recorded as put_open of unknown outcome. Returns the threads that
         did not end."""
         self.stop_ev.set()
+        self.control_stop.set()
         deadline = time.monotonic() + timeout_s
         for t in self.threads:
             t.join(max(0, deadline - time.monotonic()))
@@ -382,10 +429,19 @@ class Workload:
                                      arrival_ms(x)])
                     if e.get("ContinuationSequenceNumber"):
                         cont = e["ContinuationSequenceNumber"]
-                    self.h.add(dict(base, type="ok", recs=recs,
-                                    cont=e.get("ContinuationSequenceNumber"),
-                                    behind_ms=e.get("MillisBehindLatest")))
+                    children = [c.get("ShardId") for c in e.get("ChildShards") or []]
+                    ev_h = dict(base, type="ok", recs=recs,
+                                cont=e.get("ContinuationSequenceNumber"),
+                                behind_ms=e.get("MillisBehindLatest"))
+                    if children:
+                        ev_h["children"] = children
+                    self.h.add(ev_h)
                     t0 = self.h.now()
+                    if children:
+                        # The shard is closed and read to its end: the
+                        # children have subscribers of their own.
+                        stream.close()
+                        return
                     if self.stop_ev.is_set() or time.monotonic() > deadline:
                         stream.close()
                         return
@@ -406,3 +462,151 @@ class Workload:
                 self.stop_ev.wait(delay)
                 delay = min(delay * 2, 5.0)
             chain += 1
+
+    # ---- control plane: reshards and leader transfers ---------------------------
+
+    def _list_shards(self, c):
+        """Every shard of the stream (paged), or raises."""
+        out, token = [], None
+        for _ in range(SHARDS_MAX):
+            r = c.list_shards(NextToken=token) if token else c.list_shards(StreamName=self.stream)
+            out += r["Shards"]
+            token = r.get("NextToken")
+            if not token:
+                return out
+        return out
+
+    def _watch_shards(self, deadline):
+        """Starts a reader and a subscriber on every shard that appears."""
+        gw = 0
+        while not self.stop_ev.is_set() and time.monotonic() < deadline:
+            self.stop_ev.wait(SHARD_WATCH_S)
+            try:
+                shards = self._list_shards(self.clients.get(gw))
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+                gw = (gw + 1) % self.n
+                continue
+            with self.follow_lock:
+                new = [x for x in shards if x["ShardId"] not in self.followed]
+                new = new[:max(0, SHARDS_MAX - len(self.followed))]
+                for x in new:
+                    self.followed.add(x["ShardId"])
+            if new:
+                self.h.add({"f": "shards_seen", "p": "watch", "gw": gw,
+                            "shards": [shard_entry(x) for x in new]})
+            for x in new:
+                k = int(x["ShardId"].rsplit("-", 1)[-1])
+                self._follow(k, x["ShardId"])
+
+    def _control(self, ops, transfer, nodes, deadline, gap_s, updates_max):
+        rng = random.Random("%s/control" % self.seed)
+        updates = 0
+        gw = 0
+        while not self.control_stop.is_set() and time.monotonic() < deadline:
+            self.control_stop.wait(rng.uniform(*gap_s))
+            if self.control_stop.is_set():
+                return
+            op = rng.choice(ops)
+            if op == "transfer" and transfer is not None and nodes:
+                i = rng.randrange(nodes)
+                t0 = self.h.now()
+                res = transfer(i)
+                self.h.add(dict({"f": "transfer", "p": "c0", "node": "n%d" % (i + 1),
+                                 "type": "ok" if res.get("drain") == 0 else "info"}, **res), t0)
+                continue
+            if op != "reshard":
+                continue
+            res = self._reshard(rng, rng.random(), updates < updates_max, gw, deadline)
+            if res is None:
+                return
+            gw, used_update = res
+            updates += used_update
+
+    def _wait_active(self, gw, deadline, bound_s):
+        """Polls DescribeStreamSummary until ACTIVE; (active, gateway,
+        open shard count)."""
+        end = min(deadline, time.monotonic() + bound_s)
+        while not self.stop_ev.is_set() and time.monotonic() < end:
+            r, kind, text = self._call("c0", gw, "describe_stream_summary", StreamName=self.stream)
+            if r is not None:
+                d = r["StreamDescriptionSummary"]
+                if d["StreamStatus"] == "ACTIVE":
+                    return True, gw, d.get("OpenShardCount")
+            else:
+                gw = (gw + 1) % self.n
+            self.stop_ev.wait(0.5)
+        return False, gw, None
+
+    def _reshard(self, rng, choice, may_update, gw, deadline):
+        """One reshard (a split, a merge or an UpdateShardCount, from
+        choice in [0, 1) and what the open shards allow), then the wait for
+        ACTIVE. Returns (gateway, 1 if it was an UpdateShardCount), or
+        None when stopping."""
+        active, gw, _ = self._wait_active(gw, deadline, RESHARD_ACTIVE_S)
+        if self.stop_ev.is_set():
+            return None
+        try:
+            shards = self._list_shards(self.clients.get(gw))
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+            return (gw + 1) % self.n, 0
+        open_ = sorted((x for x in shards if "EndingSequenceNumber" not in
+                        x.get("SequenceNumberRange", {})),
+                       key=lambda x: int(x["HashKeyRange"]["StartingHashKey"]))
+        pairs = [(a, b) for a, b in zip(open_, open_[1:])
+                 if int(a["HashKeyRange"]["EndingHashKey"]) + 1 ==
+                 int(b["HashKeyRange"]["StartingHashKey"])]
+        n = len(open_)
+        can = []
+        if n < OPEN_SHARDS_MAX:
+            can.append("split")
+        if n > OPEN_SHARDS_MIN and pairs:
+            can.append("merge")
+        if may_update and (2 * n <= OPEN_SHARDS_MAX or (n + 1) // 2 >= OPEN_SHARDS_MIN):
+            can.append("update")
+        if not can:
+            return gw, 0
+        op = can[int(choice * len(can))]
+        if op == "split":
+            x = open_[rng.randrange(n)]
+            lo = int(x["HashKeyRange"]["StartingHashKey"])
+            hi = int(x["HashKeyRange"]["EndingHashKey"])
+            if hi - lo < 2:
+                return gw, 0
+            args = {"ShardToSplit": x["ShardId"],
+                    "NewStartingHashKey": str(lo + (hi - lo + 1) // 2)}
+            call = "split_shard"
+        elif op == "merge":
+            a, b = pairs[rng.randrange(len(pairs))]
+            args = {"ShardToMerge": a["ShardId"], "AdjacentShardToMerge": b["ShardId"]}
+            call = "merge_shards"
+        else:
+            target = 2 * n if 2 * n <= OPEN_SHARDS_MAX else (n + 1) // 2
+            args = {"TargetShardCount": target, "ScalingType": "UNIFORM_SCALING"}
+            call = "update_shard_count"
+        t0 = self.h.now()
+        r, kind, text = self._call("c0", gw, call, StreamName=self.stream, **args)
+        ev = {"f": "reshard", "p": "c0", "gw": gw, "op": op, "args": args, "open_before": n,
+              "was_active": active, "type": kind}
+        if text:
+            ev["err"] = text[:300]
+        self.h.add(ev, t0)
+        if r is None and kind != "fail":
+            gw = (gw + 1) % self.n
+        if kind == "fail":
+            return gw, 0
+        t0 = self.h.now()
+        active, gw, count = self._wait_active(gw, deadline, RESHARD_ACTIVE_S)
+        if self.stop_ev.is_set() and not active:
+            return None
+        self.h.add({"f": "reshard_active", "p": "c0", "op": op, "type": "ok" if active else "info",
+                    "open_shards": count, "bound_s": RESHARD_ACTIVE_S}, t0)
+        return gw, 1 if op == "update" else 0
+
+
+def shard_entry(x):
+    """A ListShards entry as the history keeps it (lineage, range, end)."""
+    rng = x.get("SequenceNumberRange", {})
+    return {"id": x["ShardId"], "parent": x.get("ParentShardId"),
+            "adjacent": x.get("AdjacentParentShardId"),
+            "lo": x["HashKeyRange"]["StartingHashKey"], "hi": x["HashKeyRange"]["EndingHashKey"],
+            "start": rng.get("StartingSequenceNumber"), "end": rng.get("EndingSequenceNumber")}
