@@ -43,43 +43,52 @@ size_t base64_encode(const uint8_t *in, size_t n, char *out)
     return o;
 }
 
-/* The 6-bit value of c, or -1 outside the alphabet ('=' included). */
-static int base64_value(char c)
+/* Each byte's 6-bit value in the alphabet, BASE64_BAD for every other
+ * byte ('=' included), so that one lookup both checks and decodes a char.
+ * Built by the preprocessor from BASE64_VALUE. */
+#define BASE64_BAD 0x100
+#define BASE64_VALUE(c)                                                                            \
+    ((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'                                                        \
+     : (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26                                                   \
+     : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52                                                   \
+     : (c) == '+'               ? 62                                                               \
+     : (c) == '/'               ? 63                                                               \
+                                : BASE64_BAD)
+#define BASE64_ROW4(c)                                                                             \
+    BASE64_VALUE(c), BASE64_VALUE((c) + 1), BASE64_VALUE((c) + 2), BASE64_VALUE((c) + 3)
+#define BASE64_ROW16(c)                                                                            \
+    BASE64_ROW4(c), BASE64_ROW4((c) + 4), BASE64_ROW4((c) + 8), BASE64_ROW4((c) + 12)
+#define BASE64_ROW64(c)                                                                            \
+    BASE64_ROW16(c), BASE64_ROW16((c) + 16), BASE64_ROW16((c) + 32), BASE64_ROW16((c) + 48)
+static const uint16_t base64_values[256] = {BASE64_ROW64(0), BASE64_ROW64(64), BASE64_ROW64(128),
+                                            BASE64_ROW64(192)};
+
+/* The 6-bit value of an alphabet char. */
+static uint32_t base64_value(char c)
 {
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    if (c == '+') {
-        return 62;
-    }
-    if (c == '/') {
-        return 63;
-    }
-    return -1;
+    return base64_values[(uint8_t)c];
 }
 
-/* Packs k (2..4) chars into the top of a 24-bit value; false on a bad char. */
-static bool base64_unit(const char *in, size_t k, uint32_t *v)
+/* Decoding in place stopped at a bad unit after the text's first k chars
+ * (k / 4 whole units) had been decoded over their own text: encodes them
+ * back, which gives the same chars (a whole unit decodes one to one), from
+ * the last unit to the first, so that each unit's bytes are read before its
+ * chars are written over them. */
+static void base64_undo(const char *in, uint8_t *out, size_t k)
 {
-    uint32_t acc = 0;
-    for (size_t j = 0; j < 4; j++) {
-        int d = 0;
-        if (j < k) {
-            d = base64_value(in[j]);
-            if (d < 0) {
-                return false;
-            }
-        }
-        acc = acc << 6 | (uint32_t)d;
+    if ((const void *)out != (const void *)in) {
+        return;
     }
-    *v = acc;
-    return true;
+    char *text = (char *)out;
+    for (size_t u = k / 4; u > 0; u--) {
+        const uint8_t *p = out + 3 * (u - 1);
+        uint32_t v = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+        char *t = text + 4 * (u - 1);
+        t[0] = base64_alphabet[(v >> 18) & 0x3f];
+        t[1] = base64_alphabet[(v >> 12) & 0x3f];
+        t[2] = base64_alphabet[(v >> 6) & 0x3f];
+        t[3] = base64_alphabet[v & 0x3f];
+    }
 }
 
 int base64_decode(const char *in, size_t n, uint8_t *out, size_t *out_len)
@@ -103,19 +112,33 @@ int base64_decode(const char *in, size_t n, uint8_t *out, size_t *out_len)
     }
     size_t o = 0;
     size_t k = 0;
-    uint32_t v;
     for (; data_len - k >= 4; k += 4) {
-        if (!base64_unit(in + k, 4, &v)) {
+        uint32_t a = base64_value(in[k]);
+        uint32_t b = base64_value(in[k + 1]);
+        uint32_t c = base64_value(in[k + 2]);
+        uint32_t d = base64_value(in[k + 3]);
+        /* One test per unit, rarely taken: a branch per char is what made
+         * the decoder slow (docs/BENCHMARKS.md, 2026-11-26). */
+        if (((a | b | c | d) & BASE64_BAD) != 0) {
+            base64_undo(in, out, k);
             return -EDDY_EMALFORMED;
         }
-        out[o++] = (uint8_t)(v >> 16);
-        out[o++] = (uint8_t)(v >> 8);
-        out[o++] = (uint8_t)v;
+        /* Read before written: out + o never passes in + k. */
+        uint32_t v = a << 18 | b << 12 | c << 6 | d;
+        out[o] = (uint8_t)(v >> 16);
+        out[o + 1] = (uint8_t)(v >> 8);
+        out[o + 2] = (uint8_t)v;
+        o += 3;
     }
     if (tail != 0) {
-        if (!base64_unit(in + k, tail, &v)) {
+        uint32_t a = base64_value(in[k]);
+        uint32_t b = base64_value(in[k + 1]);
+        uint32_t c = tail == 3 ? base64_value(in[k + 2]) : 0;
+        if (((a | b | c) & BASE64_BAD) != 0) {
+            base64_undo(in, out, k);
             return -EDDY_EMALFORMED;
         }
+        uint32_t v = a << 18 | b << 12 | c << 6;
         out[o++] = (uint8_t)(v >> 16);
         if (tail == 3) {
             out[o++] = (uint8_t)(v >> 8);

@@ -81,14 +81,10 @@
 #ifndef RGROUP_SEGMENT_BYTES_MIN
 #define RGROUP_SEGMENT_BYTES_MIN (64 * 1024) /* raft_uv rounds down to its block size */
 #endif
-#ifndef RGROUP_ENTRY_BYTES_GUESS
-#define RGROUP_ENTRY_BYTES_GUESS 4096 /* mean entry size assumed before any is seen */
-#endif
 #ifndef RGROUP_CLOSE_DRAIN_MS
 #define RGROUP_CLOSE_DRAIN_MS 5000 /* wait for queued log writes before raft_close */
 #endif
 #define RGROUP_ENTRY_OVERHEAD_BYTES 16 /* raft_uv batch header per entry (term, type, len) */
-#define RGROUP_THRESHOLD_EVERY 256     /* re-estimate the mean after this many entries */
 #define RGROUP_STAGGER_PCT_SPAN 32     /* thresholds spread over +0..31 % by group id */
 
 #define RGROUP_ENVELOPE_MAGIC 0x31594445u /* "EDY1" read as a little-endian u32 */
@@ -169,8 +165,9 @@ static uint32_t rgroup_get_u32(const uint8_t *p)
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
-/* Returns a raft_malloc'd envelope of rgroup_envelope_bytes(len), or NULL. */
-static void *rgroup_envelope_encode(const uint8_t *payload, size_t len)
+/* Returns a raft_malloc'd envelope of rgroup_envelope_bytes(len) whose
+ * payload pack wrote, or NULL. */
+static void *rgroup_envelope_create(size_t len, rgroup_pack_cb pack, const void *pack_arg)
 {
     EDDY_ASSERT(len <= RGROUP_PAYLOAD_BYTES_MAX);
     size_t total = rgroup_envelope_bytes(len);
@@ -181,11 +178,21 @@ static void *rgroup_envelope_encode(const uint8_t *payload, size_t len)
     rgroup_put_u32(p, RGROUP_ENVELOPE_MAGIC);
     rgroup_put_u32(p + 4, (uint32_t)len);
     if (len > 0) {
-        memcpy(p + RGROUP_ENVELOPE_HEADER_BYTES, payload, len);
+        pack(pack_arg, p + RGROUP_ENVELOPE_HEADER_BYTES, len);
     }
     memset(p + RGROUP_ENVELOPE_HEADER_BYTES + len, 0, total - RGROUP_ENVELOPE_HEADER_BYTES - len);
     EDDY_ASSERT(total % 8 == 0);
     return p;
+}
+
+static void rgroup_pack_copy(const void *payload, uint8_t *out, size_t len)
+{
+    memcpy(out, payload, len);
+}
+
+static void *rgroup_envelope_encode(const uint8_t *payload, size_t len)
+{
+    return rgroup_envelope_create(len, rgroup_pack_copy, payload);
 }
 
 /* Decodes bytes from the log or the network: 0 or -EDDY_ECORRUPT. */
@@ -215,53 +222,39 @@ rgroup_envelope_decode(const struct raft_buffer *buf, const uint8_t **payload, s
 
 /* --- snapshot sizing --- */
 
-/* Entries of log worth snapshot_log_bytes at the observed mean entry size,
- * stretched by 0..31 % by group id so groups on a loop snapshot at
+/* The log since the last snapshot that triggers the next: snapshot_log_bytes
+ * stretched by 0..31 % by group id, so that groups on a loop snapshot at
  * different times. */
-static unsigned rgroup_threshold_compute(const struct rgroup *g)
+static uint64_t rgroup_log_bytes_max(uint64_t snapshot_log_bytes, uint32_t group_id)
 {
-    uint64_t mean = g->entry_count > 0 ? g->entry_bytes / g->entry_count : RGROUP_ENTRY_BYTES_GUESS;
-    mean += RGROUP_ENTRY_OVERHEAD_BYTES;
-    uint64_t n = g->snapshot_log_bytes / mean;
-    if (n > UINT_MAX) {
-        n = UINT_MAX;
-    }
-    n = n * (100 + (g->group_id * 7u) % RGROUP_STAGGER_PCT_SPAN) / 100;
-    if (n > UINT_MAX) {
-        n = UINT_MAX;
-    }
-    if (n < RGROUP_SNAPSHOT_THRESHOLD_MIN) {
-        n = RGROUP_SNAPSHOT_THRESHOLD_MIN;
-    }
-    return (unsigned)n;
+    uint64_t pct = (group_id * 7u) % RGROUP_STAGGER_PCT_SPAN;
+    return snapshot_log_bytes + snapshot_log_bytes / 100 * pct;
 }
 
-/* Trailing entries worth RAFT_SNAPSHOT_TRAILING_BYTES at the mean size. */
-static unsigned rgroup_trailing_compute(const struct rgroup *g)
+static void rgroup_threshold_set(struct rgroup *g, unsigned n)
 {
-    uint64_t mean = g->entry_count > 0 ? g->entry_bytes / g->entry_count : RGROUP_ENTRY_BYTES_GUESS;
-    uint64_t n = RAFT_SNAPSHOT_TRAILING_BYTES / (mean + RGROUP_ENTRY_OVERHEAD_BYTES);
-    if (n < RAFT_SNAPSHOT_TRAILING_MIN) {
-        n = RAFT_SNAPSHOT_TRAILING_MIN;
-    }
-    if (n > RAFT_SNAPSHOT_TRAILING_MAX) {
-        n = RAFT_SNAPSHOT_TRAILING_MAX;
-    }
-    return (unsigned)n;
-}
-
-static void rgroup_threshold_update(struct rgroup *g)
-{
-    unsigned n = rgroup_threshold_compute(g);
     if (n != g->snapshot_threshold) {
         g->snapshot_threshold = n;
         raft_set_snapshot_threshold(&g->raft, n);
     }
-    unsigned t = rgroup_trailing_compute(g);
-    if (t != g->snapshot_trailing) {
-        g->snapshot_trailing = t;
-        raft_set_snapshot_trailing(&g->raft, t);
+}
+
+static void rgroup_trailing_set(struct rgroup *g, unsigned n)
+{
+    if (n != g->snapshot_trailing) {
+        g->snapshot_trailing = n;
+        raft_set_snapshot_trailing(&g->raft, n);
     }
+}
+
+uint64_t rgroup_log_bytes(const struct rgroup *g)
+{
+    const struct raft_log *l = &g->raft.log;
+    uint64_t bytes = 0;
+    for (size_t i = l->front; i != l->back; i = (i + 1) % l->size) {
+        bytes += l->entries[i].buf.len;
+    }
+    return bytes;
 }
 
 /* --- results and completions --- */
@@ -389,12 +382,10 @@ static int rgroup_fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
     g->apply_index = index;
     g->result = res;
     *result = res;
-    g->entry_count++;
-    g->entry_bytes += buf->len;
-    if (g->entry_count % RGROUP_THRESHOLD_EVERY == 0 ||
-        (g->entry_count & (g->entry_count - 1)) == 0) {
-        rgroup_threshold_update(g);
-    }
+    /* Sized before raft checks its threshold at the end of this round. */
+    rgroup_threshold_set(g, rlog_budget_applied(&g->budget, index,
+                                                buf->len + RGROUP_ENTRY_OVERHEAD_BYTES,
+                                                g->raft.log.snapshot.last_index));
     return 0;
 }
 
@@ -427,6 +418,9 @@ static int rgroup_fsm_snapshot(struct raft_fsm *fsm, struct raft_buffer *bufs[],
         return RAFT_NOMEM;
     }
     b->len = rgroup_envelope_bytes(len);
+    /* 0.15 reads the trailing count after this returns (snapshot_put, and
+     * the log compaction once the snapshot is stored). */
+    rgroup_trailing_set(g, rlog_budget_snapshot(&g->budget, g->raft.last_applied));
     *bufs = b;
     *n_bufs = 1;
     LOG_DEBUG("rgroup snapshot group=%u index=%llu bytes=%zu", (unsigned)g->group_id,
@@ -583,6 +577,10 @@ static void rgroup_on_poll(uv_timer_t *timer)
 /* --- lifecycle --- */
 
 static void rgroup_io_close(struct raft_io *io, raft_io_close_cb cb);
+static int rgroup_io_send(struct raft_io *io,
+                          struct raft_io_send *req,
+                          const struct raft_message *message,
+                          raft_io_send_cb cb);
 
 /* mkdir -p, blocking: called once per replica at start-up. */
 static int rgroup_mkdir_p(const char *dir)
@@ -674,7 +672,10 @@ static void rgroup_raft_tune(struct rgroup *g, const struct rgroup_config *cfg)
     raft_set_heartbeat_timeout(&g->raft, cfg->heartbeat_timeout_ms ? cfg->heartbeat_timeout_ms
                                                                    : RAFT_HEARTBEAT_TIMEOUT_MS);
     raft_set_pre_vote(&g->raft, true);
-    rgroup_threshold_update(g);
+    /* Nothing recorded yet: no snapshot until the entries applied reach the
+     * budget, RAFT_SNAPSHOT_TRAILING_MIN until the first snapshot sizes it. */
+    rgroup_threshold_set(g, RLOG_BUDGET_THRESHOLD_IDLE);
+    rgroup_trailing_set(g, RAFT_SNAPSHOT_TRAILING_MIN);
 }
 
 int rgroup_init(struct rgroup **out,
@@ -708,8 +709,13 @@ int rgroup_init(struct rgroup **out,
     g->group_id = cfg->group_id;
     g->node_id = cfg->node_id;
     g->is_join = cfg->join;
-    g->snapshot_log_bytes =
-        cfg->snapshot_log_bytes ? cfg->snapshot_log_bytes : RAFT_SNAPSHOT_LOG_BYTES;
+    rlog_budget_init(&g->budget,
+                     rgroup_log_bytes_max(cfg->snapshot_log_bytes ? cfg->snapshot_log_bytes
+                                                                  : RAFT_SNAPSHOT_LOG_BYTES,
+                                          cfg->group_id),
+                     cfg->trailing_log_bytes ? cfg->trailing_log_bytes
+                                             : RAFT_SNAPSHOT_TRAILING_BYTES,
+                     RGROUP_SNAPSHOT_THRESHOLD_MIN);
     list_init(&g->inflight);
     list_init(&g->deferred);
     list_init(&g->ops_done);
@@ -732,6 +738,8 @@ int rgroup_init(struct rgroup **out,
     raft_uv_set_connect_retry_delay(&g->io, RAFT_CONNECT_RETRY_MS);
     g->uv_io_close = g->io.close;
     g->io.close = rgroup_io_close;
+    g->uv_io_send = g->io.send;
+    g->io.send = rgroup_io_send;
     rgroup_fsm_bind(g);
     /* raft_init runs the raft_uv probes and the transport's init; it is the
      * last step that can fail, and leaves no handle behind when it does. */
@@ -804,9 +812,20 @@ int rgroup_start(struct rgroup *g)
 void rgroup_propose(
     struct rgroup *g, const uint8_t *payload, size_t len, rgroup_propose_cb cb, void *arg)
 {
+    EDDY_ASSERT(payload != NULL || len == 0);
+    rgroup_propose_packed(g, len, rgroup_pack_copy, payload, cb, arg);
+}
+
+void rgroup_propose_packed(struct rgroup *g,
+                           size_t len,
+                           rgroup_pack_cb pack,
+                           const void *pack_arg,
+                           rgroup_propose_cb cb,
+                           void *arg)
+{
     EDDY_ASSERT(g != NULL);
     EDDY_ASSERT(cb != NULL);
-    EDDY_ASSERT(payload != NULL || len == 0);
+    EDDY_ASSERT(pack != NULL);
     struct rgroup_prop *prop = eddy_xcalloc(1, sizeof(*prop));
     prop->g = g;
     prop->cb = cb;
@@ -829,7 +848,7 @@ void rgroup_propose(
         rgroup_defer(g, prop, -EDDY_EFULL);
         return;
     }
-    struct raft_buffer buf = {.base = rgroup_envelope_encode(payload, len), .len = bytes};
+    struct raft_buffer buf = {.base = rgroup_envelope_create(len, pack, pack_arg), .len = bytes};
     if (buf.base == NULL) {
         rgroup_defer(g, prop, -ENOMEM);
         return;
@@ -951,6 +970,27 @@ static void rgroup_on_io_closed(struct raft_io *io)
 }
 
 /* Installed as io.close, so raft_close reaches raft_uv through here. */
+/* raft 0.15's follower answers an append once its write completes, to the
+ * leader it knows then, and that may be none (an election timeout cleared
+ * it meanwhile): raft_uv's send would strlen(NULL) (a SIGSEGV seen under
+ * load). With no address the message could not be delivered anyway: fail
+ * it as a lost connection, which every sender in raft handles by freeing
+ * req (no callback). */
+static int rgroup_io_send(struct raft_io *io,
+                          struct raft_io_send *req,
+                          const struct raft_message *message,
+                          raft_io_send_cb cb)
+{
+    struct rgroup *g = container_of(io, struct rgroup, io);
+    if (message->server_address == NULL || message->server_address[0] == '\0') {
+        LOG_DEBUG("rgroup send without an address dropped group=%u type=%d to=%llu",
+                  (unsigned)g->group_id, (int)message->type,
+                  (unsigned long long)message->server_id);
+        return RAFT_NOCONNECTION;
+    }
+    return g->uv_io_send(io, req, message, cb);
+}
+
 static void rgroup_io_close(struct raft_io *io, raft_io_close_cb cb)
 {
     struct rgroup *g = container_of(io, struct rgroup, io);

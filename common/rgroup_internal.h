@@ -9,6 +9,7 @@
 #include "eddy/assert.h"
 #include "eddy/rgroup.h"
 #include "eddy/list.h"
+#include "rlog_budget.h"
 
 #include <raft.h>
 #include <raft/uv.h>
@@ -55,6 +56,11 @@ struct rgroup {
     /* raft_uv's close and the callback raft gave it: rgroup sits between
      * them so raft's callback runs once (rgroup.c, rgroup_io_close). */
     void (*uv_io_close)(struct raft_io *io, raft_io_close_cb cb);
+    /* raft_uv's send, wrapped by rgroup_io_send (drops address-less sends). */
+    int (*uv_io_send)(struct raft_io *io,
+                      struct raft_io_send *req,
+                      const struct raft_message *message,
+                      raft_io_send_cb cb);
     raft_io_close_cb io_close_cb;
     unsigned io_close_calls;
 
@@ -98,11 +104,9 @@ struct rgroup {
     void *result;
     raft_index apply_index; /* index of the last fsm->apply call */
 
-    /* Snapshot sizing. */
-    uint64_t snapshot_log_bytes;
-    uint64_t entry_count;
-    uint64_t entry_bytes;
-    unsigned snapshot_threshold;
+    /* Snapshot sizing: the log raft keeps in memory, bounded in bytes. */
+    struct rlog_budget budget;
+    unsigned snapshot_threshold; /* as last set in raft */
     unsigned snapshot_trailing;
 
     raft_index leader_index_max; /* last entry this replica appended as leader */

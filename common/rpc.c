@@ -15,7 +15,10 @@
  * connection is accepted and closed at once); per connection, at most
  * RPC_INFLIGHT_MAX calls with the handler, and no request is taken (reading
  * stops at once) while RPC_WRITE_QUEUE_BYTES_MAX or more reply bytes wait to
- * be written: a peer that does not read its replies stops being read.
+ * be written: a peer that does not read its replies stops being read. The
+ * replies a connection gets in one loop turn go out in one write at the end
+ * of the turn (a shard leader answers the reads one commit wakes at once:
+ * one system call and one wake-up of the peer, not one each).
  *
  * Client liveness: a connection attempt is given up after
  * RPC_CONNECT_TIMEOUT_MS; while calls wait on a connection that has been
@@ -43,6 +46,7 @@
 #include "eddy/errors.h"
 #include "eddy/limits.h"
 #include "eddy/log.h"
+#include "eddy/pbarena.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -77,21 +81,6 @@ static_assert(RPC_SERVER_CONNECTIONS_MAX >= 1, "a server takes at least one conn
 unsigned rpc_server_reading_count_for_test(const struct rpc_server *s);
 
 /* ---- framing ---- */
-
-static void *rpc_pb_alloc(void *data, size_t size)
-{
-    void *p = eddy_malloc(size > 0 ? size : 1);
-    if (p == NULL && data != NULL) {
-        *(bool *)data = true;
-    }
-    return p;
-}
-
-static void rpc_pb_free(void *data, void *ptr)
-{
-    (void)data;
-    eddy_free(ptr);
-}
 
 int rpc_frame_encode(const Eddy__Frame *f, uint8_t **out, size_t *out_len)
 {
@@ -134,12 +123,20 @@ int rpc_frame_decode(const uint8_t *buf, size_t len, size_t *consumed, Eddy__Fra
     if (len - RPC_HEADER_BYTES < n) {
         return 0;
     }
-    bool oom = false;
-    ProtobufCAllocator a = {.alloc = rpc_pb_alloc, .free = rpc_pb_free, .allocator_data = &oom};
-    Eddy__Frame *f = eddy__frame__unpack(&a, n, buf + RPC_HEADER_BYTES);
-    if (f == NULL) {
-        return oom ? -ENOMEM : -EDDY_EMALFORMED;
+    /* The whole tree in one arena (eddy/pbarena.h): a PutRecords frame
+     * unpacks to a few blocks instead of three mallocs per record. Its
+     * first block holds the encoded length and half again (the structs). */
+    struct pbarena *arena = pbarena_create((size_t)n + n / 2);
+    if (arena == NULL) {
+        return -ENOMEM;
     }
+    Eddy__Frame *f = eddy__frame__unpack(pbarena_allocator(arena), n, buf + RPC_HEADER_BYTES);
+    if (f == NULL) {
+        int rv = pbarena_is_oom(arena) ? -ENOMEM : -EDDY_EMALFORMED;
+        pbarena_destroy(arena);
+        return rv;
+    }
+    EDDY_ASSERT(pbarena_is_first(arena, f)); /* rpc_frame_free finds the arena */
     *consumed = RPC_HEADER_BYTES + n;
     *frame = f;
     return 0;
@@ -150,8 +147,7 @@ void rpc_frame_free(Eddy__Frame *f)
     if (f == NULL) {
         return;
     }
-    ProtobufCAllocator a = {.alloc = rpc_pb_alloc, .free = rpc_pb_free, .allocator_data = NULL};
-    eddy__frame__free_unpacked(f, &a);
+    pbarena_destroy(pbarena_of_first(f));
 }
 
 static bool rpc_frame_is_request(const Eddy__Frame *f)
@@ -296,18 +292,26 @@ struct rpc_conn {
     bool is_reading;
     struct list_link node;   /* in server->conns while the handle is open */
     struct list_link resume; /* in server->resume while waiting to resume */
+    struct rpc_batch *out;   /* replies of this loop turn, not yet handed to libuv */
+    struct list_link flush;  /* in server->flush while out is not NULL */
 };
 
 struct rpc_server {
     uv_loop_t *loop;
     uv_tcp_t listener;
     uv_idle_t resume_idle; /* resumes connections whose limits freed up */
+    /* Replies are written once a loop turn, all of a connection's in one
+     * write: the check handle runs after the turn's I/O callbacks, the idle
+     * handle keeps the loop from blocking before that while replies wait. */
+    uv_check_t flush_check;
+    uv_idle_t flush_idle;
     rpc_handler_cb handler;
     void *data;
     struct list_link conns;
     struct list_link resume;
-    unsigned conn_count;   /* in conns: at most RPC_SERVER_CONNECTIONS_MAX */
-    unsigned handles_open; /* listener, idle, connections, refused connections */
+    struct list_link flush; /* connections with replies to write */
+    unsigned conn_count;    /* in conns: at most RPC_SERVER_CONNECTIONS_MAX */
+    unsigned handles_open;  /* listener, idles, check, connections, refused ones */
     uint64_t refuse_log_ms;
     bool is_closing;
     void (*close_cb)(void *arg);
@@ -371,8 +375,12 @@ static void rpc_conn_on_close(uv_handle_t *h)
     rpc_server_maybe_free(s);
 }
 
-/* Idempotent. Pending writes complete with UV_ECANCELED before the close
- * callback. */
+static void rpc_conn_write_batch(struct rpc_conn *c);
+
+/* Idempotent. Replies of this loop turn are handed to libuv first (a reply
+ * just before a close, an ESHUTDOWN say, still goes out when the socket
+ * takes it at once); pending writes complete with UV_ECANCELED before the
+ * close callback. */
 static void rpc_conn_close(struct rpc_conn *c)
 {
     if (c->state != RPC_CONN_OPEN) {
@@ -380,6 +388,7 @@ static void rpc_conn_close(struct rpc_conn *c)
     }
     rpc_conn_set_state(c, RPC_CONN_CLOSING);
     list_remove(&c->resume);
+    rpc_conn_write_batch(c);
     uv_close((uv_handle_t *)&c->tcp, rpc_conn_on_close);
 }
 
@@ -423,13 +432,44 @@ static void rpc_conn_maybe_resume(struct rpc_conn *c)
     uv_idle_start(&c->server->resume_idle, rpc_server_on_resume);
 }
 
+/* The replies one connection got in one loop turn, written with one
+ * uv_write (one writev) at the end of the turn and freed in its callback:
+ * the reads one commit wakes on a shard leader answer together so. */
+struct rpc_batch {
+    uv_write_t req;
+    uv_buf_t *bufs; /* each base encoded by rpc_frame_encode, owned */
+    unsigned count;
+    unsigned cap;
+    size_t len; /* bytes in bufs */
+};
+
+/* Appends an encoded frame (data, owned from here on). */
+static void rpc_batch_add(struct rpc_batch *b, uint8_t *data, size_t len)
+{
+    if (b->count == b->cap) {
+        b->cap = b->cap > 0 ? b->cap * 2 : 8;
+        b->bufs = eddy_xrealloc(b->bufs, b->cap * sizeof(*b->bufs));
+    }
+    b->bufs[b->count++] = uv_buf_init((char *)data, (unsigned)len);
+    b->len += len;
+}
+
+static void rpc_batch_destroy(struct rpc_batch *b)
+{
+    for (unsigned i = 0; i < b->count; i++) {
+        eddy_free(b->bufs[i].base);
+    }
+    eddy_free(b->bufs);
+    eddy_free(b);
+}
+
 static void rpc_conn_on_write(uv_write_t *req, int status)
 {
-    struct rpc_write *w = container_of(req, struct rpc_write, req);
+    struct rpc_batch *b = container_of(req, struct rpc_batch, req);
     struct rpc_conn *c = container_of((uv_tcp_t *)req->handle, struct rpc_conn, tcp);
-    EDDY_ASSERT(c->write_bytes >= w->len);
-    c->write_bytes -= w->len;
-    rpc_write_destroy(w);
+    EDDY_ASSERT(c->write_bytes >= b->len);
+    c->write_bytes -= b->len;
+    rpc_batch_destroy(b);
     if (status < 0) {
         if (status != UV_ECANCELED) {
             LOG_DEBUG("rpc: response write failed err=%s", uv_strerror(status));
@@ -440,8 +480,66 @@ static void rpc_conn_on_write(uv_write_t *req, int status)
     rpc_conn_maybe_resume(c);
 }
 
-/* Encodes and writes resp. A response too big to encode is replaced by an
- * Ack carrying the error, so the caller does not wait for its timeout. */
+static void rpc_server_on_flush_check(uv_check_t *h);
+static void rpc_server_on_flush_idle(uv_idle_t *h);
+
+/* Adds an encoded reply (data, owned) to c's batch of this loop turn. */
+static void rpc_conn_queue(struct rpc_conn *c, uint8_t *data, size_t len)
+{
+    struct rpc_batch *b = c->out;
+    if (b == NULL) {
+        b = eddy_xcalloc(1, sizeof(*b));
+        c->out = b;
+        struct rpc_server *s = c->server;
+        list_push(&s->flush, &c->flush);
+        uv_check_start(&s->flush_check, rpc_server_on_flush_check);
+        uv_idle_start(&s->flush_idle, rpc_server_on_flush_idle);
+    }
+    rpc_batch_add(b, data, len);
+}
+
+/* Hands c's batch, if any, to libuv in one write. */
+static void rpc_conn_write_batch(struct rpc_conn *c)
+{
+    struct rpc_batch *b = c->out;
+    if (b == NULL) {
+        return;
+    }
+    list_remove(&c->flush);
+    c->out = NULL;
+    int rv = uv_write(&b->req, (uv_stream_t *)&c->tcp, b->bufs, b->count, rpc_conn_on_write);
+    if (rv != 0) {
+        LOG_WARN("rpc: response write failed err=%s", uv_strerror(rv));
+        EDDY_ASSERT(c->write_bytes >= b->len);
+        c->write_bytes -= b->len;
+        rpc_batch_destroy(b);
+        rpc_conn_close(c);
+    }
+}
+
+/* Hands every connection's batch to libuv, one write each. */
+static void rpc_server_flush(struct rpc_server *s)
+{
+    while (!list_is_empty(&s->flush)) {
+        rpc_conn_write_batch(container_of(s->flush.next, struct rpc_conn, flush));
+    }
+    uv_check_stop(&s->flush_check);
+    uv_idle_stop(&s->flush_idle);
+}
+
+static void rpc_server_on_flush_check(uv_check_t *h)
+{
+    rpc_server_flush(h->data);
+}
+
+static void rpc_server_on_flush_idle(uv_idle_t *h)
+{
+    rpc_server_flush(h->data);
+}
+
+/* Encodes resp and queues it for the end of the loop turn. A response too
+ * big to encode is replaced by an Ack carrying the error, so the caller does
+ * not wait for its timeout. */
 static void rpc_conn_send(struct rpc_conn *c, const Eddy__Frame *resp)
 {
     uint8_t *data;
@@ -463,14 +561,7 @@ static void rpc_conn_send(struct rpc_conn *c, const Eddy__Frame *resp)
             return;
         }
     }
-    struct rpc_write *w = rpc_write_create(data, len);
-    rv = rpc_write_start(w, (uv_stream_t *)&c->tcp, rpc_conn_on_write);
-    if (rv != 0) {
-        LOG_WARN("rpc: response write failed err=%s", uv_strerror(rv));
-        rpc_write_destroy(w);
-        rpc_conn_close(c);
-        return;
-    }
+    rpc_conn_queue(c, data, len);
     c->write_bytes += len;
     if (c->is_reading && !rpc_conn_can_take(c)) {
         /* Replies are queued past the limit: read nothing more until they
@@ -620,6 +711,7 @@ static void rpc_server_on_connection(uv_stream_t *ls, int status)
     c->state = RPC_CONN_OPEN;
     buf_init(&c->rbuf, RPC_HEADER_BYTES + RPC_FRAME_BYTES_MAX);
     list_init(&c->resume);
+    list_init(&c->flush);
     int rv = uv_tcp_init(s->loop, &c->tcp);
     if (rv != 0) {
         LOG_ERROR("rpc: tcp init failed err=%s", uv_strerror(rv));
@@ -666,9 +758,14 @@ int rpc_server_init(struct rpc_server **out,
     s->data = data;
     list_init(&s->conns);
     list_init(&s->resume);
+    list_init(&s->flush);
     uv_idle_init(loop, &s->resume_idle);
     s->resume_idle.data = s;
-    s->handles_open = 1;
+    uv_check_init(loop, &s->flush_check);
+    s->flush_check.data = s;
+    uv_idle_init(loop, &s->flush_idle);
+    s->flush_idle.data = s;
+    s->handles_open = 3;
     int rv = uv_tcp_init(loop, &s->listener);
     if (rv != 0) {
         goto err_after_idle;
@@ -691,6 +788,8 @@ err_after_listener:
 err_after_idle:
     s->is_closing = true; /* freed by the close callbacks, with no user callback */
     uv_close((uv_handle_t *)&s->resume_idle, rpc_server_on_handle_close);
+    uv_close((uv_handle_t *)&s->flush_check, rpc_server_on_handle_close);
+    uv_close((uv_handle_t *)&s->flush_idle, rpc_server_on_handle_close);
     return rv;
 }
 
@@ -704,8 +803,11 @@ void rpc_server_close(struct rpc_server *s, void (*cb)(void *arg), void *arg)
     uv_close((uv_handle_t *)&s->listener, rpc_server_on_handle_close);
     uv_close((uv_handle_t *)&s->resume_idle, rpc_server_on_handle_close);
     for (struct list_link *n = s->conns.next; n != &s->conns; n = n->next) {
-        rpc_conn_close(container_of(n, struct rpc_conn, node));
+        rpc_conn_close(container_of(n, struct rpc_conn, node)); /* writes their batches */
     }
+    EDDY_ASSERT(list_is_empty(&s->flush));
+    uv_close((uv_handle_t *)&s->flush_check, rpc_server_on_handle_close);
+    uv_close((uv_handle_t *)&s->flush_idle, rpc_server_on_handle_close);
 }
 
 unsigned rpc_server_reading_count_for_test(const struct rpc_server *s)
@@ -788,6 +890,7 @@ struct rpc_link {
     uv_tcp_t tcp;
     uv_connect_t connect;
     struct buf rbuf;
+    struct rpc_batch *out; /* requests of this loop turn, not yet handed to libuv */
     bool is_closing;
 };
 
@@ -808,6 +911,11 @@ struct rpc_client {
     uv_timer_t timer;            /* fires at the earliest deadline */
     uint64_t timer_due_ms;       /* 0 when not armed */
     uv_idle_t done_idle;         /* runs the done callbacks */
+    /* Requests go out once a loop turn, in one write (as the server's
+     * replies): the check handle writes them, the idle handle keeps the
+     * loop from blocking while they wait. */
+    uv_check_t flush_check;
+    uv_idle_t flush_idle;
     /* The connection's watch: the connect timeout, then liveness probes
      * while calls wait (common/README.md, "Liveness"). uv_now() times. */
     uv_timer_t watch;
@@ -826,7 +934,7 @@ struct rpc_client {
     struct list_link sent;
     struct list_link done;
     struct rpc_pending *table[RPC_ID_BUCKETS];
-    unsigned handles_open; /* timer, idle, watch, links, resolve requests */
+    unsigned handles_open; /* timer, idles, check, watch, links, resolve requests */
     bool is_closing_handles;
     void (*close_cb)(void *arg);
     void *close_arg;
@@ -942,10 +1050,19 @@ static void rpc_link_on_close(uv_handle_t *h)
     rpc_client_maybe_free(c);
 }
 
+/* Requests still in the link's batch are dropped: their calls are in the
+ * sent list, and fail with it. */
 static void rpc_link_close(struct rpc_link *link)
 {
     EDDY_ASSERT(!link->is_closing);
     link->is_closing = true;
+    if (link->out != NULL) {
+        struct rpc_client *c = link->client;
+        EDDY_ASSERT(c->write_bytes >= link->out->len);
+        c->write_bytes -= link->out->len;
+        rpc_batch_destroy(link->out);
+        link->out = NULL;
+    }
     uv_close((uv_handle_t *)&link->tcp, rpc_link_on_close);
 }
 
@@ -975,7 +1092,24 @@ static void rpc_client_disconnect(struct rpc_client *c, int reason)
 static void rpc_link_on_write(uv_write_t *req, int status);
 static void rpc_client_watch(struct rpc_client *c);
 
-/* Hands p's encoded request to libuv and files p under its id. */
+static void rpc_client_on_flush_check(uv_check_t *h);
+static void rpc_client_on_flush_idle(uv_idle_t *h);
+
+/* Moves an encoded request into the link's batch of this loop turn. */
+static void rpc_link_queue(struct rpc_client *c, struct rpc_write *w)
+{
+    struct rpc_link *link = c->link;
+    if (link->out == NULL) {
+        link->out = eddy_xcalloc(1, sizeof(*link->out));
+        uv_check_start(&c->flush_check, rpc_client_on_flush_check);
+        uv_idle_start(&c->flush_idle, rpc_client_on_flush_idle);
+    }
+    rpc_batch_add(link->out, w->data, w->len);
+    eddy_free(w); /* its data is the batch's now */
+}
+
+/* Files p under its id and queues its encoded request for the end of the
+ * loop turn (rpc_client_flush). Returns 0. */
 static int rpc_client_send(struct rpc_client *c, struct rpc_pending *p)
 {
     EDDY_ASSERT(c->state == RPC_CLIENT_CONNECTED);
@@ -988,14 +1122,53 @@ static int rpc_client_send(struct rpc_client *c, struct rpc_pending *p)
     if (c->sent_count++ == 0) {
         c->rx_ms = uv_now(c->loop); /* the peer owed nothing before */
     }
-    int rv = rpc_write_start(w, (uv_stream_t *)&c->link->tcp, rpc_link_on_write);
-    if (rv != 0) {
-        c->write_bytes -= w->len;
-        rpc_write_destroy(w);
-        return rv;
-    }
+    rpc_link_queue(c, w);
     rpc_client_watch(c);
     return 0;
+}
+
+static void rpc_link_on_batch_write(uv_write_t *req, int status)
+{
+    struct rpc_batch *b = container_of(req, struct rpc_batch, req);
+    struct rpc_link *link = container_of((uv_tcp_t *)req->handle, struct rpc_link, tcp);
+    struct rpc_client *c = link->client;
+    EDDY_ASSERT(c->write_bytes >= b->len);
+    c->write_bytes -= b->len;
+    rpc_batch_destroy(b);
+    if (status < 0 && !link->is_closing) {
+        rpc_client_disconnect(c, status);
+    }
+}
+
+/* Hands the link's batch of this loop turn to libuv in one write. */
+static void rpc_client_flush(struct rpc_client *c)
+{
+    uv_check_stop(&c->flush_check);
+    uv_idle_stop(&c->flush_idle);
+    struct rpc_link *link = c->link;
+    if (link == NULL || link->out == NULL) {
+        return; /* the link closed and dropped it */
+    }
+    struct rpc_batch *b = link->out;
+    link->out = NULL;
+    int rv =
+        uv_write(&b->req, (uv_stream_t *)&link->tcp, b->bufs, b->count, rpc_link_on_batch_write);
+    if (rv != 0) {
+        EDDY_ASSERT(c->write_bytes >= b->len);
+        c->write_bytes -= b->len;
+        rpc_batch_destroy(b);
+        rpc_client_disconnect(c, rv);
+    }
+}
+
+static void rpc_client_on_flush_check(uv_check_t *h)
+{
+    rpc_client_flush(h->data);
+}
+
+static void rpc_client_on_flush_idle(uv_idle_t *h)
+{
+    rpc_client_flush(h->data);
 }
 
 static void rpc_link_on_write(uv_write_t *req, int status)
@@ -1361,6 +1534,8 @@ static void rpc_client_on_done(uv_idle_t *h)
         uv_close((uv_handle_t *)&c->timer, rpc_client_on_handle_close);
         uv_close((uv_handle_t *)&c->done_idle, rpc_client_on_handle_close);
         uv_close((uv_handle_t *)&c->watch, rpc_client_on_handle_close);
+        uv_close((uv_handle_t *)&c->flush_check, rpc_client_on_handle_close);
+        uv_close((uv_handle_t *)&c->flush_idle, rpc_client_on_handle_close);
     }
 }
 
@@ -1395,7 +1570,11 @@ int rpc_client_init(struct rpc_client **out, uv_loop_t *loop, const char *addres
     c->done_idle.data = c;
     uv_timer_init(loop, &c->watch);
     c->watch.data = c;
-    c->handles_open = 3;
+    uv_check_init(loop, &c->flush_check);
+    c->flush_check.data = c;
+    uv_idle_init(loop, &c->flush_idle);
+    c->flush_idle.data = c;
+    c->handles_open = 5;
     *out = c;
     return 0;
 

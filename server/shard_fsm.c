@@ -14,6 +14,7 @@
 #include "eddy/errors.h"
 #include "eddy/limits.h"
 #include "eddy/log.h"
+#include "eddy/pbarena.h"
 #include "eddy/seqnum.h"
 #include "group.pb-c.h"
 
@@ -374,8 +375,14 @@ shard_fsm_apply(void *data, uint64_t index, const uint8_t *buf, size_t len, void
 {
     struct shard_fsm *f = data;
     *result = NULL;
-    Eddy__GroupEntry *e = eddy__group_entry__unpack(NULL, len, buf);
+    /* One arena for the entry's tree, not three mallocs per record on every
+     * replica (eddy/pbarena.h); it holds the entry and half again. */
+    struct pbarena *arena = pbarena_create(len + len / 2);
+    EDDY_ASSERT(arena != NULL); /* a daemon aborts on out-of-memory */
+    Eddy__GroupEntry *e = eddy__group_entry__unpack(pbarena_allocator(arena), len, buf);
     if (e == NULL) {
+        EDDY_ASSERT(!pbarena_is_oom(arena));
+        pbarena_destroy(arena);
         /* Entries are written by our own leaders; an undecodable one means a
          * corrupt log, which the replica must not paper over. */
         LOG_ERROR("group=%u index=%llu undecodable entry", f->group_id, (unsigned long long)index);
@@ -408,7 +415,7 @@ shard_fsm_apply(void *data, uint64_t index, const uint8_t *buf, size_t len, void
         }
     }
     f->applied_index = index;
-    eddy__group_entry__free_unpacked(e, NULL);
+    pbarena_destroy(arena);
     return rv;
 }
 

@@ -12,6 +12,7 @@
 #include "hydrate.h"
 #include "segment.h"
 #include "shard_fsm.h"
+#include "shard_lease.h"
 #include "shard_rate.h"
 #include "shard_wait.h"
 #include "throttle.h"
@@ -28,6 +29,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -44,6 +46,9 @@ struct batch_waiter {
     /* NULL, or one flag per request record: refused by throttle_put, not in
      * the entry, answered -EDDY_ETHROTTLED (owned). */
     uint8_t *refused;
+    /* The call's records in the entry, one block (owned): not one malloc
+     * per record (docs/BENCHMARKS.md, 2026-11-26). */
+    Eddy__EntryRecord *records;
 };
 
 /* Records of one or more calls on their way into one Raft entry. */
@@ -96,14 +101,15 @@ struct shard_server {
     void *close_arg;
     /* Per-shard write and read limits (throttle.h); NULL: none. */
     struct throttle *throttle;
-    struct shard_wait *wait; /* parked push reads (SubscribeToShard) */
+    struct shard_wait *wait;    /* parked push reads (SubscribeToShard) */
+    struct shard_lease *leases; /* who holds each (consumer, shard) it serves (ADR 0008) */
     /* Write rates of the shards it leads, for on-demand scaling (shard_rate.h). */
     struct shard_rate *rates;
     bool is_draining; /* shard_server_set_draining; groups added later drain too */
 };
 
-static void server_on_wait(
-    void *arg, struct rpc_call *call, u128 after, uint64_t deadline_ms, enum shard_wait_wake why);
+static void
+server_on_wait(void *arg, struct shard_wait_woken *woken, size_t count, enum shard_wait_wake why);
 static void server_on_group_state(void *arg, struct rgroup *raft);
 
 static uint64_t server_now_ms(void)
@@ -283,6 +289,7 @@ int shard_server_init(struct shard_server **out,
     }
     shard_rate_create(&s->rates);
     shard_wait_init(&s->wait, loop, s->group_cap, server_on_wait, s);
+    shard_lease_create(&s->leases);
     unsigned self = server_self_pos(cfg);
     int rv = 0;
     for (uint32_t id = 1; self < cfg->peer_count && id <= cfg->group_count; id++) {
@@ -361,14 +368,12 @@ static void batch_destroy(struct batch *b)
         eddy_free(b->entry.streams[i]);
     }
     eddy_free(b->entry.streams);
-    for (size_t i = 0; i < b->entry.n_records; i++) {
-        eddy_free(b->entry.records[i]);
-    }
-    eddy_free(b->entry.records);
+    eddy_free(b->entry.records); /* the records: in their waiters' blocks */
     eddy_free(b->entry.create_shards);
     eddy_free(b->entry.close_shards);
     for (size_t i = 0; i < b->waiter_count; i++) {
         eddy_free(b->waiters[i].refused);
+        eddy_free(b->waiters[i].records);
     }
     eddy_free(b->waiters);
     eddy_free(b);
@@ -406,8 +411,12 @@ static void batch_add_call(struct batch *b, struct rpc_call *call, size_t bytes,
         b->waiter_cap = b->waiter_cap ? b->waiter_cap * 2 : 8;
         b->waiters = eddy_xrealloc(b->waiters, b->waiter_cap * sizeof(*b->waiters));
     }
-    b->waiters[b->waiter_count++] = (struct batch_waiter){
-        .call = call, .first = b->entry.n_records, .count = req->n_records, .refused = refused};
+    Eddy__EntryRecord *block = eddy_xmalloc(req->n_records * sizeof(*block));
+    b->waiters[b->waiter_count++] = (struct batch_waiter){.call = call,
+                                                          .first = b->entry.n_records,
+                                                          .count = req->n_records,
+                                                          .refused = refused,
+                                                          .records = block};
     size_t need = b->entry.n_records + req->n_records;
     if (need > b->records_cap) {
         while (b->records_cap < need) {
@@ -421,7 +430,7 @@ static void batch_add_call(struct batch *b, struct rpc_call *call, size_t bytes,
             continue;
         }
         const Eddy__PutRecord *in = req->records[i];
-        Eddy__EntryRecord *r = eddy_xmalloc(sizeof(*r));
+        Eddy__EntryRecord *r = &block[i];
         eddy__entry_record__init(r);
         r->stream_ref = ref;
         r->shard = in->shard;
@@ -539,6 +548,13 @@ static void batch_on_committed(void *arg, int status, void *result)
     }
 }
 
+/* Packs the entry straight into the Raft entry's buffer (no copy). */
+static void batch_pack(const void *entry, uint8_t *out, size_t len)
+{
+    size_t packed = eddy__group_entry__pack(entry, out);
+    EDDY_ASSERT(packed == len);
+}
+
 static void batch_propose(struct sgroup *g, struct batch *b)
 {
     uint64_t now = server_now_ms();
@@ -552,11 +568,8 @@ static void batch_propose(struct sgroup *g, struct batch *b)
     g->last_stamp_ms = stamp;
     b->entry.arrival_ms = stamp;
     size_t len = eddy__group_entry__get_packed_size(&b->entry);
-    uint8_t *buf = eddy_xmalloc(len ? len : 1);
-    eddy__group_entry__pack(&b->entry, buf);
     g->inflight++;
-    rgroup_propose(g->raft, buf, len, batch_on_committed, b);
-    eddy_free(buf);
+    rgroup_propose_packed(g->raft, len, batch_pack, &b->entry, batch_on_committed, b);
 }
 
 static void group_flush(struct sgroup *g)
@@ -765,9 +778,124 @@ static void read_resp_free_records(Eddy__ReadResp *resp)
     eddy_free(resp->records);
 }
 
-/* Reads from (pos, seq) and answers the call, or parks it (shard_wait.h)
- * when it is a push read (wait_ms) that finds nothing and deadline_ms (uv_now
- * time) is still ahead; deadline_ms 0 answers whatever there is. */
+/* One read of a shard, and the answer built from it: shared by every call
+ * that asked for the same records (the push reads one applied entry wakes). */
+struct read_result {
+    int err; /* 0, or the read's error (no answer built) */
+    Eddy__Status st;
+    Eddy__ReadResp resp;
+    struct read_collect c;
+    u128 next;
+    uint8_t next_be[16];
+};
+
+/* The limits a read asks for, clamped to GetRecords'. */
+static uint32_t read_limit(const Eddy__ReadReq *req)
+{
+    return req->limit > KIN_GET_RECORDS_LIMIT_MAX ? KIN_GET_RECORDS_LIMIT_MAX : req->limit;
+}
+
+static uint64_t read_bytes_max(const Eddy__ReadReq *req)
+{
+    return req->bytes_max == 0 || req->bytes_max > KIN_GET_RECORDS_BYTES_MAX
+               ? KIN_GET_RECORDS_BYTES_MAX
+               : req->bytes_max;
+}
+
+/* Reads store from (pos, seq) as req asks into r (freed with read_result_free). */
+static void read_result_run(struct sgroup *g,
+                            struct seg_store *store,
+                            const Eddy__ReadReq *req,
+                            enum seg_position pos,
+                            u128 seq,
+                            struct read_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    eddy__status__init(&r->st);
+    eddy__read_resp__init(&r->resp);
+    r->resp.status = &r->st;
+    r->c.resp = &r->resp;
+    int n = seg_store_read(store, pos, seq, req->timestamp_ms, read_limit(req), read_bytes_max(req),
+                           server_read_record, &r->c, &r->next);
+    if (n < 0) {
+        r->err = n;
+        return;
+    }
+    u128 end_seq;
+    if (shard_fsm_shard_end(g->fsm, req->stream, req->stream_created_ms, req->shard, &end_seq) &&
+        (seg_store_is_empty(store) || r->next >= seg_store_last_seq(store))) {
+        r->resp.shard_end = true; /* closed (resharding) and read to its last record */
+    }
+    u128_to_be(r->next, r->next_be);
+    r->resp.next_sequence.data = r->next_be;
+    r->resp.next_sequence.len = 16;
+    /* Behind: how much older the last record handed out is than the tip. A
+     * read that returns nothing (limit 0, or caught up) is not behind. */
+    uint64_t tip = seg_store_last_arrival_ms(store);
+    if (r->resp.n_records > 0 && r->next < seg_store_last_seq(store) &&
+        tip > r->c.last_arrival_ms) {
+        r->resp.millis_behind_latest = tip - r->c.last_arrival_ms;
+    }
+}
+
+static void read_result_free(struct read_result *r)
+{
+    read_resp_free_records(&r->resp);
+}
+
+/* Answers call with r, or parks it (shard_wait.h) when it is a push read
+ * (wait_ms) that found nothing and deadline_ms (uv_now time) is still
+ * ahead; deadline_ms 0 answers whatever there is. */
+static void server_read_answer(struct shard_server *s,
+                               struct sgroup *g,
+                               struct rpc_call *call,
+                               const struct read_result *r,
+                               uint64_t deadline_ms)
+{
+    const Eddy__ReadReq *req = rpc_call_request(call)->read;
+    if (r->err != 0) {
+        rpc_reply_error(call, r->err, 0, "read failed");
+        return;
+    }
+    throttle_read_end(s->throttle, req, &r->resp, uv_now(s->loop));
+    if (r->resp.n_records == 0 && !r->resp.shard_end && deadline_ms > uv_now(s->loop) &&
+        read_limit(req) > 0) {
+        /* A push read with nothing to push yet: answered when records are
+         * applied on the shard or at the deadline. Parked at next, so a
+         * LATEST read waits for what follows the records it saw. */
+        int rv = shard_wait_park(s->wait, g->id, call, r->next, deadline_ms);
+        if (rv != 0) {
+            rpc_reply_error(call, rv, 0, NULL); /* -EDDY_EFULL: the gateway retries */
+        }
+        return;
+    }
+    Eddy__Frame f = EDDY__FRAME__INIT;
+    f.body_case = EDDY__FRAME__BODY_READ_RESP;
+    f.read_resp = (Eddy__ReadResp *)&r->resp; /* packed, not changed */
+    rpc_call_reply(call, &f);
+}
+
+/* The shard's store, or NULL after answering the call; and whether the
+ * call may read now (answered -EDDY_ETHROTTLED when not). */
+static struct seg_store *
+server_read_begin(struct shard_server *s, struct sgroup *g, struct rpc_call *call)
+{
+    const Eddy__ReadReq *req = rpc_call_request(call)->read;
+    struct seg_store *store =
+        shard_fsm_find(g->fsm, req->stream, req->stream_created_ms, req->shard);
+    if (store == NULL) {
+        rpc_reply_error(call, -EDDY_ENOTFOUND, 0, "shard not found");
+        return NULL;
+    }
+    if (!throttle_read_begin(s->throttle, req, uv_now(s->loop))) {
+        rpc_reply_error(call, -EDDY_ETHROTTLED, 0, NULL); /* over the shard's read limits */
+        return NULL;
+    }
+    return store;
+}
+
+/* Reads from (pos, seq) and answers the call or parks it
+ * (server_read_answer). */
 static void server_read_from(struct shard_server *s,
                              struct sgroup *g,
                              struct rpc_call *call,
@@ -775,66 +903,32 @@ static void server_read_from(struct shard_server *s,
                              u128 seq,
                              uint64_t deadline_ms)
 {
-    const Eddy__ReadReq *req = rpc_call_request(call)->read;
-    struct seg_store *store =
-        shard_fsm_find(g->fsm, req->stream, req->stream_created_ms, req->shard);
+    struct seg_store *store = server_read_begin(s, g, call);
     if (store == NULL) {
-        rpc_reply_error(call, -EDDY_ENOTFOUND, 0, "shard not found");
         return;
     }
-    if (!throttle_read_begin(s->throttle, req, uv_now(s->loop))) {
-        rpc_reply_error(call, -EDDY_ETHROTTLED, 0, NULL); /* over the shard's read limits */
-        return;
+    struct read_result r;
+    read_result_run(g, store, rpc_call_request(call)->read, pos, seq, &r);
+    server_read_answer(s, g, call, &r, deadline_ms);
+    read_result_free(&r);
+}
+
+/* A subscription's read passes its lease (shard_lease.h) or is answered
+ * here; a change of holder hands back the parked reads it supersedes. */
+static bool server_read_lease(struct shard_server *s, struct sgroup *g, struct rpc_call *call)
+{
+    const Eddy__ReadReq *req = rpc_call_request(call)->read;
+    uint64_t holder;
+    bool is_changed;
+    int rv = shard_lease_check(s->leases, g->id, req, uv_now(s->loop), &holder, &is_changed);
+    if (is_changed) {
+        shard_wait_supersede(s->wait, g->id, req, holder);
     }
-    uint32_t limit =
-        req->limit > KIN_GET_RECORDS_LIMIT_MAX ? KIN_GET_RECORDS_LIMIT_MAX : req->limit;
-    uint64_t bytes_max = req->bytes_max == 0 || req->bytes_max > KIN_GET_RECORDS_BYTES_MAX
-                             ? KIN_GET_RECORDS_BYTES_MAX
-                             : req->bytes_max;
-    Eddy__Status st = EDDY__STATUS__INIT;
-    Eddy__ReadResp resp = EDDY__READ_RESP__INIT;
-    resp.status = &st;
-    struct read_collect c = {.resp = &resp};
-    u128 next = 0;
-    int n = seg_store_read(store, pos, seq, req->timestamp_ms, limit, bytes_max, server_read_record,
-                           &c, &next);
-    if (n < 0) {
-        read_resp_free_records(&resp);
-        rpc_reply_error(call, n, 0, "read failed");
-        return;
+    if (rv != 0) {
+        rpc_reply_error(call, rv, 0, NULL);
+        return false;
     }
-    throttle_read_end(s->throttle, req, &resp, uv_now(s->loop));
-    u128 end_seq;
-    if (shard_fsm_shard_end(g->fsm, req->stream, req->stream_created_ms, req->shard, &end_seq) &&
-        (seg_store_is_empty(store) || next >= seg_store_last_seq(store))) {
-        resp.shard_end = true; /* closed (resharding) and read to its last record */
-    }
-    if (resp.n_records == 0 && !resp.shard_end && deadline_ms > uv_now(s->loop) && limit > 0) {
-        /* A push read with nothing to push yet: answered when records are
-         * applied on the shard or at the deadline. Parked at next, so a
-         * LATEST read waits for what follows the records it saw. */
-        read_resp_free_records(&resp);
-        int rv = shard_wait_park(s->wait, g->id, call, next, deadline_ms);
-        if (rv != 0) {
-            rpc_reply_error(call, rv, 0, NULL); /* -EDDY_EFULL: the gateway retries */
-        }
-        return;
-    }
-    uint8_t next_be[16];
-    u128_to_be(next, next_be);
-    resp.next_sequence.data = next_be;
-    resp.next_sequence.len = 16;
-    /* Behind: how much older the last record handed out is than the tip. A
-     * read that returns nothing (limit 0, or caught up) is not behind. */
-    uint64_t tip = seg_store_last_arrival_ms(store);
-    if (resp.n_records > 0 && next < seg_store_last_seq(store) && tip > c.last_arrival_ms) {
-        resp.millis_behind_latest = tip - c.last_arrival_ms;
-    }
-    Eddy__Frame f = EDDY__FRAME__INIT;
-    f.body_case = EDDY__FRAME__BODY_READ_RESP;
-    f.read_resp = &resp;
-    rpc_call_reply(call, &f);
-    read_resp_free_records(&resp);
+    return true;
 }
 
 static void server_read(struct shard_server *s, struct rpc_call *call)
@@ -879,24 +973,107 @@ static void server_read(struct shard_server *s, struct rpc_call *call)
         rpc_reply_error(call, -EDDY_EINVAL, 0, "bad sequence");
         return;
     }
+    if (!server_read_lease(s, g, call)) {
+        return;
+    }
     uint32_t wait_ms = req->wait_ms < SHARD_WAIT_MS_MAX ? req->wait_ms : SHARD_WAIT_MS_MAX;
     server_read_from(s, g, call, pos, seq, wait_ms > 0 ? uv_now(s->loop) + wait_ms : 0);
 }
 
-/* A parked read comes back (shard_wait.h): read again from where it waited,
- * park again if still nothing and time is left, or send it to the leader. */
-static void server_on_wait(
-    void *arg, struct rpc_call *call, u128 after, uint64_t deadline_ms, enum shard_wait_wake why)
+/* Orders woken calls so that those asking for the same records are next to
+ * each other: group, shard, position, limits, stream incarnation. */
+static int server_woken_cmp(const void *pa, const void *pb)
+{
+    const struct shard_wait_woken *a = pa;
+    const struct shard_wait_woken *b = pb;
+    const Eddy__ReadReq *x = rpc_call_request(a->call)->read;
+    const Eddy__ReadReq *y = rpc_call_request(b->call)->read;
+    if (x->group != y->group) {
+        return x->group < y->group ? -1 : 1;
+    }
+    if (x->shard != y->shard) {
+        return x->shard < y->shard ? -1 : 1;
+    }
+    if (a->after != b->after) {
+        return a->after < b->after ? -1 : 1;
+    }
+    if (read_limit(x) != read_limit(y)) {
+        return read_limit(x) < read_limit(y) ? -1 : 1;
+    }
+    if (read_bytes_max(x) != read_bytes_max(y)) {
+        return read_bytes_max(x) < read_bytes_max(y) ? -1 : 1;
+    }
+    if (x->stream_created_ms != y->stream_created_ms) {
+        return x->stream_created_ms < y->stream_created_ms ? -1 : 1;
+    }
+    return strcmp(x->stream, y->stream);
+}
+
+/* Calls woken together that ask for the same records, all on g: one read
+ * of the store, its answer sent to each (or each parked again when it
+ * found nothing). at_once: their deadlines passed (answer what there is). */
+static void server_wake_run(struct shard_server *s,
+                            struct sgroup *g,
+                            struct shard_wait_woken *run,
+                            size_t count,
+                            bool at_once)
+{
+    struct read_result r;
+    bool have = false;
+    for (size_t i = 0; i < count; i++) {
+        struct seg_store *store = server_read_begin(s, g, run[i].call);
+        if (store == NULL) {
+            continue; /* answered */
+        }
+        if (!have) {
+            read_result_run(g, store, rpc_call_request(run[i].call)->read, SEG_AFTER_SEQUENCE,
+                            run[i].after, &r);
+            have = true;
+        }
+        server_read_answer(s, g, run[i].call, &r, at_once ? 0 : run[i].deadline_ms);
+    }
+    if (have) {
+        read_result_free(&r);
+    }
+}
+
+/* Parked reads come back (shard_wait.h). Woken by an applied entry, they
+ * are usually every subscriber of a shard, caught up at the same place:
+ * they read again from where they waited, once per distinct read, and park
+ * again if still nothing and time is left. At their deadline they answer
+ * what there is. With the group's leadership gone they go to the next
+ * leader; superseded ones end their subscription. */
+static void
+server_on_wait(void *arg, struct shard_wait_woken *woken, size_t count, enum shard_wait_wake why)
 {
     struct shard_server *s = arg;
-    const Eddy__ReadReq *req = rpc_call_request(call)->read;
-    struct sgroup *g = server_group(s, req->group);
-    if (why == SHARD_WAIT_FAILED || g == NULL || !rgroup_is_ready(g->raft)) {
-        rpc_reply_error(call, -EDDY_ENOTLEADER, g != NULL ? rgroup_leader(g->raft) : 0, NULL);
+    if (why == SHARD_WAIT_SUPERSEDED) {
+        for (size_t i = 0; i < count; i++) {
+            rpc_reply_error(woken[i].call, -EDDY_ESUPERSEDED, 0, NULL);
+        }
         return;
     }
-    server_read_from(s, g, call, SEG_AFTER_SEQUENCE, after,
-                     why == SHARD_WAIT_TIMEOUT ? 0 : deadline_ms);
+    if (why != SHARD_WAIT_FAILED) {
+        qsort(woken, count, sizeof(*woken), server_woken_cmp);
+    }
+    size_t i = 0;
+    while (i < count) {
+        size_t j = i + 1;
+        while (why != SHARD_WAIT_FAILED && j < count &&
+               server_woken_cmp(&woken[i], &woken[j]) == 0) {
+            j++;
+        }
+        struct sgroup *g = server_group(s, rpc_call_request(woken[i].call)->read->group);
+        if (why == SHARD_WAIT_FAILED || g == NULL || !rgroup_is_ready(g->raft)) {
+            for (size_t k = i; k < j; k++) {
+                rpc_reply_error(woken[k].call, -EDDY_ENOTLEADER,
+                                g != NULL ? rgroup_leader(g->raft) : 0, NULL);
+            }
+        } else {
+            server_wake_run(s, g, woken + i, j - i, why == SHARD_WAIT_TIMEOUT);
+        }
+        i = j;
+    }
 }
 
 /* Parked reads end with their group's leadership: the gateway asks the new
@@ -906,6 +1083,7 @@ static void server_on_group_state(void *arg, struct rgroup *raft)
     struct sgroup *g = arg;
     if (!rgroup_is_ready(raft)) {
         shard_wait_fail_group(g->server->wait, g->id);
+        shard_lease_drop_group(g->server->leases, g->id); /* the next leader starts empty */
     }
 }
 
@@ -1116,6 +1294,7 @@ static void server_release(struct shard_server *s)
     void *cb_arg = s->close_arg;
     throttle_destroy(s->throttle);
     shard_rate_destroy(s->rates);
+    shard_lease_destroy(s->leases);
     for (uint32_t i = 0; i < s->group_count; i++) {
         eddy_free(s->groups[i]);
     }
@@ -1181,6 +1360,7 @@ static void server_group_close(struct sgroup *g)
     }
     rgroup_set_state_cb(g->raft, NULL, NULL); /* the waits may be gone before the group */
     shard_wait_fail_group(g->server->wait, g->id);
+    shard_lease_drop_group(g->server->leases, g->id);
     g->closed = true;
     if (g->hydrate != NULL) {
         hydrate_close(g->hydrate, server_group_hydrate_closed, g);

@@ -105,19 +105,29 @@ shard_wait_take(struct shard_wait *w, struct shard_wait_entry *x, struct list_li
     w->group_counts[x->group]--;
 }
 
-/* Hands every call of batch back with why. */
-static void
-shard_wait_hand_back(struct shard_wait *w, struct list_link *batch, enum shard_wait_wake why)
+/* Hands every call of batch (count of them) back with why, in one call. */
+static void shard_wait_hand_back(struct shard_wait *w,
+                                 struct list_link *batch,
+                                 size_t count,
+                                 enum shard_wait_wake why)
 {
+    if (count == 0) {
+        EDDY_ASSERT(list_is_empty(batch));
+        return;
+    }
+    struct shard_wait_woken *woken = eddy_xmalloc(count * sizeof(*woken));
+    size_t n = 0;
     while (!list_is_empty(batch)) {
         struct shard_wait_entry *x = shard_wait_of_group(batch->next);
         list_remove(&x->by_group);
-        struct rpc_call *call = x->call;
-        u128 after = x->after;
-        uint64_t deadline = x->deadline_ms;
+        EDDY_ASSERT(n < count);
+        woken[n++] = (struct shard_wait_woken){
+            .call = x->call, .after = x->after, .deadline_ms = x->deadline_ms};
         eddy_free(x);
-        w->cb(w->arg, call, after, deadline, why);
     }
+    EDDY_ASSERT(n == count);
+    w->cb(w->arg, woken, n, why);
+    eddy_free(woken);
 }
 
 int shard_wait_park(
@@ -159,14 +169,16 @@ static void shard_wait_on_timer(uv_timer_t *t)
     uint64_t now = uv_now(w->loop);
     struct list_link batch;
     list_init(&batch);
+    size_t n = 0;
     while (!list_is_empty(&w->deadlines)) {
         struct shard_wait_entry *x = shard_wait_of_deadline(w->deadlines.next);
         if (x->deadline_ms > now) {
             break;
         }
         shard_wait_take(w, x, &batch);
+        n++;
     }
-    shard_wait_hand_back(w, &batch, SHARD_WAIT_TIMEOUT);
+    shard_wait_hand_back(w, &batch, n, SHARD_WAIT_TIMEOUT);
     if (!w->is_closing) {
         shard_wait_arm(w);
     }
@@ -238,6 +250,7 @@ void shard_wait_applied(struct shard_wait *w, uint32_t group, const Eddy__GroupE
     qsort(keys, k, sizeof(*keys), shard_wait_key_cmp);
     struct list_link batch;
     list_init(&batch);
+    size_t count = 0;
     struct list_link *head = &w->groups[group];
     struct list_link *l = head->next;
     while (l != head) {
@@ -245,16 +258,17 @@ void shard_wait_applied(struct shard_wait *w, uint32_t group, const Eddy__GroupE
         l = l->next;
         if (shard_wait_is_touched(e, rpc_call_request(x->call)->read, keys, k)) {
             shard_wait_take(w, x, &batch);
+            count++;
         }
     }
     if (keys != stack) {
         eddy_free(keys);
     }
-    if (list_is_empty(&batch)) {
+    if (count == 0) {
         return;
     }
     shard_wait_arm(w);
-    shard_wait_hand_back(w, &batch, SHARD_WAIT_APPLIED);
+    shard_wait_hand_back(w, &batch, count, SHARD_WAIT_APPLIED);
 }
 
 void shard_wait_fail_group(struct shard_wait *w, uint32_t group)
@@ -264,13 +278,54 @@ void shard_wait_fail_group(struct shard_wait *w, uint32_t group)
     }
     struct list_link batch;
     list_init(&batch);
+    size_t count = 0;
     while (!list_is_empty(&w->groups[group])) {
         shard_wait_take(w, shard_wait_of_group(w->groups[group].next), &batch);
+        count++;
     }
     if (!w->is_closing) {
         shard_wait_arm(w);
     }
-    shard_wait_hand_back(w, &batch, SHARD_WAIT_FAILED);
+    shard_wait_hand_back(w, &batch, count, SHARD_WAIT_FAILED);
+}
+
+/* Whether a parked read is another subscription's on key's lease. */
+static bool
+shard_wait_is_superseded(const Eddy__ReadReq *r, const Eddy__ReadReq *key, uint64_t holder)
+{
+    return r->lease != EDDY__LEASE__LEASE_NONE && r->subscription_id != holder &&
+           r->shard == key->shard && r->stream_created_ms == key->stream_created_ms &&
+           r->consumer_created_ms == key->consumer_created_ms && r->stream != NULL &&
+           r->consumer != NULL && strcmp(r->stream, key->stream) == 0 &&
+           strcmp(r->consumer, key->consumer) == 0;
+}
+
+void shard_wait_supersede(struct shard_wait *w,
+                          uint32_t group,
+                          const Eddy__ReadReq *key,
+                          uint64_t holder)
+{
+    if (group == 0 || group > w->group_max || w->group_counts[group] == 0) {
+        return;
+    }
+    struct list_link batch;
+    list_init(&batch);
+    size_t count = 0;
+    struct list_link *head = &w->groups[group];
+    struct list_link *l = head->next;
+    while (l != head) {
+        struct shard_wait_entry *x = shard_wait_of_group(l);
+        l = l->next;
+        if (shard_wait_is_superseded(rpc_call_request(x->call)->read, key, holder)) {
+            shard_wait_take(w, x, &batch);
+            count++;
+        }
+    }
+    if (count == 0) {
+        return;
+    }
+    shard_wait_arm(w);
+    shard_wait_hand_back(w, &batch, count, SHARD_WAIT_SUPERSEDED);
 }
 
 unsigned shard_wait_count(const struct shard_wait *w, uint32_t group)

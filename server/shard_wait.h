@@ -13,7 +13,9 @@
  *                       an empty answer, is the subscription's heartbeat);
  *   SHARD_WAIT_FAILED   the group lost its leadership, is being removed, or
  *                       the server closes: answer -EDDY_ENOTLEADER, so the
- *                       gateway asks the next leader from the same position.
+ *                       gateway asks the next leader from the same position;
+ *   SHARD_WAIT_SUPERSEDED another subscription took the (consumer, shard)
+ *                       over (shard_lease.h): answer -EDDY_ESUPERSEDED.
  *
  * Nothing polls: wakes come from the apply path (shard_wait_applied, called
  * by the shard server when a proposal's entry was applied), deadlines from
@@ -21,8 +23,10 @@
  * per node (SHARD_WAIT_NODE_MAX, eddy/limits.h): past either, shard_wait_park
  * refuses with -EDDY_EFULL.
  *
- * The callback may park the call again (inside the callback too): the wakes
- * of one round are taken out of the lists before any callback runs.
+ * The calls of one wake come back together, in one callback, so that the
+ * owner can serve calls waiting at the same place with one read. The
+ * callback may park calls again: the wakes of one round are taken out of
+ * the lists before the callback runs.
  *
  * Lifecycle: shard_wait_init -> (park | applied | fail_group)* ->
  * shard_wait_close(cb), which fails every parked call and frees the module
@@ -32,9 +36,11 @@
 #define EDDY_SHARD_WAIT_H
 
 #include "group.pb-c.h"
+#include "rpc.pb-c.h"
 
 #include "eddy/u128.h"
 
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -45,12 +51,23 @@ enum shard_wait_wake {
     SHARD_WAIT_APPLIED,
     SHARD_WAIT_TIMEOUT,
     SHARD_WAIT_FAILED,
+    SHARD_WAIT_SUPERSEDED,
 };
 
-/* Hands a parked call back (its ownership too). after and deadline_ms are
- * what it was parked with: the read continues AFTER_SEQUENCE of after. */
-typedef void (*shard_wait_cb)(
-    void *arg, struct rpc_call *call, u128 after, uint64_t deadline_ms, enum shard_wait_wake why);
+/* A parked call handed back: after and deadline_ms are what it was parked
+ * with (the read continues AFTER_SEQUENCE of after). */
+struct shard_wait_woken {
+    struct rpc_call *call;
+    u128 after;
+    uint64_t deadline_ms;
+};
+
+/* Hands back the count (>= 1) calls one wake took, in the order they were
+ * parked, with their ownership; the array is borrowed for the callback. */
+typedef void (*shard_wait_cb)(void *arg,
+                              struct shard_wait_woken *woken,
+                              size_t count,
+                              enum shard_wait_wake why);
 
 /* Group ids are 1..group_max. *out is freed in shard_wait_close's callback. */
 void shard_wait_init(
@@ -71,6 +88,14 @@ void shard_wait_applied(struct shard_wait *w, uint32_t group, const Eddy__GroupE
 
 /* Hands back every call parked on group with SHARD_WAIT_FAILED. */
 void shard_wait_fail_group(struct shard_wait *w, uint32_t group);
+
+/* The lease of key's (stream, shard, consumer) is now holder's (0: nobody
+ * holds it): hands back with SHARD_WAIT_SUPERSEDED every call parked on
+ * group for that key by another subscription id. key is borrowed. */
+void shard_wait_supersede(struct shard_wait *w,
+                          uint32_t group,
+                          const Eddy__ReadReq *key,
+                          uint64_t holder);
 
 /* Calls parked on group (0: on the whole node). */
 unsigned shard_wait_count(const struct shard_wait *w, uint32_t group);

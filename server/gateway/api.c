@@ -101,6 +101,7 @@ static const struct api_code_map {
     {EDDY_EHYDRATING, API_EX_SERVICE_UNAVAILABLE},
     {EDDY_ENOTHOSTED, API_EX_SERVICE_UNAVAILABLE}, /* retried on the other replicas first */
     {EDDY_ECLOSED, API_EX_SERVICE_UNAVAILABLE},    /* a put raced a reshard: rerouted first */
+    {EDDY_ESUPERSEDED, API_EX_RESOURCE_IN_USE},    /* a subscription taken over (ADR 0008) */
 };
 
 static_assert(EDDY_ARRAY_LEN(api_codes) == EDDY_ERRNO_END_ - EDDY_ERRNO_BASE_ - 1,
@@ -1067,8 +1068,8 @@ void api_handle(struct api_ctx *ctx, struct http_request *http)
     c->ctx = ctx;
     c->http = http;
     c->format = API_FORMAT_JSON;
-    c->cors = http_request_header(http, "Origin") != NULL;
     c->cfg = ctx->cfg;
+    c->cors = http_request_header(http, "Origin") != NULL;
     api_make_request_id(c->request_id);
     ctx->inflight++;
 

@@ -271,7 +271,7 @@ struct api_list_shards_req {
 struct api_put_entry {
     const char *partition_key;
     size_t partition_key_len;
-    uint8_t *data;
+    uint8_t *data; /* borrowed from the request's document, like the key */
     size_t data_len;
     bool has_hash_key;
     bool hash_key_out_of_range; /* matches the pattern but >= 2^128 */
@@ -282,7 +282,7 @@ struct api_put_entry {
 /* The members a record has in both PutRecord and PutRecords. */
 struct api_put_fields {
     struct json_str partition_key;
-    struct json_blob data; /* owned until moved into an entry */
+    struct json_blob data; /* borrowed from the document */
     struct json_str hash_key;
 };
 
@@ -293,10 +293,15 @@ int api_put_fields_read(const cJSON *obj, struct api_put_fields *f, struct api_e
 void api_put_fields_validate(struct validation *v,
                              const char *prefix,
                              const struct api_put_fields *f);
-/* Moves the fields into an entry (data ownership included). */
+/* True when api_put_fields_validate would record nothing: lets PutRecords
+ * build the member paths only for a record that fails (formatting them for
+ * every record cost ~10 % of its decode, docs/BENCHMARKS.md 2026-11-26). */
+bool api_put_fields_are_valid(const struct api_put_fields *f);
+/* Copies the fields into an entry (pointers still borrowed). */
 void api_put_fields_move(struct api_put_fields *f, struct api_put_entry *entry);
-/* The hash a record routes by: ExplicitHashKey, else MD5 of the key. */
-u128 api_put_entry_hash(const struct api_put_entry *entry);
+/* The hash a record routes by: ExplicitHashKey, else MD5 of the key, with
+ * md5 when given (a batch's hasher), else u128_md5. */
+u128 api_put_entry_hash(const struct api_put_entry *entry, struct u128_md5 *md5);
 
 struct api_put_record_req {
     char name[API_NAME_TEXT_MAX];
@@ -490,16 +495,16 @@ struct api_call {
     enum api_op op;
     bool op_known; /* op is set (the target named a known action) */
     enum api_format format;
-    cJSON *doc;
-    union api_req req;
-    char request_id[37];
-    bool cors;      /* the request had an Origin header */
-    void *op_state; /* per-action scratch, freed by the action before answering */
     /* ctx->cfg with the region and account the request's credentials name
      * (sigv4.h), which the strings below hold; what handlers read. */
     struct api_config cfg;
     char region[API_REGION_LEN_MAX + 1];
     char account[API_ACCOUNT_ID_LEN + 1];
+    cJSON *doc;
+    union api_req req;
+    char request_id[37];
+    bool cors;      /* the request had an Origin header */
+    void *op_state; /* per-action scratch, freed by the action before answering */
     struct {
         const char *name; /* borrowed from req */
         bool fresh;

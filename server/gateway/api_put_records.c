@@ -59,16 +59,9 @@ static void api_put_records_validate_list(struct validation *v, const cJSON *lis
     buf_free(&value);
 }
 
-static void api_put_records_free_fields(struct api_put_fields *f, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        eddy_free(f[i].data.data);
-    }
-    eddy_free(f);
-}
-
 /* Reads every entry, then validates the list, the entries and the names in
- * AWS's order. On success *out holds count fields (owned). */
+ * AWS's order. On success *out holds count fields (the array owned, the
+ * fields borrowed from the document). */
 static int api_put_records_read(const cJSON *root,
                                 struct json_str *name,
                                 struct json_str *arn,
@@ -108,7 +101,7 @@ static int api_put_records_read(const cJSON *root,
             rv = api_put_fields_read(obj, &f[i], e);
         }
         if (rv != 0) {
-            api_put_records_free_fields(f, i);
+            eddy_free(f);
             return rv;
         }
         i++;
@@ -136,6 +129,9 @@ int api_put_records_decode(const cJSON *root,
     validation_init(&v);
     api_put_records_validate_list(&v, list, count);
     for (size_t i = 0; i < keep && !validation_full(&v); i++) {
+        if (api_put_fields_are_valid(&f[i])) {
+            continue;
+        }
         char prefix[API_PATH_BYTES_MAX];
         snprintf(prefix, sizeof(prefix), "records.%zu.member.", i + 1);
         api_put_fields_validate(&v, prefix, &f[i]);
@@ -159,14 +155,14 @@ int api_put_records_decode(const cJSON *root,
         rv = -EDDY_ETOOBIG;
     }
     if (rv != 0) {
-        api_put_records_free_fields(f, keep);
+        eddy_free(f);
         return rv;
     }
     r->entries = eddy_xcalloc(keep, sizeof(*r->entries));
     for (size_t i = 0; i < keep; i++) {
         api_put_fields_move(&f[i], &r->entries[i]);
     }
-    api_put_records_free_fields(f, keep);
+    eddy_free(f);
     r->count = keep;
     r->bytes = bytes;
     return 0;
@@ -174,10 +170,7 @@ int api_put_records_decode(const cJSON *root,
 
 void api_put_records_free(struct api_put_records_req *r)
 {
-    for (size_t i = 0; r->entries != NULL && i < r->count; i++) {
-        eddy_free(r->entries[i].data);
-    }
-    eddy_free(r->entries);
+    eddy_free(r->entries); /* their data is borrowed from the document */
     r->entries = NULL;
     r->count = 0;
 }
@@ -264,11 +257,13 @@ static void api_put_records_on_stream(struct api_call *c, const Eddy__StreamInfo
     }
     struct backend_put *puts = eddy_xcalloc(r->count, sizeof(*puts));
     u128 *hashes = eddy_xcalloc(r->count, sizeof(*hashes));
+    struct u128_md5 *md5 = u128_md5_create();
     for (size_t i = 0; i < r->count; i++) {
         const struct api_put_entry *en = &r->entries[i];
-        hashes[i] = api_put_entry_hash(en);
+        hashes[i] = api_put_entry_hash(en, md5);
         const Eddy__ShardInfo *sh = api_route(st, hashes[i]);
         if (sh == NULL) {
+            u128_md5_destroy(md5);
             eddy_free(hashes);
             eddy_free(puts);
             api_fail_code(c, -EDDY_EUNKNOWN, NULL);
@@ -280,6 +275,7 @@ static void api_put_records_on_stream(struct api_call *c, const Eddy__StreamInfo
         puts[i].data = en->data;
         puts[i].data_len = en->data_len;
     }
+    u128_md5_destroy(md5);
     c->op_state = puts;
     api_put_send(c, st, puts, hashes, r->count, api_put_records_on_put); /* follows a reshard */
     eddy_free(hashes);

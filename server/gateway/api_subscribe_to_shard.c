@@ -9,10 +9,12 @@
  * the consumer (ResourceNotFoundException, or ResourceInUseException when
  * not ACTIVE), the shard, the position (the rules and texts of
  * GetShardIterator), then the subscription rules (subscription.h): one call a
- * second (LimitExceededException), one live subscription per consumer and
- * shard (ResourceInUseException within 5 s). LATEST is resolved to the
- * shard's last sequence number before the 200 goes out, so every record put
- * after the client has its answer is pushed to it.
+ * second through this gateway (LimitExceededException), one live
+ * subscription per consumer and shard (ResourceInUseException within 5 s),
+ * here and then across the cluster: the shard group's leader grants the
+ * lease (docs/adr/0008) in the read that also resolves LATEST to the shard's
+ * last sequence number before the 200 goes out, so every record put after
+ * the client has its answer is pushed to it.
  */
 #include "api.h"
 
@@ -212,31 +214,24 @@ api_subscribe_position(struct api_call *c, struct api_subscribe_state *s, struct
     return 0;
 }
 
-/* Hands the call to the registry, or answers why not. */
-static void api_subscribe_open(struct api_call *c)
+/* Answers a call the subscription rules refused (rv from subscription_admit,
+ * or -EDDY_EINUSE from the shard's leader). */
+static void api_subscribe_refuse(struct api_call *c, const struct api_subscribe_state *s, int rv)
 {
-    struct api_subscribe_state s = *(struct api_subscribe_state *)c->op_state;
-    api_subscribe_free_state(c);
-    s.t.stream = s.stream;
-    s.t.consumer = s.consumer;
-    int rv = subscription_open(c->ctx->subscriptions, c, &s.t, uv_now(c->ctx->loop));
-    if (rv == 0) {
-        return; /* streaming: the call is the subscription's */
-    }
     char shard_id[API_SHARD_ID_TEXT_MAX];
-    api_shard_id(s.t.shard, shard_id);
+    api_shard_id(s->t.shard, shard_id);
     const char *account = c->cfg.account;
     switch (rv) {
     case -EDDY_ELIMIT:
         api_fail(c, API_EX_LIMIT_EXCEEDED,
                  "Rate exceeded for consumer %s:%s:%s:%s. SubscribeToShard allows one call per "
                  "second per consumer and shard.",
-                 account, s.stream, shard_id, s.consumer);
+                 account, s->stream, shard_id, s->consumer);
         return;
     case -EDDY_EINUSE:
         api_fail(c, API_EX_RESOURCE_IN_USE,
                  "Another active subscription exists for this consumer: %s:%s:%s:%s", account,
-                 s.stream, shard_id, s.consumer);
+                 s->stream, shard_id, s->consumer);
         return;
     default:
         api_fail(c, API_EX_LIMIT_EXCEEDED,
@@ -246,19 +241,60 @@ static void api_subscribe_open(struct api_call *c)
     }
 }
 
-static void api_subscribe_on_latest(void *arg, int status, const Eddy__ReadResp *resp)
+/* The shard's leader answered the lease read (LEASE_ACQUIRE, which also
+ * resolved LATEST): the stream starts, or the call is answered. */
+static void api_subscribe_on_acquired(void *arg, int status, const Eddy__ReadResp *resp)
 {
     struct api_call *c = arg;
-    struct api_subscribe_state *s = c->op_state;
-    if (status != 0 || resp == NULL || resp->next_sequence.len != 16) {
-        api_subscribe_free_state(c);
-        api_fail_code(c, status != 0 ? status : -EDDY_EUNKNOWN, NULL);
+    struct api_subscribe_state s = *(struct api_subscribe_state *)c->op_state;
+    api_subscribe_free_state(c);
+    s.t.stream = s.stream;
+    s.t.consumer = s.consumer;
+    struct subscription_registry *reg = c->ctx->subscriptions;
+    if (status == 0 && (resp == NULL || resp->next_sequence.len != 16)) {
+        status = -EDDY_EMALFORMED;
+    }
+    if (status != 0) {
+        subscription_abandon(reg);
+        if (status == -EDDY_EINUSE) {
+            api_subscribe_refuse(c, &s, status); /* held through another gateway */
+        } else {
+            api_fail_code(c, status, NULL);
+        }
         return;
     }
-    /* Pinned now: what is written from here on comes after it. */
-    s->t.position = EDDY__POSITION__POSITION_AFTER_SEQUENCE;
-    s->t.seq = u128_from_be(resp->next_sequence.data);
-    api_subscribe_open(c);
+    if (s.t.position == EDDY__POSITION__POSITION_LATEST) {
+        /* Pinned now: what is written from here on comes after it. */
+        s.t.position = EDDY__POSITION__POSITION_AFTER_SEQUENCE;
+        s.t.seq = u128_from_be(resp->next_sequence.data);
+    }
+    if (subscription_open(reg, c, &s.t) != 0) {
+        api_fail_code(c, -EDDY_ESHUTDOWN, NULL); /* the gateway is closing */
+    }
+}
+
+/* Admits the call under this gateway's rules, then asks the shard's leader
+ * for the lease (docs/adr/0008): one read that resolves nothing but LATEST. */
+static void api_subscribe_admit(struct api_call *c, const Eddy__StreamInfo *st)
+{
+    struct api_subscribe_state *s = c->op_state;
+    s->t.stream = s->stream;
+    s->t.consumer = s->consumer;
+    int rv = subscription_admit(c->ctx->subscriptions, &s->t, uv_now(c->ctx->loop));
+    if (rv != 0) {
+        struct api_subscribe_state copy = *s;
+        api_subscribe_free_state(c); /* before the answer, which may free the call */
+        api_subscribe_refuse(c, &copy, rv);
+        return;
+    }
+    struct backend_read rd = {
+        .shard = s->t.shard,
+        .position = s->t.position,
+        .seq = s->t.seq,
+        .timestamp_ms = s->t.timestamp_ms,
+    };
+    subscription_lease_read(&s->t, EDDY__LEASE__LEASE_ACQUIRE, s->t.admitted_ms, &rd);
+    backend_read(c->ctx->backend, st, &rd, api_subscribe_on_acquired, c);
 }
 
 static void api_subscribe_on_catalog(void *arg, int status, const Eddy__Catalog *cat);
@@ -352,12 +388,7 @@ static void api_subscribe_on_catalog(void *arg, int status, const Eddy__Catalog 
         api_respond_error(c, &e);
         return;
     }
-    if (s->t.position != EDDY__POSITION__POSITION_LATEST) {
-        api_subscribe_open(c);
-        return;
-    }
-    struct backend_read rd = {.shard = r->shard, .position = EDDY__POSITION__POSITION_LATEST};
-    backend_read(c->ctx->backend, st, &rd, api_subscribe_on_latest, c);
+    api_subscribe_admit(c, st);
 }
 
 void api_subscribe_to_shard_run(struct api_call *c)

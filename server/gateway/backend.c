@@ -883,9 +883,8 @@ static void put_req_free(Eddy__Frame *f)
 {
     Eddy__PutRecordsReq *r = f->put_records;
     eddy_free(r->stream);
-    for (size_t i = 0; i < r->n_records; i++) {
-        eddy_free(r->records[i]);
-    }
+    EDDY_ASSERT(r->n_records > 0);
+    eddy_free(r->records[0]); /* the block of all the records (backend_put) */
     eddy_free(r->records);
     eddy_free(r);
     eddy_free(f);
@@ -1001,6 +1000,8 @@ void backend_put(struct backend *b,
         r->encryption =
             backend_stream_is_encrypted(stream) ? BACKEND_RECORD_KMS : BACKEND_RECORD_NONE;
         r->records = eddy_xcalloc(n, sizeof(*r->records));
+        /* One block for the group's records, not one malloc each. */
+        Eddy__PutRecord *block = eddy_xmalloc(n * sizeof(*block));
         struct put_part *part = eddy_xmalloc(sizeof(*part));
         part->put = p;
         part->index = eddy_xcalloc(n, sizeof(size_t));
@@ -1008,7 +1009,7 @@ void backend_put(struct backend *b,
             if (recs[i].code != 0 || stream->shards[recs[i].shard]->group != groups[k]) {
                 continue;
             }
-            Eddy__PutRecord *pr = eddy_xmalloc(sizeof(*pr));
+            Eddy__PutRecord *pr = &block[r->n_records];
             eddy__put_record__init(pr);
             pr->shard = recs[i].shard;
             /* Borrowed from the caller until its callback. */
@@ -1018,6 +1019,7 @@ void backend_put(struct backend *b,
             part->index[r->n_records] = i;
             r->records[r->n_records++] = pr;
         }
+        EDDY_ASSERT(r->n_records > 0 && r->records[0] == block); /* groups[] holds records */
         f->body_case = EDDY__FRAME__BODY_PUT_RECORDS;
         f->put_records = r;
         bop_start(b, groups[k], f, put_req_free, backend_on_put, part);
@@ -1031,6 +1033,9 @@ struct read_ctx {
 
 static void read_req_free(Eddy__Frame *f)
 {
+    if (f->read->lease != EDDY__LEASE__LEASE_NONE) {
+        eddy_free(f->read->consumer); /* else protobuf-c's static empty string */
+    }
     eddy_free(f->read->stream);
     eddy_free(f->read->sequence.data);
     eddy_free(f->read);
@@ -1085,6 +1090,13 @@ void backend_read(struct backend *b,
     r->limit = req->limit;
     r->bytes_max = req->bytes_max;
     r->wait_ms = req->wait_ms;
+    if (req->lease != EDDY__LEASE__LEASE_NONE) {
+        r->lease = req->lease;
+        r->consumer = eddy_xstrdup(req->consumer);
+        r->consumer_created_ms = req->consumer_created_ms;
+        r->subscription_id = req->subscription_id;
+        r->subscription_age_ms = req->subscription_age_ms;
+    }
     f->body_case = EDDY__FRAME__BODY_READ;
     f->read = r;
     struct bop *op = bop_start(b, r->group, f, read_req_free, backend_on_read, c);

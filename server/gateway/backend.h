@@ -148,6 +148,14 @@ struct backend_read {
      * leader answers when records arrive or, empty, after wait_ms; the call
      * times out that much later. 0: answered at once. */
     uint32_t wait_ms;
+    /* A subscription's lease (ReadReq.lease, docs/adr/0008): LEASE_NONE for
+     * any other read. consumer is borrowed for the call only. A refused
+     * lease fails the read: -EDDY_EINUSE (ACQUIRE), -EDDY_ESUPERSEDED (HOLD). */
+    Eddy__Lease lease;
+    const char *consumer;
+    uint64_t consumer_created_ms;
+    uint64_t subscription_id;
+    uint64_t subscription_age_ms;
 };
 typedef void (*backend_read_cb)(void *arg, int status, const Eddy__ReadResp *resp);
 void backend_read(struct backend *b,

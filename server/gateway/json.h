@@ -59,7 +59,7 @@ struct json_bool {
 
 struct json_blob {
     bool present;
-    uint8_t *data; /* owned by the caller: eddy_free */
+    uint8_t *data; /* borrowed from the document, until cJSON_Delete */
     size_t len;
 };
 
@@ -79,7 +79,9 @@ int json_parse_request(const uint8_t *body, size_t len, cJSON **doc, struct api_
 int json_get_str(const cJSON *obj, const char *key, struct json_str *out, struct api_error *e);
 int json_get_int(const cJSON *obj, const char *key, struct json_int *out, struct api_error *e);
 int json_get_bool(const cJSON *obj, const char *key, struct json_bool *out, struct api_error *e);
-/* Base64 text decoded; errors use AWS's Blob texts. */
+/* Base64 text decoded; errors use AWS's Blob texts. Decodes in place: the
+ * item then holds raw bytes (JSON_ITEM_BYTES, as from CBOR), and reading it
+ * again gives the same blob. */
 int json_get_blob(const cJSON *obj, const char *key, struct json_blob *out, struct api_error *e);
 /* Epoch seconds (a number, fraction allowed) read as milliseconds. */
 int json_get_timestamp(const cJSON *obj,

@@ -30,6 +30,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 
 /* One event: at most GetRecords' record count, and past its first record
  * at most this much data (1 MiB keeps an event, base64 included, near the
@@ -75,6 +76,9 @@ struct subscription_registry {
     size_t key_count;
     struct list_link streaming; /* subscriptions in SUB_STREAMING */
     size_t count;               /* subscriptions not yet freed */
+    size_t reserved;            /* admitted calls waiting for their lease */
+    bool is_closing;            /* end_all ran: nothing starts, nothing is released */
+    uint64_t id_fallback;       /* ids when getrandom fails */
 };
 
 enum sub_state {
@@ -110,6 +114,9 @@ struct subscription {
     bool is_fresh_due;                /* the next lookup asks the coordinator */
     bool is_fresh_tried;              /* a fresh lookup already found the stream or consumer gone */
     uint64_t last_event_ms;           /* uv_now of the last event sent */
+    uint64_t id;                      /* the lease's (subscription.h) */
+    uint64_t admitted_ms;             /* uv_now of its admission: its reads' age */
+    bool is_superseded;               /* taken over: the lease is another's, not given back */
     uv_timer_t lifetime;
     uv_timer_t delay;
     unsigned handles_open;
@@ -286,8 +293,63 @@ static void sub_on_timer_closed(uv_handle_t *h)
     sub_maybe_free(s);
 }
 
+/* ---- giving the lease back ---- */
+
+/* A LEASE_RELEASE read on its way: it outlives the subscription (and the
+ * gateway, which closes before the backend). */
+struct sub_release {
+    struct backend *backend;
+    char stream[API_NAME_TEXT_MAX];
+    char consumer[API_NAME_TEXT_MAX];
+    struct subscription_target t;
+};
+
+static void sub_release_on_read(void *arg, int status, const Eddy__ReadResp *resp)
+{
+    (void)status; /* a lease not given back is taken over after 5 s */
+    (void)resp;
+    eddy_free(arg);
+}
+
+static void sub_release_on_catalog(void *arg, int status, const Eddy__Catalog *cat)
+{
+    struct sub_release *x = arg;
+    const Eddy__StreamInfo *st = status == 0 ? api_find_stream(cat, x->stream) : NULL;
+    if (st == NULL || st->created_ms != x->t.stream_created_ms) {
+        eddy_free(x); /* the stream is gone, and its shards' leases with it */
+        return;
+    }
+    struct backend_read rd = {.shard = x->t.shard, .position = EDDY__POSITION__POSITION_LATEST};
+    subscription_lease_read(&x->t, EDDY__LEASE__LEASE_RELEASE, x->t.admitted_ms, &rd);
+    backend_read(x->backend, st, &rd, sub_release_on_read, x);
+}
+
+/* Tells the shard's leader that s ended, so that the next subscription of
+ * the consumer and shard, through any gateway, starts without waiting for
+ * a takeover (the per-gateway registry forgets it at once likewise). */
+static void sub_release(struct subscription *s)
+{
+    struct sub_release *x = eddy_xcalloc(1, sizeof(*x));
+    x->backend = s->call->ctx->backend;
+    json_copy(x->stream, sizeof(x->stream), s->stream, strlen(s->stream));
+    json_copy(x->consumer, sizeof(x->consumer), s->consumer, strlen(s->consumer));
+    x->t = (struct subscription_target){
+        .stream = x->stream,
+        .stream_created_ms = s->stream_created_ms,
+        .shard = s->shard,
+        .consumer = x->consumer,
+        .consumer_created_ms = s->consumer_created_ms,
+        .id = s->id,
+        .admitted_ms = s->admitted_ms,
+    };
+    backend_catalog(x->backend, false, sub_release_on_catalog, x);
+}
+
+/* ---- ending ---- */
+
 /* Ends the stream now (after an exception event if exception is not NULL)
- * and frees the subscription once nothing refers to it. */
+ * and frees the subscription once nothing refers to it. The lease goes back
+ * unless another subscription took it over. */
 static void sub_end(struct subscription *s, const char *exception, const char *message)
 {
     if (s->state != SUB_STREAMING) {
@@ -295,6 +357,9 @@ static void sub_end(struct subscription *s, const char *exception, const char *m
     }
     if (exception != NULL) {
         sub_send_exception(s, exception, message);
+    }
+    if (!s->is_superseded && !s->reg->is_closing) {
+        sub_release(s);
     }
     sub_set_state(s, SUB_ENDING);
     list_remove(&s->link);
@@ -370,6 +435,15 @@ static void sub_on_read(void *arg, int status, const Eddy__ReadResp *resp)
     s->is_busy = false;
     if (s->state != SUB_STREAMING) {
         sub_maybe_free(s); /* ended meanwhile: the records were never sent */
+        return;
+    }
+    if (status == -EDDY_ESUPERSEDED) {
+        /* Taken over through another gateway (or, after a leader change,
+         * found to be the older of two): AWS ends the old stream so. */
+        char msg[SUB_MESSAGE_BYTES_MAX];
+        sub_in_use_message(&s->call->cfg, s->stream, s->shard, s->consumer, msg, sizeof(msg));
+        s->is_superseded = true;
+        sub_end(s, "ResourceInUseException", msg);
         return;
     }
     if (status != 0 || resp == NULL) {
@@ -499,6 +573,16 @@ static void sub_on_catalog(void *arg, int status, const Eddy__Catalog *cat)
         .bytes_max = SUB_READ_BYTES_MAX,
         .wait_ms = SUBSCRIPTION_HEARTBEAT_MS,
     };
+    struct subscription_target lt = {
+        .stream = s->stream,
+        .stream_created_ms = s->stream_created_ms,
+        .shard = s->shard,
+        .consumer = s->consumer,
+        .consumer_created_ms = s->consumer_created_ms,
+        .id = s->id,
+        .admitted_ms = s->admitted_ms,
+    };
+    subscription_lease_read(&lt, EDDY__LEASE__LEASE_HOLD, uv_now(s->reg->loop), &rd);
     s->is_busy = true;
     backend_read(s->call->ctx->backend, st, &rd, sub_on_read, s);
 }
@@ -554,6 +638,7 @@ void subscription_registry_destroy(struct subscription_registry *r)
         return;
     }
     EDDY_ASSERT(r->count == 0);
+    EDDY_ASSERT(r->reserved == 0);
     while (!list_is_empty(&r->keys)) {
         struct sub_key *k = container_of(r->keys.next, struct sub_key, link);
         list_remove(&k->link);
@@ -564,6 +649,7 @@ void subscription_registry_destroy(struct subscription_registry *r)
 
 void subscription_registry_end_all(struct subscription_registry *r)
 {
+    r->is_closing = true; /* the backend closes next: no release reads */
     while (!list_is_empty(&r->streaming)) {
         sub_end(container_of(r->streaming.next, struct subscription, link), NULL, NULL);
     }
@@ -639,6 +725,8 @@ static void sub_start(struct subscription_registry *r,
     s->position = t->position;
     s->seq = t->seq;
     s->timestamp_ms = t->timestamp_ms;
+    s->id = t->id;
+    s->admitted_ms = t->admitted_ms;
     s->last_event_ms = uv_now(r->loop);
     uv_timer_init(r->loop, &s->lifetime);
     uv_timer_init(r->loop, &s->delay);
@@ -661,10 +749,24 @@ static void sub_start(struct subscription_registry *r,
     sub_next(s);
 }
 
-int subscription_open(struct subscription_registry *r,
-                      struct api_call *c,
-                      const struct subscription_target *t,
-                      uint64_t now_ms)
+/* A subscription id for the lease: random, never 0. */
+static uint64_t sub_new_id(struct subscription_registry *r)
+{
+    uint64_t id = 0;
+    if (getrandom(&id, sizeof(id), GRND_NONBLOCK) != (ssize_t)sizeof(id)) {
+        /* splitmix64 of the clock and a count: distinct here, and from
+         * other gateways' unless their clocks and counts agree. */
+        uint64_t x = uv_hrtime() + ++r->id_fallback * 0x9E3779B97F4A7C15ULL;
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+        id = x ^ (x >> 31);
+    }
+    return id != 0 ? id : 1;
+}
+
+int subscription_admit(struct subscription_registry *r,
+                       struct subscription_target *t,
+                       uint64_t now_ms)
 {
     sub_keys_prune(r, now_ms);
     struct sub_key *k = sub_key_find(r, t);
@@ -677,17 +779,61 @@ int subscription_open(struct subscription_registry *r,
     if (k != NULL && k->live != NULL && now_ms - k->started_ms < SUBSCRIPTION_TAKEOVER_MS) {
         return -EDDY_EINUSE;
     }
-    if (r->count >= SUBSCRIPTION_LIVE_MAX || (k == NULL && r->key_count >= SUBSCRIPTION_KEYS_MAX)) {
+    if (r->count + r->reserved >= SUBSCRIPTION_LIVE_MAX ||
+        (k == NULL && r->key_count >= SUBSCRIPTION_KEYS_MAX)) {
         return -EDDY_EFULL;
     }
     if (k == NULL) {
         k = sub_key_add(r, t, now_ms);
         k->last_call_ms = now_ms;
     }
+    r->reserved++;
+    t->id = sub_new_id(r);
+    t->admitted_ms = now_ms;
+    return 0;
+}
+
+void subscription_lease_read(const struct subscription_target *t,
+                             Eddy__Lease lease,
+                             uint64_t now_ms,
+                             struct backend_read *rd)
+{
+    EDDY_ASSERT(t->id != 0);
+    rd->lease = lease;
+    rd->consumer = t->consumer;
+    rd->consumer_created_ms = t->consumer_created_ms;
+    rd->subscription_id = t->id;
+    rd->subscription_age_ms = now_ms > t->admitted_ms ? now_ms - t->admitted_ms : 0;
+}
+
+void subscription_abandon(struct subscription_registry *r)
+{
+    EDDY_ASSERT(r->reserved > 0);
+    r->reserved--;
+}
+
+int subscription_open(struct subscription_registry *r,
+                      struct api_call *c,
+                      const struct subscription_target *t)
+{
+    subscription_abandon(r); /* the slot becomes the subscription */
+    if (r->is_closing) {
+        return -EDDY_ESHUTDOWN;
+    }
+    uint64_t now_ms = uv_now(r->loop);
+    struct sub_key *k = sub_key_find(r, t);
+    if (k == NULL) {
+        /* Pruned while the lease was asked for (a call more than a second
+         * ago, an idle bucket): at most the reserved slots over the bound. */
+        k = sub_key_add(r, t, now_ms);
+        k->last_call_ms = t->admitted_ms;
+    }
     if (k->live != NULL) {
+        /* The leader granted a takeover of this gateway's own subscription. */
         char msg[SUB_MESSAGE_BYTES_MAX];
         sub_in_use_message(&c->cfg, t->stream, t->shard, t->consumer, msg, sizeof(msg));
-        sub_end(k->live, "ResourceInUseException", msg); /* taken over */
+        k->live->is_superseded = true;
+        sub_end(k->live, "ResourceInUseException", msg);
     }
     k->started_ms = now_ms;
     sub_start(r, c, k, t);

@@ -15,11 +15,17 @@
  *     consumers do not count (the shard server does not throttle push
  *     reads, server/throttle.h).
  *
- * The registry is per gateway: two gateways of a cluster each admit one
- * subscription for the same consumer and shard (AWS has one per consumer and
- * shard). Clients normally talk to one endpoint; routing every subscription
- * of a consumer to one gateway, or keeping the registry in the coordinator,
- * would close that gap at the cost of an RPC per subscribe.
+ * The call rate and the throughput bucket are kept per gateway. The one
+ * live subscription is kept twice: here, for the subscriptions of this
+ * gateway (refused at once, the old stream ended at once on a takeover),
+ * and across the cluster by the shard group's leader, which serves every
+ * gateway's reads of the shard (server/shard_lease.h, docs/adr/0008): each
+ * subscription has a random id; the call that opens it asks the leader for
+ * the lease (LEASE_ACQUIRE, refused -EDDY_EINUSE within 5 s of the holder's
+ * start), each later read shows it (LEASE_HOLD: a read of a subscription
+ * taken over through another gateway fails -EDDY_ESUPERSEDED and its stream
+ * gets the ResourceInUseException event), and a stream that ends for any
+ * other reason gives it back (LEASE_RELEASE).
  *
  * A subscription streams application/vnd.amazon.eventstream: an
  * initial-response event at once, then SubscribeToShardEvents, each the
@@ -48,6 +54,7 @@
 
 #include "rpc.pb-c.h"
 
+#include "eddy/limits.h"
 #include "eddy/u128.h"
 
 #include <stdint.h>
@@ -59,7 +66,7 @@ struct subscription_registry;
 /* AWS's numbers (API_SubscribeToShard). */
 #define SUBSCRIPTION_LIFETIME_MS_DEFAULT 300000 /* "for up to 5 minutes" */
 #define SUBSCRIPTION_CALL_INTERVAL_MS 1000      /* "one call ... per second" */
-#define SUBSCRIPTION_TAKEOVER_MS 5000           /* "within 5 seconds of a successful call" */
+#define SUBSCRIPTION_TAKEOVER_MS KIN_SUBSCRIBE_TAKEOVER_MS
 #define SUBSCRIPTION_BYTES_PER_S_DEFAULT (2 * 1024 * 1024)
 /* An idle subscription gets an empty event this often: botocore reads with
  * a 60 s timeout, the Java SDK 10 s, KCL gives up after ~35 s without one;
@@ -100,16 +107,38 @@ struct subscription_target {
     Eddy__Position position;
     u128 seq;
     uint64_t timestamp_ms;
+    /* The lease: the subscription's id (subscription_admit) and when it was
+     * admitted (uv_now); its reads tell the leader their age from then. */
+    uint64_t id;
+    uint64_t admitted_ms;
 };
 
-/* Admits the call under the registry's rules at now_ms and, if admitted,
- * starts its stream (ending a subscription it takes over): returns 0 and has
- * taken over the call. Otherwise the caller keeps the call and answers it:
- * -EDDY_ELIMIT (a call within a second), -EDDY_EINUSE (a live subscription
- * younger than SUBSCRIPTION_TAKEOVER_MS), -EDDY_EFULL (over a bound). */
+/* Admits a call for t under this gateway's rules at now_ms: 0 and a slot
+ * reserved for it, t->id and t->admitted_ms set; or -EDDY_ELIMIT (a call
+ * within a second), -EDDY_EINUSE (a live subscription here younger than
+ * SUBSCRIPTION_TAKEOVER_MS), -EDDY_EFULL (over a bound). An admitted call
+ * then asks the shard's leader for the lease (a read with LEASE_ACQUIRE and
+ * t->id: subscription_lease_read) and ends in exactly one of
+ * subscription_open or subscription_abandon. */
+int subscription_admit(struct subscription_registry *r,
+                       struct subscription_target *t,
+                       uint64_t now_ms);
+/* The lease fields of a read by t's subscription (lease: ACQUIRE, HOLD or
+ * RELEASE) at now_ms; t's strings are borrowed by rd. */
+struct backend_read;
+void subscription_lease_read(const struct subscription_target *t,
+                             Eddy__Lease lease,
+                             uint64_t now_ms,
+                             struct backend_read *rd);
+/* The leader granted the lease: starts the admitted call's stream (ending a
+ * subscription of this gateway it takes over), takes over the call and
+ * returns 0; or -EDDY_ESHUTDOWN (the gateway is closing: the slot is given
+ * back, the caller answers the call). */
 int subscription_open(struct subscription_registry *r,
                       struct api_call *c,
-                      const struct subscription_target *t,
-                      uint64_t now_ms);
+                      const struct subscription_target *t);
+/* The admitted call does not start (the leader refused the lease, or the
+ * read failed): gives its slot back. */
+void subscription_abandon(struct subscription_registry *r);
 
 #endif

@@ -26,7 +26,12 @@ SubscribeToShardEvents) with records pushed by the shard group leader.
     ResourceInUseException before the stream and as the takeover event;
   - SIGKILL of the shard group's leader during a subscription on a 3-node
     cluster: the subscription goes on, and what it delivered equals the
-    shard's contents exactly (no gap, no duplicate).
+    shard's contents exactly (no gap, no duplicate);
+  - one subscription per consumer and shard across the gateways of a 3-node
+    cluster (the shard group's leader holds the lease, ADR 0008): another
+    gateway refuses a second call within 5 s, takes over after 5 s (the old
+    stream gets the ResourceInUseException event), a stream the server
+    ended gives the lease back, and the lease outlives a leader change.
 """
 
 import base64
@@ -828,6 +833,174 @@ class LeaderKillTest(unittest.TestCase):
         self.assertGreater(len(delivered), before_kill, "nothing pushed after the kill")
         info("%d records pushed, %d acknowledged puts, across the leader's death"
              % (len(delivered), len(acked)))
+
+
+class ClusterLeaseBase(unittest.TestCase):
+    """SubscribeToShard's one subscription per consumer and shard across the
+    gateways of a 3-node cluster (docs/adr/0008): each test its own cluster
+    (flags: extra_args)."""
+
+    timeout_s = 240
+    extra_args = ()
+
+    def setUp(self):
+        self.cluster = Cluster(unique_name("subl"), extra_args=self.extra_args)
+        self.cluster.start()
+        self.cluster.wait_healthy(60)
+        self._subs = []
+
+    def tearDown(self):
+        for s in self._subs:
+            s.stop()
+        for s in self._subs:
+            s.join(10)
+        problems = []
+        for n in self.cluster.nodes:
+            n.stop()
+            problems.extend(n.problems)
+            n.problems = []
+        if problems:
+            self.fail("\n".join(problems))
+
+    def new_consumer(self, node):
+        """A one-shard stream and an ACTIVE consumer, through node's gateway:
+        (client, stream name, consumer ARN, AWS's in-use text)."""
+        c = client(node.endpoint)
+        name = unique_name("lease")
+        sarn = create_active(c, name, 1)["StreamARN"]
+        arn = register_consumer(c, sarn, unique_name("c"))
+        in_use = ("Another active subscription exists for this consumer: %s:%s:%s:%s"
+                  % (sarn.split(":")[4], name, SHARD0, arn.split("/consumer/")[1].split(":")[0]))
+        return c, name, arn, in_use
+
+    def subscribe(self, node, arn):
+        s = Subscription(node.endpoint, arn, SHARD0, {"Type": "LATEST"}, max_s=120)
+        self._subs.append(s)
+        return s.start_and_wait()
+
+    def assertInUse(self, node, arn, in_use):
+        e = error_of(client(node.endpoint).subscribe_to_shard, ConsumerARN=arn, ShardId=SHARD0,
+                     StartingPosition={"Type": "LATEST"})
+        self.assertEqual(error_code(e), "ResourceInUseException", e.response)
+        self.assertEqual(e.response["ResponseMetadata"]["HTTPStatusCode"], 400)
+        self.assertEqual(e.response["Error"]["Message"], in_use)
+
+    def assertTakenOver(self, old, in_use):
+        old.join(15)
+        self.assertFalse(old.is_alive(), "the old stream did not end")
+        self.assertIsInstance(old.error, botocore.exceptions.EventStreamError, old.error)
+        self.assertEqual(error_code(old.error), "ResourceInUseException")
+        self.assertEqual(old.error.response["Error"]["Message"], in_use)
+
+    @staticmethod
+    def put(c, name, n, prefix):
+        entries = [{"Data": b"%s%03d" % (prefix, i), "PartitionKey": "k%d" % i} for i in range(n)]
+        res = put_all(c, name, entries)
+        return [(e["Data"], r["SequenceNumber"]) for e, r in zip(entries, res)]
+
+
+class ClusterLeaseTest(ClusterLeaseBase):
+
+    def test_in_use_and_takeover_across_gateways(self):
+        a, b, third = self.cluster.nodes
+        c, name, arn, in_use = self.new_consumer(a)
+        old = self.subscribe(a, arn)
+        t0 = old.t_subscribed
+        first = self.put(c, name, 2, b"a")
+        old.wait_records(2)
+        # Within 5 s, through the two other gateways: refused with AWS's
+        # answer (each gateway's own one-call-a-second rule is untouched).
+        self.assertInUse(b, arn, in_use)
+        self.assertInUse(third, arn, in_use)
+        self.assertLess(time.monotonic() - t0, 5.0, "the calls came too late to be refused")
+        # 5 s after the first call, another gateway takes over.
+        time.sleep(max(0, t0 + 5.3 - time.monotonic()))
+        new = self.subscribe(b, arn)
+        self.assertTakenOver(old, in_use)
+        later = self.put(c, name, 3, b"b")
+        new.wait_records(3)
+        self.assertEqual(pairs(new.records), later)
+        self.assertEqual(pairs(old.records), first)
+        # The old gateway refuses a new call within 5 s of the takeover.
+        self.assertInUse(a, arn, in_use)
+        new.finish()
+        self.assertIsNone(new.error)
+
+    def test_lease_outlives_leader_change(self):
+        """The new leader of the shard's group learns the holder from its
+        re-attached reads, with its age: within 5 s of the first call another
+        gateway is still refused, after 5 s it takes over."""
+        c, name, arn, in_use = self.new_consumer(self.cluster.nodes[0])
+        group = None
+        deadline = time.monotonic() + 20
+        while group is None and time.monotonic() < deadline:
+            group = self.cluster.shard_group(name, 0)
+            time.sleep(0.1)
+        self.assertIsNotNone(group)
+        leader = self.cluster.leader_of(group)
+        a, b = [n for n in self.cluster.nodes if n is not leader]
+        old = self.subscribe(a, arn)
+        t0 = old.t_subscribed
+        leader.kill9()
+        # Re-attached once a record put after the kill reaches it.
+        wc = client(b.endpoint)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                first = self.put(wc, name, 1, b"a")
+                break
+            except botocore.exceptions.ClientError as e:
+                if e.response["Error"]["Code"] not in GATEWAY_ERRORS_5XX or \
+                        time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        old.wait_records(1, timeout_s=30)
+        back_s = time.monotonic() - t0
+        info("leader %s killed; the subscription re-attached %.1f s after its start"
+             % (leader.name, back_s))
+        self.assertLess(back_s, 4.5, "re-attached too late to check the 5 s window")
+        last_b = time.monotonic()
+        self.assertInUse(b, arn, in_use)
+        time.sleep(max(0, t0 + 5.3 - time.monotonic(), last_b + 1.1 - time.monotonic()))
+        new = self.subscribe(b, arn)
+        self.assertTakenOver(old, in_use)
+        later = self.put(wc, name, 2, b"b")
+        new.wait_records(2)
+        self.assertEqual(pairs(new.records), later)
+        self.assertEqual(pairs(old.records), first)
+
+
+class ClusterLeaseReleaseTest(ClusterLeaseBase):
+    """Subscriptions end after 3 s here (--subscription-ms)."""
+
+    extra_args = ("--subscription-ms", "3000")
+
+    def test_ended_stream_gives_the_lease_back(self):
+        """A stream the server ended gives the lease back: another gateway
+        starts a new subscription within 5 s of the ended one's start."""
+        a, b, _ = self.cluster.nodes
+        c, name, arn, _ = self.new_consumer(a)
+        old = self.subscribe(a, arn)
+        t0 = old.t_subscribed
+        old.join(15)
+        self.assertFalse(old.is_alive(), "the stream outlived its lifetime")
+        self.assertIsNone(old.error)
+        self.assertTrue(old.ended)
+        new = None
+        while new is None:
+            try:
+                new = self.subscribe(b, arn)
+            except botocore.exceptions.ClientError as e:
+                # The release and this call race to the leader: once more.
+                self.assertEqual(error_code(e), "ResourceInUseException", e.response)
+                self.assertLess(time.monotonic() + 1.1 - t0, 4.9, "the lease was not given back")
+                time.sleep(1.1)  # the gateway's one call a second
+        info("a new subscription through another gateway %.1f s after the first"
+             % (new.t_subscribed - t0))
+        self.assertLess(new.t_subscribed - t0, 5.0)
+        more = self.put(c, name, 2, b"c")
+        new.wait_records(2)
+        self.assertEqual(pairs(new.records), more)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@
     X(EDDY_ETIMEDOUT, "timed out")                                                                 \
     X(EDDY_EHYDRATING, "replica is hydrating")                                                     \
     X(EDDY_ENOTHOSTED, "group not hosted on this node")                                            \
-    X(EDDY_ECLOSED, "shard is closed")
+    X(EDDY_ECLOSED, "shard is closed")                                                             \
+    X(EDDY_ESUPERSEDED, "superseded by a newer subscription")
 
 enum eddy_errno {
     EDDY_ERRNO_BASE_ = 10000,

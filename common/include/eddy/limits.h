@@ -43,6 +43,11 @@
  * the same time". */
 #define KIN_CONSUMERS_PER_STREAM_MAX 20
 #define KIN_CONSUMERS_CREATING_MAX 5
+#define KIN_CONSUMER_NAME_LEN_MAX 128 /* ConsumerName length 1..128 */
+/* "If you call SubscribeToShard again with the same ConsumerARN and ShardId
+ * within 5 seconds of a successful call, you'll get a ResourceInUseException"
+ * (API_SubscribeToShard); 5 s or more after, the new call takes over. */
+#define KIN_SUBSCRIBE_TAKEOVER_MS 5000
 
 /* --- HTTP gateway --- */
 #define GW_HTTP_HEADER_BYTES_MAX (64 * 1024) /* request line + headers */
@@ -122,9 +127,12 @@
 #define RAFT_CONNECT_RETRY_MS 100
 #define RAFT_SEGMENT_BYTES (8 * 1024 * 1024)
 /* canonical/raft keeps in memory the whole log since the last snapshot plus
- * the trailing entries it keeps after one, so both are sized in bytes from
- * the observed mean entry size (docs/BENCHMARKS.md, memory): a fixed count
- * of 1,024 trailing entries of 4 MiB each held 4 GiB per group. */
+ * the trailing entries it keeps after one, so both are budgets in bytes,
+ * turned into raft's entry counts from the sizes of the entries applied
+ * (common/rlog_budget.h; docs/BENCHMARKS.md, memory): a fixed count of
+ * 1,024 trailing entries of 4 MiB each held 4 GiB per group, and counts
+ * from a mean entry size let small entries followed by large ones stretch
+ * the log several times over. */
 #define RAFT_SNAPSHOT_LOG_BYTES (32 * 1024 * 1024)     /* take a snapshot after this much log */
 #define RAFT_SNAPSHOT_TRAILING_BYTES (8 * 1024 * 1024) /* log kept after a snapshot */
 #define RAFT_SNAPSHOT_TRAILING_MIN 4 /* entries: lets a briefly lagging follower catch up */

@@ -53,6 +53,7 @@ struct rgroup_config {
     unsigned election_timeout_ms;  /* 0: RAFT_ELECTION_TIMEOUT_MS */
     unsigned heartbeat_timeout_ms; /* 0: RAFT_HEARTBEAT_TIMEOUT_MS */
     uint64_t snapshot_log_bytes;   /* 0: RAFT_SNAPSHOT_LOG_BYTES */
+    uint64_t trailing_log_bytes;   /* 0: RAFT_SNAPSHOT_TRAILING_BYTES */
     size_t segment_bytes;          /* 0: RAFT_SEGMENT_BYTES */
     /* Join mode: never raft_bootstrap. A pristine directory then starts
      * with an empty log and no configuration, and the replica waits for a
@@ -82,12 +83,28 @@ int rgroup_start(struct rgroup *g);
 /* Copies payload. cb runs exactly once, never before this returns. */
 void rgroup_propose(
     struct rgroup *g, const uint8_t *payload, size_t len, rgroup_propose_cb cb, void *arg);
+/* Writes exactly len payload bytes at out. */
+typedef void (*rgroup_pack_cb)(const void *arg, uint8_t *out, size_t len);
+/* rgroup_propose without the copy: pack writes the payload straight into
+ * the entry's buffer (once, before this returns, and only when the
+ * proposal goes to raft), so an encoder need not build it elsewhere first
+ * (docs/BENCHMARKS.md, 2026-11-26). pack_arg is borrowed until then. */
+void rgroup_propose_packed(struct rgroup *g,
+                           size_t len,
+                           rgroup_pack_cb pack,
+                           const void *pack_arg,
+                           rgroup_propose_cb cb,
+                           void *arg);
 /* Leader whose election barrier has been applied. */
 bool rgroup_is_ready(const struct rgroup *g);
 /* Node id of the current leader as this replica knows it, 0 if none. */
 uint64_t rgroup_leader(const struct rgroup *g);
 uint64_t rgroup_applied_index(const struct rgroup *g);
 uint64_t rgroup_last_index(const struct rgroup *g);
+/* Bytes of the entries raft holds in memory (its log since the last
+ * snapshot plus the trailing entries), walking the log: for tests and
+ * diagnostics, not per request. */
+uint64_t rgroup_log_bytes(const struct rgroup *g);
 uint32_t rgroup_id(const struct rgroup *g);
 void rgroup_close(struct rgroup *g, rgroup_close_cb cb, void *arg);
 

@@ -35,6 +35,9 @@ int rpc_frame_encode(const Eddy__Frame *f, uint8_t **out, size_t *out_len);
  * more bytes are needed; 0 and *frame (free with rpc_frame_free) when one
  * is whole; -EDDY_EMALFORMED or -EDDY_ETOOBIG on bad input. */
 int rpc_frame_decode(const uint8_t *buf, size_t len, size_t *consumed, Eddy__Frame **frame);
+/* Frees a frame rpc_frame_decode returned, its whole tree at once (one
+ * arena, eddy/pbarena.h): never protobuf-c's free_unpacked, and no part of
+ * the tree outlives it. NULL is fine. */
 void rpc_frame_free(Eddy__Frame *f);
 
 /* ---- server ---- */

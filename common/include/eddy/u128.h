@@ -16,6 +16,15 @@ typedef unsigned __int128 u128;
 
 /* MD5 of the key's bytes, read as a big-endian 128-bit integer (AWS routing). */
 u128 u128_md5(const void *key, size_t len);
+/* The same hash for many keys: one MD5 fetch and digest context for all of
+ * them. EVP_Digest (u128_md5) fetches the algorithm and allocates a context
+ * on every call, which costs several times the hash of a short key
+ * (docs/BENCHMARKS.md, 2026-11-26). Create, hash any number of keys,
+ * destroy (NULL is fine); one owner, one thread. */
+struct u128_md5;
+struct u128_md5 *u128_md5_create(void);
+u128 u128_md5_next(struct u128_md5 *h, const void *key, size_t len);
+void u128_md5_destroy(struct u128_md5 *h);
 /* Parses a decimal string of exactly len bytes. Rejects empty, signs, spaces,
  * non-digits, leading zeros ("0" alone is fine) and values >= 2^128:
  * returns -EDDY_EINVAL. */

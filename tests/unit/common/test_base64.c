@@ -190,6 +190,53 @@ START_TEST(test_base64_round_trip_lengths)
 }
 END_TEST
 
+START_TEST(test_base64_decode_in_place)
+{
+    /* Every length 0..300 decodes over its own text (json_get_blob does). */
+    uint8_t in[300];
+    for (size_t k = 0; k < sizeof(in); k++) {
+        in[k] = (uint8_t)(k * 37 + 11);
+    }
+    char text[400];
+    for (size_t n = 0; n <= sizeof(in); n++) {
+        size_t w = base64_encode(in, n, text);
+        size_t len = 0;
+        ck_assert_int_eq(base64_decode(text, w, (uint8_t *)text, &len), 0);
+        ck_assert_uint_eq(len, n);
+        ck_assert(memcmp(text, in, n) == 0);
+    }
+}
+END_TEST
+
+START_TEST(test_base64_reject_in_place_keeps_text)
+{
+    /* A bad char anywhere, in a whole unit or the last one, padded or not:
+     * decoding in place leaves the text as it was, so that the caller can
+     * still show it in its error (json_get_blob does). */
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char text[64];
+    for (size_t n = 2; n <= 44; n++) {
+        for (size_t bad = 0; bad < n; bad++) {
+            for (size_t i = 0; i < n; i++) {
+                text[i] = alphabet[(i * 7 + n) % 64];
+            }
+            text[bad] = bad % 2 ? '!' : '=';
+            char before[64];
+            memcpy(before, text, n);
+            size_t len = 99;
+            int rv = base64_decode(text, n, (uint8_t *)text, &len);
+            if (rv == 0) {
+                continue; /* '=' as valid padding at the end */
+            }
+            ck_assert_int_eq(rv, -EDDY_EMALFORMED);
+            ck_assert_uint_eq(len, 99);
+            ck_assert_msg(memcmp(text, before, n) == 0, "text changed: n=%zu bad=%zu", n, bad);
+        }
+    }
+}
+END_TEST
+
 START_TEST(test_base64_lengths_bounds)
 {
     ck_assert_uint_eq(base64_encoded_len(0), 0);
@@ -233,6 +280,8 @@ static Suite *base64_suite(void)
     tc = tcase_create("round_trip");
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, test_base64_round_trip_lengths);
+    tcase_add_test(tc, test_base64_decode_in_place);
+    tcase_add_test(tc, test_base64_reject_in_place_keeps_text);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("lengths");

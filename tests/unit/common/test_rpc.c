@@ -1305,6 +1305,77 @@ START_TEST(test_rpc_server_connections_refused_past_max)
 }
 END_TEST
 
+/* Replies are written at the end of a loop turn: replies made in a timer
+ * callback (before the turn's poll) must not wait for other I/O to wake
+ * the loop. */
+static struct tserver *timer_ts;
+
+static void on_release_timer(uv_timer_t *t)
+{
+    (void)t; /* a one-shot: nothing else is due (a closing handle would wake the loop) */
+    tserver_release(timer_ts);
+}
+
+START_TEST(test_rpc_server_replies_from_a_timer_go_out)
+{
+    enum { N = 50 };
+    struct tserver ts;
+    tserver_start(&ts, free_port());
+    ts.hold = true;
+    struct buf out;
+    buf_init(&out, 1024 * 1024);
+    for (uint64_t i = 1; i <= N; i++) {
+        uint8_t *one;
+        size_t len = encode_get_catalog(i, i, &one);
+        ck_assert_int_eq(buf_append(&out, one, len), 0);
+        eddy_free(one);
+    }
+    size_t len;
+    uint8_t *all = buf_steal(&out, &len);
+    uint8_t *copy = malloc(len);
+    memcpy(copy, all, len);
+    eddy_free(all);
+    struct raw r; /* a raw peer: no timer of an rpc_client's wakes the loop */
+    raw_open(&r, ts.port, copy, len);
+    while (ts.held_count < N) {
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+    timer_ts = &ts;
+    uv_timer_t timer;
+    uv_timer_init(&loop, &timer);
+    uv_timer_start(&timer, on_release_timer, 10, 0);
+    while (r.frames < N) {
+        uv_run(&loop, UV_RUN_ONCE); /* blocks for good if the replies wait for I/O */
+    }
+    uv_close((uv_handle_t *)&timer, NULL);
+    raw_close(&r);
+    tserver_stop(&ts);
+    tserver_free(&ts);
+}
+END_TEST
+
+START_TEST(test_rpc_server_reply_just_before_close_goes_out)
+{
+    struct tserver ts;
+    tserver_start(&ts, free_port());
+    ts.hold = true;
+    struct rpc_client *c = client_open(ts.port);
+    struct tcall t;
+    int done = 0;
+    tcall_start(c, &t, &done, 42, 10000);
+    while (ts.held_count < 1) {
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+    tserver_release(&ts); /* queued for the end of the turn... */
+    tserver_stop(&ts);    /* ...which the close does not wait for */
+    run_until_count(&done, 1);
+    ck_assert_int_eq(t.status, 0);
+    ck_assert_uint_eq(t.node, 42);
+    client_close(c);
+    tserver_free(&ts);
+}
+END_TEST
+
 static Suite *rpc_suite(void)
 {
     Suite *s = suite_create("rpc");
@@ -1352,6 +1423,8 @@ static Suite *rpc_suite(void)
     tcase_add_test(server, test_rpc_server_inflight_limit_stops_reading);
     tcase_add_test(server, test_rpc_server_write_queue_stops_reading);
     tcase_add_test(server, test_rpc_server_connections_refused_past_max);
+    tcase_add_test(server, test_rpc_server_replies_from_a_timer_go_out);
+    tcase_add_test(server, test_rpc_server_reply_just_before_close_goes_out);
     suite_add_tcase(s, server);
     return s;
 }

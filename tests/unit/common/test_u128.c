@@ -50,6 +50,22 @@ START_TEST(test_u128_md5_big_endian)
 }
 END_TEST
 
+START_TEST(test_u128_md5_hasher_matches)
+{
+    /* One hasher over many keys gives what u128_md5 gives for each. */
+    struct u128_md5 *h = u128_md5_create();
+    char key[300];
+    for (size_t n = 0; n < sizeof(key); n++) {
+        key[n] = (char)('a' + n % 26);
+        ck_assert(u128_md5_next(h, key, n) == u128_md5(key, n));
+    }
+    ck_assert(u128_md5_next(h, NULL, 0) == u128_md5(NULL, 0));
+    ck_assert(u128_md5_next(h, "abc", 3) == u128_md5("abc", 3));
+    u128_md5_destroy(h);
+    u128_md5_destroy(NULL);
+}
+END_TEST
+
 START_TEST(test_u128_parse_valid)
 {
     u128 v = 1;
@@ -155,6 +171,28 @@ START_TEST(test_u128_format_values)
     ck_assert_str_eq(buf, "18446744073709551615");
     ck_assert_uint_eq(u128_format_decimal(~(u128)0, buf), U128_DECIMAL_LEN_MAX);
     ck_assert_str_eq(buf, U128_MAX_STR);
+}
+END_TEST
+
+START_TEST(test_u128_format_chunk_edges)
+{
+    /* Around the 19-digit chunks the formatter works in: inner zeros kept. */
+    const u128 e19 = (u128)10000000000000000000ULL;
+    static const char *const want[] = {
+        "9999999999999999999",
+        "10000000000000000000",
+        "10000000000000000001",
+        "99999999999999999999999999999999999999",
+        "100000000000000000000000000000000000000",
+        "100000000000000000000000000000000000001",
+        "340282366920938463463374607431768211455",
+    };
+    u128 cases[] = {e19 - 1, e19, e19 + 1, e19 * e19 - 1, e19 * e19, e19 * e19 + 1, ~(u128)0};
+    char buf[U128_DECIMAL_LEN_MAX + 1];
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        ck_assert_uint_eq(u128_format_decimal(cases[k], buf), strlen(want[k]));
+        ck_assert_str_eq(buf, want[k]);
+    }
 }
 END_TEST
 
@@ -282,6 +320,7 @@ static Suite *u128_suite(void)
     tcase_add_test(tc, test_u128_md5_known_vectors);
     tcase_add_test(tc, test_u128_md5_null_empty_key);
     tcase_add_test(tc, test_u128_md5_big_endian);
+    tcase_add_test(tc, test_u128_md5_hasher_matches);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("parse");
@@ -298,6 +337,7 @@ static Suite *u128_suite(void)
     tcase_set_timeout(tc, 5);
     tcase_add_test(tc, test_u128_format_values);
     tcase_add_test(tc, test_u128_format_round_trip);
+    tcase_add_test(tc, test_u128_format_chunk_edges);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("be");

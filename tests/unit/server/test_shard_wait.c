@@ -5,8 +5,9 @@
  * callback answers it with a ReadResp whose millis_behind_latest says why it
  * came back and whose next_sequence is where it waited. Checks: deadlines in
  * order, wakes only for the shards an applied entry touches (records,
- * closes, drops; the stream incarnation matters), leadership loss per group,
- * the bounds, parking again inside the callback, and close.
+ * closes, drops; the stream incarnation matters), one callback per wake,
+ * leadership loss per group, the bounds, parking again inside the callback,
+ * superseded subscriptions (by consumer, shard and id), and close.
  */
 #include "shard_wait.h"
 
@@ -41,6 +42,7 @@ static struct {
     unsigned parked;   /* park calls that succeeded */
     bool repark_once;  /* the next APPLIED wake parks the call again */
     unsigned reparked; /* calls parked again by the callback */
+    unsigned wakes;    /* callbacks (each hands back one wake's calls) */
     bool closed;
 } srv;
 
@@ -109,18 +111,25 @@ static void srv_answer(struct rpc_call *call, u128 after, uint64_t why, int code
     rpc_call_reply(call, &f);
 }
 
-static void srv_on_wake(
-    void *arg, struct rpc_call *call, u128 after, uint64_t deadline_ms, enum shard_wait_wake why)
+static void
+srv_on_wake(void *arg, struct shard_wait_woken *woken, size_t count, enum shard_wait_wake why)
 {
     (void)arg;
-    if (why == SHARD_WAIT_APPLIED && srv.repark_once) {
-        srv.repark_once = false;
-        uint32_t group = rpc_call_request(call)->read->group;
-        ck_assert_int_eq(shard_wait_park(srv.wait, group, call, after + 1, deadline_ms), 0);
-        srv.reparked++;
-        return;
+    ck_assert_uint_gt(count, 0);
+    srv.wakes++;
+    for (size_t i = 0; i < count; i++) {
+        struct rpc_call *call = woken[i].call;
+        if (why == SHARD_WAIT_APPLIED && srv.repark_once) {
+            srv.repark_once = false;
+            uint32_t group = rpc_call_request(call)->read->group;
+            ck_assert_int_eq(
+                shard_wait_park(srv.wait, group, call, woken[i].after + 1, woken[i].deadline_ms),
+                0);
+            srv.reparked++;
+            continue;
+        }
+        srv_answer(call, woken[i].after, (uint64_t)why, 0);
     }
-    srv_answer(call, after, (uint64_t)why, 0);
 }
 
 static void srv_on_call(void *data, struct rpc_call *call)
@@ -210,14 +219,21 @@ static void cli_close(void)
     run_until(&done);
 }
 
-/* Sends a read of stream@created shard on group, waiting wait_ms after seq;
- * returns its record. */
-static struct tread *cli_read(uint32_t group,
-                              const char *stream,
-                              uint64_t created,
-                              uint32_t shard,
-                              u128 seq,
-                              uint32_t wait_ms)
+/* A subscription's lease fields on a read (consumer NULL: none). */
+struct tlease {
+    const char *consumer;
+    uint64_t id;
+};
+
+/* Sends a read of stream@created shard on group, waiting wait_ms after seq,
+ * as lease's subscription (NULL: none); returns its record. */
+static struct tread *cli_read_as(uint32_t group,
+                                 const char *stream,
+                                 uint64_t created,
+                                 uint32_t shard,
+                                 u128 seq,
+                                 uint32_t wait_ms,
+                                 const struct tlease *lease)
 {
     ck_assert_uint_lt(cli.count, TEST_CALLS_MAX);
     struct tread *t = &cli.reads[cli.count++];
@@ -233,11 +249,27 @@ static struct tread *cli_read(uint32_t group,
     r.sequence.len = 16;
     r.limit = 100;
     r.wait_ms = wait_ms;
+    if (lease != NULL) {
+        r.consumer = (char *)lease->consumer;
+        r.consumer_created_ms = 11;
+        r.subscription_id = lease->id;
+        r.lease = EDDY__LEASE__LEASE_HOLD;
+    }
     Eddy__Frame f = EDDY__FRAME__INIT;
     f.body_case = EDDY__FRAME__BODY_READ;
     f.read = &r;
     rpc_client_call(cli.rpc, &f, 30000, cli_on_resp, t);
     return t;
+}
+
+static struct tread *cli_read(uint32_t group,
+                              const char *stream,
+                              uint64_t created,
+                              uint32_t shard,
+                              u128 seq,
+                              uint32_t wait_ms)
+{
+    return cli_read_as(group, stream, created, shard, seq, wait_ms, NULL);
 }
 
 /* ---- entries ---- */
@@ -434,6 +466,70 @@ START_TEST(test_shard_wait_park_again_in_callback)
 }
 END_TEST
 
+START_TEST(test_shard_wait_applied_one_callback_per_wake)
+{
+    cli_open();
+    struct tread *r[3];
+    for (unsigned i = 0; i < 3; i++) {
+        r[i] = cli_read(1, "s", 7, 0, 5, 20000);
+    }
+    struct tread *other = cli_read(1, "s", 7, 1, 5, 20000);
+    wait_parked(4);
+    struct tentry t;
+    tentry_init(&t);
+    tentry_stream(&t, "s", 7);
+    tentry_record(&t, 0, 0);
+    tentry_record(&t, 0, 0);
+    shard_wait_applied(srv.wait, 1, &t.e);
+    ck_assert_uint_eq(srv.wakes, 1); /* the three subscribers of shard 0, together */
+    run_until_count(&cli.answered, 3);
+    for (unsigned i = 0; i < 3; i++) {
+        ck_assert(r[i]->answered && r[i]->why == SHARD_WAIT_APPLIED);
+    }
+    ck_assert(!other->answered);
+    ck_assert_uint_eq(shard_wait_count(srv.wait, 0), 1);
+    cli_close();
+}
+END_TEST
+
+START_TEST(test_shard_wait_supersede_other_ids_of_the_key)
+{
+    cli_open();
+    struct tlease c1a = {"c1", 1}, c1b = {"c1", 2}, c2 = {"c2", 3};
+    struct tread *old = cli_read_as(1, "s", 7, 0, 5, 20000, &c1a);
+    struct tread *holder = cli_read_as(1, "s", 7, 0, 5, 20000, &c1b);
+    struct tread *other_consumer = cli_read_as(1, "s", 7, 0, 5, 20000, &c2);
+    struct tread *other_shard = cli_read_as(1, "s", 7, 1, 5, 20000, &c1a);
+    struct tread *other_stream = cli_read_as(1, "t", 7, 0, 5, 20000, &c1a);
+    struct tread *other_group = cli_read_as(2, "s", 7, 0, 5, 20000, &c1a);
+    struct tread *plain = cli_read(1, "s", 7, 0, 5, 20000); /* a GetRecords-like read */
+    wait_parked(7);
+    Eddy__ReadReq key = EDDY__READ_REQ__INIT;
+    key.stream = (char *)"s";
+    key.stream_created_ms = 7;
+    key.shard = 0;
+    key.consumer = (char *)"c1";
+    key.consumer_created_ms = 11;
+    /* c1 on s/0 of group 1 is now id 2's: id 1's read there comes back. */
+    shard_wait_supersede(srv.wait, 1, &key, 2);
+    run_until_count(&cli.answered, 1);
+    ck_assert(old->answered && old->why == SHARD_WAIT_SUPERSEDED);
+    /* Another incarnation of the consumer is another key. */
+    key.consumer_created_ms = 12;
+    shard_wait_supersede(srv.wait, 1, &key, 0);
+    ck_assert_uint_eq(shard_wait_count(srv.wait, 0), 6);
+    /* Released (nobody holds it): id 2's read comes back too. */
+    key.consumer_created_ms = 11;
+    shard_wait_supersede(srv.wait, 1, &key, 0);
+    run_until_count(&cli.answered, 2);
+    ck_assert(holder->answered && holder->why == SHARD_WAIT_SUPERSEDED);
+    ck_assert(!other_consumer->answered && !other_shard->answered && !other_stream->answered);
+    ck_assert(!other_group->answered && !plain->answered);
+    ck_assert_uint_eq(shard_wait_count(srv.wait, 0), 5);
+    cli_close();
+}
+END_TEST
+
 static Suite *shard_wait_suite(void)
 {
     Suite *s = suite_create("shard_wait");
@@ -444,6 +540,8 @@ static Suite *shard_wait_suite(void)
     tcase_add_test(tc, test_shard_wait_applied_wakes_touched_shards_only);
     tcase_add_test(tc, test_shard_wait_bounds);
     tcase_add_test(tc, test_shard_wait_park_again_in_callback);
+    tcase_add_test(tc, test_shard_wait_applied_one_callback_per_wake);
+    tcase_add_test(tc, test_shard_wait_supersede_other_ids_of_the_key);
     suite_add_tcase(s, tc);
     return s;
 }
