@@ -1,4 +1,4 @@
-/* Unit tests for tools/bench/src/body.c: request bodies and time stamps. */
+/* Unit tests for tools/lib/bench/src/body.c: request bodies and time stamps. */
 #include "body.h"
 
 #include "eddy/base64.h"

@@ -1,4 +1,4 @@
-/* Unit tests for tools/bench/src/hist.c: bucket layout, percentiles, merge, iteration. */
+/* Unit tests for tools/lib/bench/src/hist.c: bucket layout, percentiles, merge, iteration. */
 #include "hist.h"
 
 #include "eddy/alloc.h"

@@ -1,4 +1,4 @@
-/* Unit tests for tools/bench/src/procstat.c: /proc text parsing, and the
+/* Unit tests for tools/lib/bench/src/procstat.c: /proc text parsing, and the
  * readers on this very process. */
 #include "procstat.h"
 

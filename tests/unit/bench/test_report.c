@@ -1,4 +1,4 @@
-/* Unit tests for tools/bench/src/report.c: rates, CPU shares, number formats, the
+/* Unit tests for tools/lib/bench/src/report.c: rates, CPU shares, number formats, the
  * summary line and the JSON report that tools/bench reads. */
 #include "hist.h"
 #include "report.h"

@@ -1,4 +1,4 @@
-/* Unit tests for tools/bench/src/scan.c: the response field readers. */
+/* Unit tests for tools/lib/bench/src/scan.c: the response field readers. */
 #include "scan.h"
 
 #include <check.h>

@@ -1,4 +1,4 @@
-/* Unit tests for tools/bench/src/sign.c: SigV4 as botocore computes it. */
+/* Unit tests for tools/lib/bench/src/sign.c: SigV4 as botocore computes it. */
 #include "sign.h"
 
 #include <check.h>

@@ -2,7 +2,7 @@
  * crc32c_speed: throughput of crc32c_update alone, run by hand (not built
  * by CMake, not a test). Bounded: 128 MiB per size, a few seconds in all.
  *
- *   cc -O2 -Icommon/include -Icommon tools/bench/micro/crc32c_speed.c \
+ *   cc -O2 -Icommon/include -Icommon tools/lib/bench/micro/crc32c_speed.c \
  *      common/crc32c.c common/log.c -o /tmp/crc32c_speed && /tmp/crc32c_speed
  *
  * Add -DCRC32C_SPEED_PATHS to time the two implementations inside

@@ -2,7 +2,7 @@
 anomaly planted in a copy of it (a lost acknowledgement, a duplicate, a
 reordering, a phantom, ...) is reported under its kind, and only that kind.
 
-    tests/integration/python tools/chaos/test_checker.py [-v]
+    tests/integration/python tools/lib/chaos/test_checker.py [-v]
 """
 
 import hashlib

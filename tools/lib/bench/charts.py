@@ -1,4 +1,4 @@
-"""SVG charts for tools/bench/compare.py, written by hand (no plotting
+"""SVG charts for tools/lib/bench/compare.py, written by hand (no plotting
 library on the build machine): grouped horizontal bars for throughput, and
 latency CDFs from the histograms eddy-bench reports (latency_ms.buckets_us:
 [bucket high value in us, count] pairs). The CDF's x axis is the latency

@@ -2,7 +2,7 @@
  * The result of one workload run against one target: counts in the
  * measured window, the latency histogram, the generator's CPU and the
  * target processes' CPU and RSS. report_to_json gives the form that
- * tools/bench/compare.py reads (keys in tools/bench/README.md); the
+ * tools/lib/bench/compare.py reads (keys in tools/lib/bench/README.md); the
  * format functions give the human form printed at the end of a run.
  * Plain data: the caller owns the struct and the histogram it points to.
  */

@@ -1,5 +1,5 @@
 /*
- * eddy-bench: a load generator for any Kinesis endpoint (tools/bench/README.md).
+ * eddy-bench: a load generator for any Kinesis endpoint (tools/lib/bench/README.md).
  * Parses the options, runs one workload on one libuv loop, prints a
  * summary line and writes the report as JSON. Exit 0 when the run
  * completed (some calls may still have failed: see the report), 1 on bad

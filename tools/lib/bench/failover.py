@@ -16,7 +16,7 @@ groups), a stream with one shard. Each trial:
      on with the next trial.
 Prints one line per trial and median, p90 (nearest rank) and max.
 
-    tools/bench/failover [--trials N] [--eddyd PATH] [--settle S] [--json FILE]
+    tools/bench failover [--trials N] [--eddyd PATH] [--settle S] [--json FILE]
 """
 
 import argparse

@@ -2,7 +2,7 @@
 late by the configured delay in each direction; a half-close is passed on;
 connections over the bound are refused; SIGTERM ends everything.
 
-    tests/integration/python tools/chaos/test_delay_proxy.py [-v]
+    tests/integration/python tools/lib/chaos/test_delay_proxy.py [-v]
 """
 
 import os

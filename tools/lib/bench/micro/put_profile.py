@@ -1,5 +1,5 @@
 """PutRecords throughput of one build, optionally with a CPU profile of the
-three eddyd: a fresh three-node cluster (tools/bench/benchlib: release
+three eddyd: a fresh three-node cluster (tools/lib/bench/benchlib: release
 binaries copied from BINDIR, 6 groups), then for each PHASE a fresh 4-shard
 stream and one eddy-bench put run (500-record PutRecords, 1 s warmup)
 through all three gateways. Prints eddy-bench's summary line per phase and
@@ -8,7 +8,7 @@ machine). With --perf FILE, `perf record -F 999 -g` samples the three eddyd
 during the first phase's window and `perf report --no-children` (self time)
 goes to FILE, the samples to FILE.data. Bounded: eddy-bench's --timeout, subprocess timeouts.
 
-    python3 tools/bench/micro/put_profile.py [--perf FILE] [--dwarf] BINDIR PHASE...
+    python3 tools/lib/bench/micro/put_profile.py [--perf FILE] [--dwarf] BINDIR PHASE...
     PHASE = record_bytes:connections:seconds, e.g. 100:16:10 1024:16:10
 
 BINDIR holds eddyd, eddy and eddy-bench (e.g. build/perf-rel).

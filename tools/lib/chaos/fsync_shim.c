@@ -20,7 +20,7 @@
  *   T <size> <path>   ftruncate to size
  *   R <old>\t<new>    renamed
  *   U 0 <path>        unlinked
- * tools/chaos/cluster.py (durable_lengths) replays it: a file's durable
+ * tools/lib/chaos/cluster.py (durable_lengths) replays it: a file's durable
  * length is its size at its first open in the process's life, then its size
  * at each fsync; files opened O_DSYNC (canonical/raft's open segments,
  * written by Linux AIO, which no LD_PRELOAD sees) are never cut.

@@ -14,7 +14,7 @@ VmRSS from /proc/<pid>/status of each eddyd every second.
 Prints the payload acknowledged, the time and rate, and per node the maximum
 and final RSS and the size of its data dir; --csv writes every RSS sample.
 
-    tools/bench/memory [--total BYTES] [--clients N] [--shards N] [--eddyd PATH]
+    tools/bench memory [--total BYTES] [--clients N] [--shards N] [--eddyd PATH]
                        [--max-seconds S] [--csv FILE] [--json FILE]
 """
 

@@ -1,4 +1,4 @@
-// The subscriber side of tools/bench/push (see push.py): N SubscribeToShard
+// The subscriber side of tools/bench push (see push.py): N SubscribeToShard
 // subscriptions through the AWS SDK for JavaScript v3 over HTTP/2 (h2c for
 // http://), one KinesisClient (so one HTTP/2 connection) per consumer, all
 // from LATEST on one shard. Every record's Data is "INDEX STAMP_NS ...pad",

@@ -1,4 +1,4 @@
-"""Shared by tools/bench/*: a fresh cluster of release eddyd processes (the
+"""Shared by tools/lib/bench/*: a fresh cluster of release eddyd processes (the
 tests' harness.Cluster: free 127.0.0.1 ports, data in a temp dir), from a
 private copy of the binaries so that a rebuild of the tree during a run
 changes nothing."""
@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
 import harness  # noqa: E402

@@ -1,9 +1,9 @@
-"""tools/chaos/chaos: a chaos test of an eddyd cluster that checks no
+"""tools/chaos: a chaos test of an eddyd cluster that checks no
 acknowledged record is ever lost (README.md in this directory).
 
-    tools/chaos/chaos --quick [--seed N]      about 2-3 minutes, every core fault
-    tools/chaos/chaos --minutes 30 [--seed N] every fault kind, drawn at random
-    tools/chaos/chaos --check DIR/history.jsonl   re-check a stored history
+    tools/chaos --quick [--seed N]      about 2-3 minutes, every core fault
+    tools/chaos --minutes 30 [--seed N] every fault kind, drawn at random
+    tools/chaos --check DIR/history.jsonl   re-check a stored history
 
 Exit status: 0 no anomaly, 1 anomalies (the summary lists them), 2 the
 harness could not run (not root, tools missing, cluster did not start).
@@ -23,7 +23,7 @@ import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
 sys.path.insert(0, HERE)
 
 import checker  # noqa: E402
@@ -49,7 +49,7 @@ def log(msg):
 
 
 def parse_args(argv):
-    ap = argparse.ArgumentParser(prog="tools/chaos/chaos", description=__doc__,
+    ap = argparse.ArgumentParser(prog="tools/chaos", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true",
                     help="a short seeded run with kills, pauses, partitions, power losses")
@@ -289,7 +289,7 @@ def run(a):
     os.makedirs(out, exist_ok=True)
     budget = QUICK_FAULT_BUDGET_S if a.quick else a.minutes * 60
     steps = nemesislib.make_schedule(seed, kinds, budget, a.quick)
-    replay = "tools/chaos/chaos %s --seed %d%s%s%s" % (
+    replay = "tools/chaos %s --seed %d%s%s%s" % (
         "--quick" if a.quick else "--minutes %g" % a.minutes, seed,
         " --kinds " + ",".join(a.kinds) if a.kinds else "",
         " --ops " + (",".join(a.ops) or "none") if a.ops is not None else "",

@@ -1,5 +1,5 @@
 """The checker: reads a whole history (history.py) and lists every anomaly.
-Pure: no cluster, no clock; tools/chaos/test_checker.py feeds it forged
+Pure: no cluster, no clock; tools/lib/chaos/test_checker.py feeds it forged
 histories to prove that each check can fail.
 
 Anomaly kinds (Jepsen's Kafka queue analysis adapted to Kinesis; an

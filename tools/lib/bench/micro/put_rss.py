@@ -1,12 +1,12 @@
 """RSS of every eddyd, sampled each second, while eddy-bench put phases run
-one after the other against a fresh three-node cluster (tools/bench/benchlib:
+one after the other against a fresh three-node cluster (tools/lib/bench/benchlib:
 release binaries copied from BINDIR, 6 groups), each phase on a fresh 4-shard
 stream with 500-record PutRecords and 1 s of warmup. Prints each phase's
 eddy-bench summary, the samples, the maximum per node, and per node its exit
 status and log errors; keeps the temp dir (logs, cores) if a node crashed.
 Bounded: every phase has eddy-bench's --timeout and a subprocess timeout.
 
-    python3 tools/bench/micro/put_rss.py BINDIR PHASE...
+    python3 tools/lib/bench/micro/put_rss.py BINDIR PHASE...
     PHASE = record_bytes:connections:seconds, e.g. 100:32:15 1024:32:30
 
 BINDIR holds eddyd, eddy and eddy-bench (e.g. build/release).

@@ -3,7 +3,7 @@
 A fresh three-node cluster (release eddyd, all roles on every node). For
 each subscriber count N (1 and 20 by default), on the same cluster:
   1. create a stream with one shard and register N consumers;
-  2. start tools/bench/push.mjs: N SubscribeToShard calls from LATEST through
+  2. start tools/lib/bench/push.mjs: N SubscribeToShard calls from LATEST through
      the AWS SDK for JavaScript v3 over h2c, one client (one HTTP/2
      connection) per consumer, to one gateway;
   3. put records through the same gateway at a steady rate (PutRecord, one
@@ -23,7 +23,7 @@ cluster starts it probes the data dir's durable 4 KiB write latency (what
 a Raft append waits for). Writes the lot, with histograms, to --json.
 --perf-trace adds a `perf trace -s` syscall summary of every eddyd.
 
-    tools/bench/push [--subscribers 1,20] [--rate 200] [--seconds 30]
+    tools/bench push [--subscribers 1,20] [--rate 200] [--seconds 30]
                      [--via follower|leader] [--eddyd PATH] [--json FILE]
 """
 
@@ -595,7 +595,7 @@ def main():
         os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
         with open(args.json, "w") as f:
             json.dump({"build": build, "machine": benchlib.machine(), "node": node_version,
-                       "date": benchlib.now_utc(), "command": " ".join(["tools/bench/push"] + sys.argv[1:]),
+                       "date": benchlib.now_utc(), "command": " ".join(["tools/bench push"] + sys.argv[1:]),
                        "data_dir_durable_write_ms": disk,
                        "configs": results}, f, indent=1)
             f.write("\n")

@@ -2,11 +2,11 @@
 three-node Eddy cluster on this machine, in one run, alternating, with one
 table of ratios.
 
-    tools/bench/compare [--compare kinesalite] [--quick] [--eddyd PATH]
+    tools/bench [--compare kinesalite] [--quick] [--eddyd PATH]
                         [--out DIR] [--shards N] [--perf] [--keep]
-    tools/bench/compare --render DIR
+    tools/bench --render DIR
 
-1. Installs kinesalite 3.3.3 from npm into tools/bench/peers/kinesalite/ (ignored
+1. Installs kinesalite 3.3.3 from npm into tools/lib/bench/peers/kinesalite/ (ignored
    by git; skipped when that version is there) and starts it with its
    LevelDB on disk (--path, in the run's temp dir), as notes/peers.md ran it.
 2. Builds build/release (unless --eddyd) and starts three release eddyd
@@ -15,14 +15,14 @@ table of ratios.
    majority).
 3. For each workload, in turns (kinesalite first for even workloads, Eddy
    first for odd ones), creates a fresh stream of --shards shards on the
-   target and runs eddy-bench (tools/bench/README.md) against it, sampling the
+   target and runs eddy-bench (tools/lib/bench/README.md) against it, sampling the
    target's processes: kinesalite's node process, or the three eddyd.
 4. Prints one table with the ratios and writes, under --out (docs/bench/,
    or docs/bench/quick/ with --quick): compare.json (every report, the
    command, date and machine), compare.md (the table) and SVG charts
    (throughput.svg, latency-putrecord.svg, latency-put-to-get.svg).
 
-Put-to-push (SubscribeToShard) is measured by tools/bench/push; if
+Put-to-push (SubscribeToShard) is measured by tools/bench push; if
 docs/bench/push.json (its --json output) exists, its rows join the table. --perf records a CPU profile of the three eddyd
 (perf record -g) during the 100 B PutRecords window and writes the top
 symbols to <out>/profile-put.txt.
@@ -50,7 +50,7 @@ import charts  # noqa: E402
 from benchlib import harness  # noqa: E402
 
 KINESALITE_VERSION = "3.3.3"
-PEERS_DIR = os.path.join(benchlib.REPO, "tools", "bench", "peers")
+PEERS_DIR = os.path.join(benchlib.REPO, "tools", "lib", "bench", "peers")
 PUSH_JSON = os.path.join(benchlib.REPO, "docs", "bench", "push.json")
 
 
@@ -123,7 +123,7 @@ def wait_port(port, proc, timeout_s, what):
 
 
 def install_kinesalite():
-    """npm install kinesalite@3.3.3 into tools/bench/peers/kinesalite; returns cli.js."""
+    """npm install kinesalite@3.3.3 into tools/lib/bench/peers/kinesalite; returns cli.js."""
     d = os.path.join(PEERS_DIR, "kinesalite")
     cli = os.path.join(d, "node_modules", "kinesalite", "cli.js")
     pkg = os.path.join(d, "node_modules", "kinesalite", "package.json")
@@ -315,7 +315,7 @@ def table_rows(plan, results, peer):
 
 
 def push_rows(peer):
-    """Rows from docs/bench/push.json, written by tools/bench/push --json
+    """Rows from docs/bench/push.json, written by tools/bench push --json
     (its "configs": one per subscriber count, with push_ms percentiles), if
     it is there. kinesalite has no SubscribeToShard."""
     try:
@@ -327,7 +327,7 @@ def push_rows(peer):
     for c in doc.get("configs", []) if isinstance(doc, dict) else []:
         p = c.get("push_ms") or {}
         n = c.get("subscribers", "?")
-        rows.append(("put-to-push, SubscribeToShard, %s consumer%s (tools/bench/push, %s)"
+        rows.append(("put-to-push, SubscribeToShard, %s consumer%s (tools/bench push, %s)"
                      % (n, "" if n == 1 else "s", doc.get("date", "?")),
                      "not supported" if peer == "kinesalite" else "n/a",
                      "p50 %s, p99 %s" % (fmt_ms(p.get("p50")), fmt_ms(p.get("p99"))), "",
@@ -502,7 +502,7 @@ def main():
     if not 1 <= args.shards <= 64:
         ap.error("--shards: 1..64")
     peer = args.compare
-    command = " ".join(["tools/bench/compare"] + [shlex.quote(a) for a in sys.argv[1:]])
+    command = " ".join(["tools/bench"] + [shlex.quote(a) for a in sys.argv[1:]])
     out_dir = args.out or os.path.join(benchlib.REPO, "docs", "bench",
                                        "quick" if args.quick else "")
     started = time.monotonic()

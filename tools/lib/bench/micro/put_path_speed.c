@@ -9,7 +9,7 @@
  * shared). Bounded: a fixed number of rounds per step, a few seconds in all.
  *
  *   cmake --build build/perf-rel -j2 && cc -O2 -g -Iserver/gateway -Icommon/include \
- *     -Icommon -Ibuild/perf-rel/proto tools/bench/micro/put_path_speed.c \
+ *     -Icommon -Ibuild/perf-rel/proto tools/lib/bench/micro/put_path_speed.c \
  *     build/perf-rel/libeddy_gateway.a build/perf-rel/libeddy_common.a \
  *     build/perf-rel/libeddy_proto.a -lcjson -lhttp_parser -lnghttp2 -lssl -lcrypto \
  *     -lprotobuf-c -luv -lraft -lm -o /tmp/put_path_speed && /tmp/put_path_speed [RECORD_BYTES]
