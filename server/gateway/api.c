@@ -836,7 +836,9 @@ static void api_on_catalog(void *arg, int status, const Eddy__Catalog *cat)
         return;
     }
     const Eddy__StreamInfo *st = api_find_stream(cat, c->lookup.name);
-    if (!c->lookup.fresh && (st == NULL || st->status != EDDY__STREAM_STATUS__STREAM_ACTIVE)) {
+    if (!c->lookup.fresh &&
+        (st == NULL || st->status != EDDY__STREAM_STATUS__STREAM_ACTIVE ||
+         (c->lookup.has_shard && api_readable_shard(st, c->lookup.shard) == NULL))) {
         c->lookup.fresh = true;
         backend_catalog(c->ctx->backend, true, api_on_catalog, c);
         return;
@@ -844,12 +846,39 @@ static void api_on_catalog(void *arg, int status, const Eddy__Catalog *cat)
     c->lookup.cb(c, 0, cat, st);
 }
 
-void api_lookup_stream(struct api_call *c, const char *name, bool fresh, api_stream_cb cb)
+static void api_lookup_begin(
+    struct api_call *c, const char *name, bool fresh, const uint64_t *shard, api_stream_cb cb)
 {
     c->lookup.name = name;
     c->lookup.fresh = fresh;
+    c->lookup.has_shard = shard != NULL;
+    c->lookup.shard = shard != NULL ? *shard : 0;
     c->lookup.cb = cb;
-    backend_catalog(c->ctx->backend, fresh, api_on_catalog, c);
+    backend_catalog(c->ctx->backend, fresh, api_on_catalog, c); /* may answer at once */
+}
+
+void api_lookup_stream(struct api_call *c, const char *name, bool fresh, api_stream_cb cb)
+{
+    api_lookup_begin(c, name, fresh, NULL, cb);
+}
+
+void api_lookup_shard(struct api_call *c, const char *name, uint64_t shard, api_stream_cb cb)
+{
+    api_lookup_begin(c, name, false, &shard, cb);
+}
+
+const Eddy__ShardInfo *api_readable_shard(const Eddy__StreamInfo *st, uint64_t index)
+{
+    if (st == NULL || (st->status != EDDY__STREAM_STATUS__STREAM_ACTIVE &&
+                       st->status != EDDY__STREAM_STATUS__STREAM_UPDATING)) {
+        return NULL;
+    }
+    for (size_t i = 0; i < st->n_shards; i++) {
+        if (st->shards[i] != NULL && st->shards[i]->index == index) {
+            return st->shards[i];
+        }
+    }
+    return NULL;
 }
 
 static void api_on_stream_or_fail(struct api_call *c,

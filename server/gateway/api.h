@@ -508,6 +508,8 @@ struct api_call {
     struct {
         const char *name; /* borrowed from req */
         bool fresh;
+        bool has_shard; /* api_lookup_shard: the shard the call names */
+        uint64_t shard;
         api_stream_cb cb;
         /* api_lookup_stream_or_fail's callback */
         api_stream_found_cb found;
@@ -547,6 +549,13 @@ void api_fail_code(struct api_call *c, int code, const char *message);
  * copy first and asks the coordinator again when the stream is missing or
  * not ACTIVE there (a stream just created may not have reached this gateway). */
 void api_lookup_stream(struct api_call *c, const char *name, bool fresh, api_stream_cb cb);
+/* api_lookup_stream for a call that names a shard: a local copy without
+ * that shard is refreshed too (the children of a reshard that another
+ * gateway already listed may not have reached this one). */
+void api_lookup_shard(struct api_call *c, const char *name, uint64_t shard, api_stream_cb cb);
+/* The shard of st with this index while st can be read (ACTIVE or
+ * UPDATING), else NULL. */
+const Eddy__ShardInfo *api_readable_shard(const Eddy__StreamInfo *st, uint64_t index);
 /* api_lookup_stream for the actions that need the stream only: a failed
  * lookup answers the call with its code (api_fail_code, no message). */
 void api_lookup_stream_or_fail(struct api_call *c,

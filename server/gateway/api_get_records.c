@@ -256,15 +256,9 @@ static void api_get_records_on_stream(struct api_call *c,
         api_fail_code(c, status, NULL);
         return;
     }
-    const Eddy__ShardInfo *sh = NULL;
-    bool readable = st != NULL && st->created_ms == s->it.stream_created_ms &&
-                    (st->status == EDDY__STREAM_STATUS__STREAM_ACTIVE ||
-                     st->status == EDDY__STREAM_STATUS__STREAM_UPDATING);
-    for (size_t i = 0; readable && i < st->n_shards; i++) {
-        if (st->shards[i] != NULL && st->shards[i]->index == s->it.shard) {
-            sh = st->shards[i];
-        }
-    }
+    const Eddy__ShardInfo *sh = st != NULL && st->created_ms == s->it.stream_created_ms
+                                    ? api_readable_shard(st, s->it.shard)
+                                    : NULL;
     if (sh == NULL) {
         api_get_records_fail(c, API_EX_RESOURCE_NOT_FOUND);
         return;
@@ -323,7 +317,7 @@ static void api_get_records_on_catalog(void *arg, int status, const Eddy__Catalo
         memcpy(s->key, key.data, key.len);
     }
     c->op_state = s;
-    api_lookup_stream(c, s->it.stream, false, api_get_records_on_stream);
+    api_lookup_shard(c, s->it.stream, s->it.shard, api_get_records_on_stream);
 }
 
 void api_get_records_run(struct api_call *c)

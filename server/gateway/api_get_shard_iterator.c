@@ -211,21 +211,6 @@ static void api_get_shard_iterator_on_read(void *arg, int status, const Eddy__Re
 }
 
 /* The shard the request names, if the stream serves reads. */
-static const Eddy__ShardInfo *api_get_shard_iterator_shard(const Eddy__StreamInfo *st,
-                                                           uint32_t index)
-{
-    if (st == NULL || (st->status != EDDY__STREAM_STATUS__STREAM_ACTIVE &&
-                       st->status != EDDY__STREAM_STATUS__STREAM_UPDATING)) {
-        return NULL;
-    }
-    for (size_t i = 0; i < st->n_shards; i++) {
-        if (st->shards[i] != NULL && st->shards[i]->index == index) {
-            return st->shards[i];
-        }
-    }
-    return NULL;
-}
-
 static void api_get_shard_iterator_on_stream(struct api_call *c,
                                              int status,
                                              const Eddy__Catalog *cat,
@@ -238,7 +223,7 @@ static void api_get_shard_iterator_on_stream(struct api_call *c,
     }
     char shard_id[API_SHARD_ID_TEXT_MAX];
     api_shard_id(r->shard, shard_id);
-    const Eddy__ShardInfo *sh = api_get_shard_iterator_shard(st, r->shard);
+    const Eddy__ShardInfo *sh = api_readable_shard(st, r->shard);
     if (sh == NULL) {
         api_fail(c, API_EX_RESOURCE_NOT_FOUND,
                  "Shard %s in stream %s under account %s does not exist", shard_id, r->name,
@@ -288,5 +273,5 @@ void api_get_shard_iterator_run(struct api_call *c)
                  c->cfg.account);
         return;
     }
-    api_lookup_stream(c, r->name, false, api_get_shard_iterator_on_stream);
+    api_lookup_shard(c, r->name, r->shard, api_get_shard_iterator_on_stream);
 }

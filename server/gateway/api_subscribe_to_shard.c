@@ -312,9 +312,12 @@ static const Eddy__ShardInfo *api_subscribe_resolve(struct api_call *c,
     const Eddy__StreamInfo *st = NULL;
     const Eddy__ConsumerInfo *ci =
         api_find_consumer_by_arn(&c->cfg, cat, r->consumer_arn, r->consumer_arn_len, &st, &e);
-    if ((ci == NULL || ci->status != EDDY__CONSUMER_STATUS__CONSUMER_ACTIVE) && !s->fresh) {
-        /* A consumer just registered or turned ACTIVE may not be in this
-         * gateway's copy yet: ask the coordinator before refusing. */
+    const Eddy__ShardInfo *sh = r->shard_ok ? api_readable_shard(st, r->shard) : NULL;
+    if ((ci == NULL || ci->status != EDDY__CONSUMER_STATUS__CONSUMER_ACTIVE || sh == NULL) &&
+        !s->fresh) {
+        /* A consumer just registered or turned ACTIVE, or a shard a reshard
+         * just made, may not be in this gateway's copy yet: ask the
+         * coordinator before refusing. */
         api_error_free(&e);
         s->fresh = true;
         backend_catalog(c->ctx->backend, true, api_subscribe_on_catalog, c);
@@ -333,14 +336,6 @@ static const Eddy__ShardInfo *api_subscribe_resolve(struct api_call *c,
                  " under stream: %s , account %s is not in ACTIVE status.",
                  ci->name, ci->created_ms / 1000, st->name, c->cfg.account);
         return NULL;
-    }
-    const Eddy__ShardInfo *sh = NULL;
-    bool readable = st->status == EDDY__STREAM_STATUS__STREAM_ACTIVE ||
-                    st->status == EDDY__STREAM_STATUS__STREAM_UPDATING;
-    for (size_t i = 0; readable && r->shard_ok && i < st->n_shards; i++) {
-        if (st->shards[i] != NULL && st->shards[i]->index == r->shard) {
-            sh = st->shards[i];
-        }
     }
     if (sh == NULL) {
         api_subscribe_free_state(c);
