@@ -24,66 +24,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static uv_loop_t loop;
-
-static void on_walk_close(uv_handle_t *h, void *arg)
-{
-    (void)arg;
-    if (!uv_is_closing(h)) {
-        uv_close(h, NULL);
-    }
-}
-
-static void setup(void)
-{
-    ck_assert_int_eq(uv_loop_init(&loop), 0);
-}
-
-static void teardown(void)
-{
-    uv_walk(&loop, on_walk_close, NULL);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    ck_assert_int_eq(uv_loop_close(&loop), 0);
-}
-
-static void run_until(const bool *flag)
-{
-    while (!*flag) {
-        if (uv_run(&loop, UV_RUN_ONCE) == 0 && !*flag) {
-            ck_abort_msg("loop ran dry");
-        }
-    }
-}
-
-static void on_flag(void *arg)
-{
-    *(bool *)arg = true;
-}
-
-static void on_sleep_timer(uv_timer_t *t)
-{
-    *(bool *)t->data = true;
-}
-
-static void on_sleep_close(uv_handle_t *h)
-{
-    *(bool *)h->data = true;
-}
-
-/* Runs the loop for ms (the client's timers and I/O go on meanwhile). */
-static void sleep_ms(uint64_t ms)
-{
-    uv_timer_t t;
-    bool fired = false;
-    bool closed = false;
-    ck_assert_int_eq(uv_timer_init(&loop, &t), 0);
-    t.data = &fired;
-    ck_assert_int_eq(uv_timer_start(&t, on_sleep_timer, ms, 0), 0);
-    run_until(&fired);
-    t.data = &closed;
-    uv_close((uv_handle_t *)&t, on_sleep_close);
-    run_until(&closed);
-}
+#include "../support/uv_loop_fixture.h"
 
 static uint64_t now_ms(void)
 {
