@@ -101,6 +101,7 @@ struct backend {
     unsigned ops_live;
     struct bop *ops; /* live operations, for close */
     bool closing;
+    bool is_no_retry; /* backend_stop_retrying */
     unsigned closing_handles;
     void (*close_cb)(void *arg);
     void *close_arg;
@@ -202,6 +203,20 @@ static void backend_idle_closed(uv_handle_t *h)
     backend_release(h->data);
 }
 
+/* Operations waiting on a retry timer finish now. */
+static void backend_finish_waiting(struct backend *b)
+{
+    struct bop *op = b->ops;
+    while (op != NULL) {
+        struct bop *next = op->next;
+        if (uv_is_active((uv_handle_t *)&op->timer)) {
+            uv_timer_stop(&op->timer);
+            bop_finish(op, -EDDY_ESHUTDOWN, NULL);
+        }
+        op = next;
+    }
+}
+
 void backend_close(struct backend *b, void (*cb)(void *arg), void *arg)
 {
     b->closing = true;
@@ -215,18 +230,15 @@ void backend_close(struct backend *b, void (*cb)(void *arg), void *arg)
     }
     b->client_count = 0;
     backend_on_idle(&b->idle);
-    /* Operations waiting on a retry timer finish now; the ones waiting on a
-     * client finish when its close fails their calls. */
-    struct bop *op = b->ops;
-    while (op != NULL) {
-        struct bop *next = op->next;
-        if (uv_is_active((uv_handle_t *)&op->timer)) {
-            uv_timer_stop(&op->timer);
-            bop_finish(op, -EDDY_ESHUTDOWN, NULL);
-        }
-        op = next;
-    }
+    /* The ones waiting on a client finish when its close fails their calls. */
+    backend_finish_waiting(b);
     uv_close((uv_handle_t *)&b->idle, backend_idle_closed);
+}
+
+void backend_stop_retrying(struct backend *b)
+{
+    b->is_no_retry = true;
+    backend_finish_waiting(b);
 }
 
 /* ---- targets ---- */
@@ -391,7 +403,7 @@ static void bop_on_timer(uv_timer_t *t)
 
 static void bop_retry(struct bop *op, unsigned delay_ms, int status)
 {
-    if (op->b->closing || backend_now_ms() + delay_ms >= op->deadline_ms) {
+    if (op->b->closing || op->b->is_no_retry || backend_now_ms() + delay_ms >= op->deadline_ms) {
         bool is_redirect = status == -EDDY_ENOTLEADER || status == -EDDY_ENOTHOSTED;
         bop_finish(op, is_redirect ? -EDDY_EUNAVAILABLE : status, NULL);
         return;

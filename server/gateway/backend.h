@@ -31,6 +31,11 @@ struct backend_config {
 
 int backend_init(struct backend **out, uv_loop_t *loop, const struct backend_config *cfg);
 void backend_close(struct backend *b, void (*cb)(void *arg), void *arg);
+/* From now on a failed attempt is not retried and the operations waiting
+ * to retry finish at once (-EDDY_ESHUTDOWN); attempts in flight still end
+ * normally. For a gateway that stops: its calls drain without waiting out
+ * a retry deadline (up to BACKEND_DEADLINE_MS) on a dead node. */
+void backend_stop_retrying(struct backend *b);
 
 /* The catalogue. fresh=true asks the coordinator leader for the newest
  * version (control-plane reads); fresh=false may answer from the local copy

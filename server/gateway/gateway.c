@@ -8,6 +8,7 @@
 #include "gateway.h"
 
 #include "api.h"
+#include "backend.h"
 #include "http1.h"
 #include "ratelimit.h"
 #include "sigv4.h"
@@ -199,5 +200,6 @@ void gateway_close(struct gateway *g, void (*cb)(void *arg), void *arg)
     g->api.draining = true;
     /* Subscriptions stream for minutes: end them now (clients resubscribe). */
     subscription_registry_end_all(g->api.subscriptions);
+    backend_stop_retrying(g->api.backend);
     http_server_close(g->http, gateway_on_http_closed, g);
 }
