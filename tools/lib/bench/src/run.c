@@ -4,6 +4,7 @@
  */
 #include "run.h"
 
+#include "body.h"
 #include "procstat.h"
 #include "scan.h"
 
@@ -53,6 +54,24 @@ int run_init(struct run *r, const struct run_opts *opts)
 struct conn *run_conn(struct run *r, size_t i)
 {
     return conn_create(&r->loop, (const struct sockaddr *)&r->addrs[i % r->opts->endpoint_count]);
+}
+
+int run_get_records_request(
+    struct run *r, size_t shard, struct buf *head, struct buf *body, uv_buf_t bufs[2])
+{
+    const struct run_shard *sh = &r->shards[shard];
+    buf_reset(body);
+    buf_reset(head);
+    int rc = body_get_records(body, sh->iterator, sh->iterator_len, r->opts->limit);
+    if (rc == 0) {
+        rc = body_request_head(head, &r->sign, run_host(r, shard), "GetRecords", body->data,
+                               body->len);
+    }
+    if (rc == 0) {
+        bufs[0] = uv_buf_init((char *)head->data, (unsigned)head->len);
+        bufs[1] = uv_buf_init((char *)body->data, (unsigned)body->len);
+    }
+    return rc;
 }
 
 const char *run_host(const struct run *r, size_t i)

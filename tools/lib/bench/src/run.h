@@ -17,6 +17,7 @@
 #define EDDY_BENCH_RUN_H
 
 #include "conn.h"
+#include "eddy/buf.h"
 #include "hist.h"
 #include "report.h"
 #include "sign.h"
@@ -109,6 +110,11 @@ void run_close(struct run *r);
 struct conn *run_conn(struct run *r, size_t i);
 /* The Host header value of endpoint i % endpoint_count. */
 const char *run_host(const struct run *r, size_t i);
+/* Encodes and signs a GetRecords call for shard's current iterator into
+ * head and body (reset first) and points bufs at them: what the get and
+ * e2e readers send. 0 or a negative error code. */
+int run_get_records_request(
+    struct run *r, size_t shard, struct buf *head, struct buf *body, uv_buf_t bufs[2]);
 uint64_t run_now_us(void);
 
 /* Warmup, then the window of opts->seconds; the workload's stop runs at

@@ -303,16 +303,9 @@ static void e2e_read(struct e2e_reader *er)
         e2e_close_reader(er);
         return;
     }
-    buf_reset(&er->body);
-    buf_reset(&er->head);
-    int rc = body_get_records(&er->body, sh->iterator, sh->iterator_len, r->opts->limit);
+    uv_buf_t bufs[2];
+    int rc = run_get_records_request(r, er->shard, &er->head, &er->body, bufs);
     if (rc == 0) {
-        rc = body_request_head(&er->head, &r->sign, run_host(r, er->shard), "GetRecords",
-                               er->body.data, er->body.len);
-    }
-    if (rc == 0) {
-        uv_buf_t bufs[2] = {uv_buf_init((char *)er->head.data, (unsigned)er->head.len),
-                            uv_buf_init((char *)er->body.data, (unsigned)er->body.len)};
         rc = conn_send(er->conn, bufs, 2, e2e_on_read, er);
     }
     if (rc != 0) {

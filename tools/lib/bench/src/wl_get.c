@@ -159,16 +159,9 @@ static void get_send(struct get_reader *gr)
         get_close_reader(gr);
         return;
     }
-    buf_reset(&gr->body);
-    buf_reset(&gr->head);
-    int rc = body_get_records(&gr->body, sh->iterator, sh->iterator_len, r->opts->limit);
+    uv_buf_t bufs[2];
+    int rc = run_get_records_request(r, gr->shard, &gr->head, &gr->body, bufs);
     if (rc == 0) {
-        rc = body_request_head(&gr->head, &r->sign, run_host(r, gr->shard), "GetRecords",
-                               gr->body.data, gr->body.len);
-    }
-    if (rc == 0) {
-        uv_buf_t bufs[2] = {uv_buf_init((char *)gr->head.data, (unsigned)gr->head.len),
-                            uv_buf_init((char *)gr->body.data, (unsigned)gr->body.len)};
         gr->sent_us = run_now_us();
         rc = conn_send(gr->conn, bufs, 2, get_on_response, gr);
     }
